@@ -1,0 +1,155 @@
+# digitnet — build, test, run.
+#
+#   make            library (static + shared), CLI build/digitnet, tests
+#   make run        install missing packages, fetch MNIST, build, train, test, serve
+#   make test       build and run the whole test suite (also: make test SAN=1)
+#   make data       fetch MNIST into data/mnist (checksummed, idempotent)
+#   make bench      digitnet against PyTorch/numpy on this machine (prints ratios)
+#   make install PREFIX=/usr/local
+#
+# Options: SAN=1 (ASan+UBSan build in build-san/), BLAS=0 (portable GEMM only),
+#          NATIVE=0 (no -march=native), CC=clang.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+SAN     ?= 0
+BLAS    ?= auto
+NATIVE  ?= 1
+PKG_CONFIG ?= pkg-config
+
+VERSION := 0.1.0
+SOMAJOR := 0
+
+ifeq ($(SAN),1)
+BUILD   ?= build-san
+OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD   ?= build
+OPT     := -O3 -g
+endif
+ifeq ($(NATIVE),1)
+OPT += -march=native
+endif
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CPPFLAGS_ALL := -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+CFLAGS_ALL   := -std=c11 $(OPT) $(WARN) -fPIC -fopenmp -ffp-contract=fast $(CFLAGS)
+LIBS    := -lm -lz
+
+PKGS    := libpng libjpeg libmicrohttpd
+CPPFLAGS_ALL += $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+LIBS    += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lpng -ljpeg -lmicrohttpd)
+
+ifeq ($(BLAS),auto)
+BLAS := $(shell $(PKG_CONFIG) --exists openblas 2>/dev/null && echo 1 || echo 0)
+endif
+ifeq ($(BLAS),1)
+CPPFLAGS_ALL += -DDN_HAVE_CBLAS $(shell $(PKG_CONFIG) --cflags openblas)
+LIBS    += $(shell $(PKG_CONFIG) --libs openblas)
+PC_REQUIRES_PRIVATE := openblas
+endif
+
+LIB_SRC := $(sort $(wildcard src/*.c src/*/*.c))
+CLI_SRC := $(sort $(wildcard cmd/digitnet/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+WEB     := $(sort $(wildcard web/*))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/web_assets.o
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+STATIC  := $(BUILD)/libdigitnet.a
+SHARED  := $(BUILD)/libdigitnet.so.$(VERSION)
+CLI     := $(BUILD)/digitnet
+
+.PHONY: all lib cli tests test run data deps bench install uninstall clean format valgrind fuzz serve
+.DEFAULT_GOAL := all
+
+all: lib cli tests
+lib: $(STATIC) $(SHARED)
+cli: $(CLI)
+tests: $(TESTS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+# Static assets of the web page are embedded into the library at build time.
+$(BUILD)/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 $(WARN) $< -o $@
+$(BUILD)/gen/web_assets.c: $(BUILD)/tools/embed $(WEB)
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed $@ $(WEB)
+$(BUILD)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c $< -o $@
+
+$(STATIC): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(SHARED): $(LIB_OBJ)
+	$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libdigitnet.so.$(SOMAJOR) -o $@ $^ $(LIBS) $(LDFLAGS)
+	ln -sf libdigitnet.so.$(VERSION) $(BUILD)/libdigitnet.so.$(SOMAJOR)
+	ln -sf libdigitnet.so.$(SOMAJOR) $(BUILD)/libdigitnet.so
+
+$(CLI): $(CLI_OBJ) $(STATIC)
+	$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(STATIC) $(LIBS) $(LDFLAGS)
+
+$(BUILD)/tests/%: tests/%.c tests/check.h $(STATIC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS_ALL) -Itests $(CFLAGS_ALL) -o $@ $< $(STATIC) $(LIBS) $(LDFLAGS)
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# ---------------------------------------------------------------- data ----
+data:
+	@scripts/fetch-mnist data/mnist
+
+deps:
+	@scripts/install-deps
+
+# ---------------------------------------------------------------- tests ---
+test: all data
+	@BUILD=$(BUILD) scripts/run-tests $(BUILD)
+
+valgrind: all data
+	@BUILD=$(BUILD) VALGRIND=1 scripts/run-tests $(BUILD)
+
+# ---------------------------------------------------------------- run -----
+MODEL ?= models/mnist-cnn.dnm
+run:
+	@scripts/install-deps
+	@$(MAKE) --no-print-directory all data
+	@scripts/run-main $(BUILD)
+
+bench: all data
+	@bench/run $(BUILD)
+
+# ---------------------------------------------------------------- install -
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	           $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/digitnet/models
+	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/digitnet
+	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libdigitnet.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libdigitnet.so.$(SOMAJOR)
+	ln -sf libdigitnet.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libdigitnet.so
+	install -m 644 include/digitnet.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 models/*.dnm $(DESTDIR)$(PREFIX)/share/digitnet/models/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS@|$(LIBS)|' -e 's|@REQUIRES@|$(PC_REQUIRES_PRIVATE)|' \
+	    digitnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/digitnet.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/digitnet $(DESTDIR)$(PREFIX)/lib/libdigitnet.* \
+	      $(DESTDIR)$(PREFIX)/include/digitnet.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/digitnet.pc
+	rm -rf $(DESTDIR)$(PREFIX)/share/digitnet
+
+format:
+	clang-format -i include/*.h src/*.c src/*/*.c src/*.h src/*/*.h cmd/digitnet/*.c cmd/digitnet/*.h tests/*.c tests/*.h tools/*.c
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,305 @@
+/*
+ * digitnet.h — the one public header of libdigitnet.
+ *
+ * digitnet trains and runs neural networks (MLPs and CNNs) for handwritten
+ * digit recognition, written from scratch in C11.  This header is the manual:
+ * every function says what it takes, what it returns and who owns what.
+ *
+ * Conventions
+ *   - Every fallible function returns a dn_status.  DN_OK is 0.  On failure a
+ *     human-readable message naming the file or argument at fault is written
+ *     to the optional dn_error (pass NULL when you do not want it).
+ *   - The library never prints and never exits.
+ *   - Objects come in create/free pairs; free functions accept NULL.
+ *   - Images are 8-bit grayscale, row-major, 0 = background, 255 = ink
+ *     (the MNIST convention).  Network inputs are floats in [0, 1].
+ *   - There is no hidden global state except the worker-thread count, which
+ *     is process-wide because OpenMP and BLAS are (see dn_set_threads).
+ */
+#ifndef DIGITNET_H
+#define DIGITNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DN_VERSION_MAJOR 0
+#define DN_VERSION_MINOR 1
+#define DN_VERSION_PATCH 0
+#define DN_VERSION_STRING "0.1.0"
+
+/* ======================================================================== */
+/* Errors                                                                   */
+/* ======================================================================== */
+
+typedef enum dn_status {
+    DN_OK = 0,
+    DN_E_NOMEM,       /* an allocation failed */
+    DN_E_IO,          /* a file could not be opened, read or written */
+    DN_E_FORMAT,      /* input is malformed (bad magic, truncated, checksum...) */
+    DN_E_ARG,         /* an argument is invalid (bad architecture string...) */
+    DN_E_UNSUPPORTED, /* valid input that this build cannot handle */
+    DN_E_DIVERGED,    /* training loss became NaN or infinite */
+    DN_E_CANCELLED,   /* a callback asked to stop */
+    DN_E_NODATA,      /* an image holds no ink / a dataset is empty */
+} dn_status;
+
+/* Detailed message of the last failure of a call that was given this. */
+typedef struct dn_error {
+    char msg[512];
+} dn_error;
+
+/* A static, generic description of a status code. Never NULL. */
+const char *dn_strerror(dn_status status);
+
+/* Library version as "MAJOR.MINOR.PATCH". */
+const char *dn_version(void);
+
+/* Sets the number of worker threads used by training and inference
+ * (OpenMP and, when built with it, OpenBLAS).  n <= 0 means all cores.
+ * With n == 1 every computation is sequential and bit-reproducible. */
+void dn_set_threads(int n);
+int dn_get_threads(void);
+
+/* ======================================================================== */
+/* Datasets                                                                 */
+/* ======================================================================== */
+
+/* A set of equally sized grayscale images with optional labels.
+ * The struct is plain data; dn_dataset_free releases images and labels. */
+typedef struct dn_dataset {
+    size_t count;          /* number of images */
+    int rows, cols;        /* image size, 28x28 for MNIST */
+    unsigned char *images; /* count*rows*cols bytes, owned */
+    unsigned char *labels; /* count bytes in 0..9, owned; NULL when unlabeled */
+} dn_dataset;
+
+/* Frees what the dataset owns and zeroes it. Accepts NULL. */
+void dn_dataset_free(dn_dataset *ds);
+
+/* Reads an IDX image file (magic 0x00000803) and, when labels_path is not
+ * NULL, the matching IDX label file (0x00000801).  Either may be gzipped
+ * (detected by content, not name).  Validates magic, dimensions, lengths,
+ * label range (0..9) and a limit of 100M items.  On success *out owns the
+ * data; on failure *out is left empty. */
+dn_status dn_idx_load(const char *images_path, const char *labels_path, dn_dataset *out,
+                      dn_error *err);
+
+/* Loads the MNIST-named pair from a directory: split "train" reads
+ * train-images-idx3-ubyte / train-labels-idx1-ubyte, split "test" reads
+ * t10k-*; each may also be named with ".gz" or with "." before "idx"
+ * (train-images.idx3-ubyte).  Works for Fashion-MNIST unchanged. */
+dn_status dn_mnist_load(const char *dir, const char *split, dn_dataset *out, dn_error *err);
+
+/* Reads a Kaggle digit-recognizer CSV: a header line, then either
+ * "label,pixel0..pixel783" rows (labels set) or "pixel0..pixel783" rows
+ * (labels NULL).  Pixels must be integers 0..255. */
+dn_status dn_csv_load(const char *path, dn_dataset *out, dn_error *err);
+
+/* Writes images (and labels when not NULL) as IDX files, optionally gzipped.
+ * Each file is written atomically (temporary file, fsync, rename). */
+dn_status dn_idx_save(const dn_dataset *ds, const char *images_path, const char *labels_path,
+                      int gzip, dn_error *err);
+
+/* Writes a Kaggle-format CSV (with a label column when ds->labels is set),
+ * atomically. */
+dn_status dn_csv_save(const dn_dataset *ds, const char *path, dn_error *err);
+
+/* ======================================================================== */
+/* Models                                                                   */
+/* ======================================================================== */
+
+typedef struct dn_model dn_model;
+
+/* Builds a network for 28x28x1 inputs and 10 classes from an architecture
+ * string (see docs/architecture.md):
+ *   "784-128-64-10"           an MLP; hidden layers get the activation `act`
+ *   "mlp", "lenet5", "cnn"    named presets
+ *   "conv5x5x32-relu-pool2-conv5x5x64-relu-pool2-fc128-relu-drop0.5-fc10"
+ * act is "relu", "sigmoid" or "tanh" (NULL means relu) and only applies to
+ * the bare-number MLP form.  Parameters are initialised (He for ReLU,
+ * Xavier otherwise) from `seed`.  *out is owned by the caller. */
+dn_status dn_model_create(const char *arch, const char *act, uint64_t seed, dn_model **out,
+                          dn_error *err);
+void dn_model_free(dn_model *m);
+
+/* A deep copy (parameters, state and metadata). */
+dn_status dn_model_clone(const dn_model *m, dn_model **out, dn_error *err);
+
+/* Saves atomically: writes PATH.tmp, fsyncs, renames over PATH, fsyncs the
+ * directory. A crash at any moment leaves either the old or the new file. */
+dn_status dn_model_save(const dn_model *m, const char *path, dn_error *err);
+
+/* Loads and validates a model file (magic, version, architecture, sizes,
+ * CRC-32 of the whole file). */
+dn_status dn_model_load(const char *path, dn_model **out, dn_error *err);
+
+/* The canonical architecture string, e.g. "fc128-relu-fc64-relu-fc10". */
+const char *dn_model_arch(const dn_model *m);
+/* A multi-line, human-readable layer table (owned by the model). */
+const char *dn_model_summary(dn_model *m);
+size_t dn_model_param_count(const dn_model *m);
+int dn_model_input_size(const dn_model *m); /* 784 */
+int dn_model_classes(const dn_model *m);    /* 10 */
+
+/* Free-form metadata, key -> value strings (training settings, accuracy,
+ * per-epoch history). Values are copied. get returns NULL when absent. */
+dn_status dn_model_set_meta(dn_model *m, const char *key, const char *value);
+const char *dn_model_get_meta(const dn_model *m, const char *key);
+/* Iterates metadata: returns 0 past the end. */
+int dn_model_meta_at(const dn_model *m, size_t i, const char **key, const char **value);
+
+/* ======================================================================== */
+/* Inference                                                                */
+/* ======================================================================== */
+
+/* An inference context: activation buffers for up to max_batch inputs over
+ * a model that it only reads.  Several contexts may share one model and run
+ * concurrently in different threads; one context is not thread-safe.
+ * The model must outlive the context. */
+typedef struct dn_infer dn_infer;
+
+dn_status dn_infer_create(const dn_model *m, size_t max_batch, dn_infer **out, dn_error *err);
+void dn_infer_free(dn_infer *ctx);
+
+/* x: n*784 floats in [0,1]; probs: n*10 floats written (softmax outputs).
+ * n may exceed max_batch; the work is then chunked. */
+dn_status dn_infer_run(dn_infer *ctx, const float *x, size_t n, float *probs, dn_error *err);
+
+/* Convenience: classifies n images of a dataset, allocating a context
+ * internally. probs may be NULL; labels_out (n ints) may be NULL. */
+dn_status dn_model_predict(const dn_model *m, const float *x, size_t n, float *probs,
+                           dn_error *err);
+
+/* Converts count 8-bit images to floats in [0,1]. */
+void dn_images_to_float(const unsigned char *src, size_t count_pixels, float *dst);
+
+/* Evaluation over a labeled dataset. */
+typedef struct dn_eval {
+    size_t count, correct;
+    double loss;              /* mean cross-entropy */
+    double accuracy;          /* correct / count */
+    size_t confusion[10][10]; /* [true][predicted] */
+} dn_eval;
+
+dn_status dn_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *out, dn_error *err);
+
+/* ======================================================================== */
+/* Training                                                                 */
+/* ======================================================================== */
+
+typedef enum dn_optimizer { DN_OPT_SGD, DN_OPT_MOMENTUM, DN_OPT_ADAM } dn_optimizer;
+typedef enum dn_schedule { DN_SCHED_CONSTANT, DN_SCHED_STEP, DN_SCHED_COSINE } dn_schedule;
+
+/* Progress reported to the caller; the library itself never prints. */
+typedef struct dn_progress {
+    int epoch, epochs;     /* 1-based epoch */
+    size_t batch, batches; /* 1-based batch within the epoch */
+    size_t images_done;    /* images seen this epoch */
+    double loss;           /* running mean train loss this epoch */
+    double images_per_sec; /* this epoch so far */
+    double elapsed;        /* seconds since training started */
+    int epoch_done;        /* 1 on the end-of-epoch report */
+    double val_accuracy;   /* at epoch end; -1 when no validation set */
+    double val_loss;       /* at epoch end */
+    double train_accuracy; /* at epoch end, over the epoch's batches */
+    double epoch_seconds;  /* at epoch end */
+    double lr;             /* learning rate in use */
+} dn_progress;
+
+/* Return non-zero to stop training (dn_train then returns DN_E_CANCELLED). */
+typedef int (*dn_progress_fn)(const dn_progress *p, void *user);
+
+typedef struct dn_train_opts {
+    int epochs; /* default 10 */
+    int batch;  /* default 64; 0 = full batch (all training images) */
+    float lr;   /* default 0.01 sgd / momentum, 0.001 adam */
+    dn_optimizer optimizer;
+    float momentum;          /* default 0.9 */
+    int nesterov;            /* default 0 */
+    float beta1, beta2, eps; /* Adam; defaults 0.9, 0.999, 1e-8 */
+    float weight_decay;      /* L2 coefficient, default 0 */
+    dn_schedule schedule;    /* default constant */
+    int step_epochs;         /* step schedule: multiply by gamma every step_epochs */
+    float gamma;             /* default 0.1 */
+    float lr_min;            /* cosine floor, default 0 */
+    uint64_t seed;           /* shuffling, dropout, augmentation */
+    size_t val_count;        /* images held out of the END of train; default 5000 */
+    int keep_best;           /* restore the parameters of the best validation epoch; default 1 */
+    /* augmentation (applied on the fly to training images only) */
+    int aug_shift;           /* max shift in pixels, 0 = off */
+    float aug_rotate;        /* max rotation in degrees, 0 = off */
+    float aug_scale;         /* max relative scale change (0.1 = +-10%), 0 = off */
+    float aug_elastic;       /* elastic alpha (pixels), 0 = off; sigma fixed at 4 */
+    dn_progress_fn progress; /* may be NULL */
+    void *progress_user;
+    size_t progress_every; /* call progress every N batches (default 1) */
+} dn_train_opts;
+
+/* Fills the defaults listed above. */
+void dn_train_opts_default(dn_train_opts *o);
+
+/* Result of a training run. */
+typedef struct dn_train_result {
+    int epochs_run;
+    int best_epoch; /* 1-based, 0 when no validation */
+    double best_val_accuracy;
+    double final_train_loss;
+    double seconds;
+} dn_train_result;
+
+/* Trains m on train (labels required).  The last o->val_count images are
+ * held out for validation and best-epoch selection.  Records settings and
+ * per-epoch history into the model's metadata.  On DN_E_DIVERGED the model
+ * keeps the parameters of the last finished epoch. */
+dn_status dn_train(dn_model *m, const dn_dataset *train, const dn_train_opts *o,
+                   dn_train_result *res, dn_error *err);
+
+/* Parses "sgd", "momentum", "nesterov", "adam" / "constant", "step",
+ * "cosine". Returns DN_E_ARG for unknown names. */
+dn_status dn_optimizer_parse(const char *name, dn_optimizer *out);
+dn_status dn_schedule_parse(const char *name, dn_schedule *out);
+
+/* ======================================================================== */
+/* Images and MNIST-style normalisation                                     */
+/* ======================================================================== */
+
+/* An 8-bit grayscale image as decoded from a file, before normalisation:
+ * pixels are luminance as stored (0 = black, 255 = white). */
+typedef struct dn_image {
+    int width, height;
+    unsigned char *pixels; /* width*height bytes, row-major, owned */
+} dn_image;
+
+void dn_image_free(dn_image *img);
+
+/* Decodes PNG, JPEG, PGM or PPM (binary and ASCII) from memory, detected by
+ * content. Colour is converted to luminance and alpha is composited over
+ * white. Images over 50 megapixels, truncated or corrupt data and unknown
+ * formats are errors. On success *out owns the pixels. */
+dn_status dn_image_decode(const void *data, size_t size, dn_image *out, dn_error *err);
+
+/* Reads a whole file (at most 256 MiB) and decodes it. */
+dn_status dn_image_load(const char *path, dn_image *out, dn_error *err);
+
+/* Writes 8-bit grayscale pixels as a PNG, atomically. */
+dn_status dn_png_save_gray(const char *path, const unsigned char *pixels, int width, int height,
+                           dn_error *err);
+
+/* Encodes 8-bit grayscale pixels as a PNG in memory; *out is malloc'd and
+ * owned by the caller. */
+dn_status dn_png_encode_gray(const unsigned char *pixels, int width, int height,
+                             unsigned char **out, size_t *out_size, dn_error *err);
+
+/* Turns an arbitrary image into a 28x28 MNIST-style digit (white ink on
+ * black, fitted in 20x20 keeping aspect ratio, centred by centre of mass),
+ * see docs/normalisation.md. Returns DN_E_NODATA for blank images. */
+dn_status dn_normalize(const dn_image *img, unsigned char out[784], dn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DIGITNET_H */

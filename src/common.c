@@ -1,0 +1,254 @@
+/*
+ * common.c — status strings, error formatting, RNG, clock, threads and
+ * the file helpers every writer uses (atomic replace, bounded read).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifdef DN_HAVE_CBLAS
+#include <cblas.h>
+void openblas_set_num_threads(int num_threads);
+#endif
+
+const char *dn_version(void) {
+    return DN_VERSION_STRING;
+}
+
+const char *dn_strerror(dn_status s) {
+    switch (s) {
+    case DN_OK:
+        return "success";
+    case DN_E_NOMEM:
+        return "out of memory";
+    case DN_E_IO:
+        return "input/output error";
+    case DN_E_FORMAT:
+        return "malformed data";
+    case DN_E_ARG:
+        return "invalid argument";
+    case DN_E_UNSUPPORTED:
+        return "unsupported";
+    case DN_E_DIVERGED:
+        return "training diverged (loss is NaN or infinite)";
+    case DN_E_CANCELLED:
+        return "cancelled";
+    case DN_E_NODATA:
+        return "no data";
+    }
+    return "unknown status";
+}
+
+dn_status dn_fail(dn_error *err, dn_status status, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+/* ---------------------------------------------------------------- threads */
+
+static int dn_threads_ = 0; /* 0 = not set: all cores */
+
+void dn_set_threads(int n) {
+#ifdef _OPENMP
+    if (n <= 0) n = omp_get_num_procs();
+    omp_set_num_threads(n);
+#else
+    if (n <= 0) n = 1;
+#endif
+#ifdef DN_HAVE_CBLAS
+    openblas_set_num_threads(n);
+#endif
+    dn_threads_ = n;
+}
+
+int dn_get_threads(void) {
+#ifdef _OPENMP
+    return dn_threads_ > 0 ? dn_threads_ : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* ---------------------------------------------------------------- RNG */
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void dn_rng_seed(dn_rng *r, uint64_t seed) {
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
+
+uint64_t dn_rng_u64(dn_rng *r) {
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double dn_rng_uniform(dn_rng *r) {
+    return (double)(dn_rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+uint64_t dn_rng_below(dn_rng *r, uint64_t n) {
+    /* rejection sampling: no modulo bias */
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x;
+    do x = dn_rng_u64(r);
+    while (x >= limit);
+    return x % n;
+}
+
+double dn_rng_normal(dn_rng *r) {
+    double u1 = dn_rng_uniform(r), u2 = dn_rng_uniform(r);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+/* ---------------------------------------------------------------- misc */
+
+double dn_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void *dn_calloc(size_t n, size_t size) {
+    if (size && n > SIZE_MAX / size) return NULL;
+    return calloc(n ? n : 1, size ? size : 1);
+}
+
+/* ---------------------------------------------------------------- files */
+
+static int fsync_dir_of(const char *path) {
+    char *copy = strdup(path);
+    if (!copy) return -1;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    free(copy);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+dn_status dn_write_atomic(const char *path, const void *data, size_t size, dn_error *err) {
+    size_t len = strlen(path);
+    char *tmp = malloc(len + 5);
+    if (!tmp) return dn_fail(err, DN_E_NOMEM, "%s: out of memory", path);
+    memcpy(tmp, path, len);
+    memcpy(tmp + len, ".tmp", 5);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        dn_status st = dn_fail(err, DN_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    const unsigned char *p = data;
+    size_t left = size;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : ENOSPC;
+            close(fd);
+            unlink(tmp);
+            dn_status st = dn_fail(err, DN_E_IO, "%s: write failed: %s", path, strerror(e));
+            free(tmp);
+            return st;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        dn_status st = dn_fail(err, DN_E_IO, "%s: cannot flush: %s", path, strerror(e));
+        free(tmp);
+        return st;
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        dn_status st = dn_fail(err, DN_E_IO, "%s: cannot rename into place: %s", path, strerror(e));
+        free(tmp);
+        return st;
+    }
+    free(tmp);
+    fsync_dir_of(path); /* best effort: the rename is already durable on most filesystems */
+    return DN_OK;
+}
+
+dn_status dn_read_file(const char *path, size_t max_size, unsigned char **out, size_t *out_size,
+                       dn_error *err) {
+    *out = NULL;
+    *out_size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return dn_fail(err, DN_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return dn_fail(err, DN_E_NOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        if (n == cap) {
+            if (cap >= max_size) {
+                free(buf);
+                fclose(f);
+                return dn_fail(err, DN_E_FORMAT, "%s: file is larger than %zu bytes", path,
+                               max_size);
+            }
+            size_t ncap = cap * 2 > max_size ? max_size : cap * 2;
+            unsigned char *nb = realloc(buf, ncap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return dn_fail(err, DN_E_NOMEM, "%s: out of memory", path);
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        fclose(f);
+        return dn_fail(err, DN_E_IO, "%s: read error", path);
+    }
+    fclose(f);
+    if (n == cap && n == max_size) {
+        /* exactly at the limit: fine only when nothing follows; fread saw EOF */
+    }
+    *out = buf;
+    *out_size = n;
+    return DN_OK;
+}

@@ -1,0 +1,51 @@
+/*
+ * internal.h — helpers shared by the library's modules: error reporting,
+ * the explicit RNG, checked allocation and a monotonic clock.
+ * Nothing here is public; nothing here prints.
+ */
+#ifndef DN_INTERNAL_H
+#define DN_INTERNAL_H
+
+#include "digitnet.h"
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#if defined(__GNUC__)
+#define DN_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define DN_PRINTF(a, b)
+#endif
+
+/* Formats a message into err (when not NULL) and returns status. */
+dn_status dn_fail(dn_error *err, dn_status status, const char *fmt, ...) DN_PRINTF(3, 4);
+
+/* ---- RNG: xoshiro256** seeded by splitmix64; state is always explicit. ---- */
+typedef struct dn_rng {
+    uint64_t s[4];
+} dn_rng;
+
+void dn_rng_seed(dn_rng *r, uint64_t seed);
+uint64_t dn_rng_u64(dn_rng *r);
+/* Uniform in [0, 1). */
+double dn_rng_uniform(dn_rng *r);
+/* Uniform integer in [0, n). n > 0. */
+uint64_t dn_rng_below(dn_rng *r, uint64_t n);
+/* Standard normal (Box-Muller, no cached second value so state stays explicit). */
+double dn_rng_normal(dn_rng *r);
+
+/* Monotonic seconds. */
+double dn_now(void);
+
+/* calloc that returns NULL for n*size overflow. */
+void *dn_calloc(size_t n, size_t size);
+
+/* Writes `size` bytes atomically: PATH.tmp, fsync, rename, fsync(dir).
+ * On failure no PATH.tmp is left behind and PATH is untouched. */
+dn_status dn_write_atomic(const char *path, const void *data, size_t size, dn_error *err);
+
+/* Reads a whole file (at most max_size bytes) into a malloc'd buffer. */
+dn_status dn_read_file(const char *path, size_t max_size, unsigned char **out, size_t *out_size,
+                       dn_error *err);
+
+#endif
