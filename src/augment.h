@@ -1,0 +1,17 @@
+/*
+ * augment.h — on-the-fly distortions of 28x28 training images.
+ */
+#ifndef DN_AUGMENT_H
+#define DN_AUGMENT_H
+
+#include "internal.h"
+
+/* 1 when any augmentation is switched on in o. */
+int dn_augment_enabled(const dn_train_opts *o);
+
+/* dst [784] = a random affine (shift, rotation, scale) and optionally
+ * elastic distortion of src [784], sampled bilinearly; all randomness from
+ * rng. scratch: at least 3*784 floats. */
+void dn_augment(const dn_train_opts *o, dn_rng *rng, const float *src, float *dst, float *scratch);
+
+#endif

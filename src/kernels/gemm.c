@@ -1,0 +1,214 @@
+/*
+ * gemm.c — single-precision matrix products: a double-precision reference,
+ * a portable cache-blocked kernel and the OpenBLAS bridge.
+ *
+ * The portable kernel follows the classic GotoBLAS layering:
+ *   for each KC-deep slice of K:   pack op(B)[KC, NC] into NR-wide panels
+ *     for each MC-tall block of M: pack op(A)[MC, KC] into MR-tall panels
+ *       for each MR x NR tile:     micro-kernel, accumulators in registers
+ * Packing makes the transposes free and the micro-kernel's loads
+ * unit-stride, so the compiler vectorises it (MR x NR = 6 x 16 floats fill
+ * twelve 256-bit registers on AVX2). OpenMP splits the M blocks across
+ * threads when the product is large enough to pay for it.
+ */
+#include "kernels/gemm.h"
+
+#include <string.h>
+#ifdef DN_HAVE_CBLAS
+#include <cblas.h>
+#endif
+
+#define MR 6
+#define NR 16
+#define KC 256
+#define MC 96  /* multiple of MR */
+#define NC 512 /* multiple of NR; KC*NC floats = 512 KiB of B panels per thread */
+
+static dn_gemm_backend backend_ = DN_GEMM_AUTO;
+
+/* ---------------------------------------------------------------- reference */
+
+void dn_gemm_naive(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc) {
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = 0;
+            for (int k = 0; k < K; k++) {
+                double a = ta ? A[(long)k * lda + i] : A[(long)i * lda + k];
+                double b = tb ? B[(long)j * ldb + k] : B[(long)k * ldb + j];
+                s += a * b;
+            }
+            float *c = &C[(long)i * ldc + j];
+            *c = (float)(alpha * s + (beta == 0.0f ? 0.0 : (double)beta * *c));
+        }
+}
+
+/* ---------------------------------------------------------------- packing */
+
+/* Packs op(A)[i0:i0+mc, k0:k0+kc] as MR-tall panels, zero-padded. */
+static void pack_a(int ta, const float *A, int lda, int i0, int mc, int k0, int kc, float *dst) {
+    for (int ip = 0; ip < mc; ip += MR) {
+        int mr = mc - ip < MR ? mc - ip : MR;
+        for (int k = 0; k < kc; k++) {
+            for (int i = 0; i < mr; i++) {
+                long r = i0 + ip + i, c = k0 + k;
+                dst[i] = ta ? A[c * lda + r] : A[r * lda + c];
+            }
+            for (int i = mr; i < MR; i++) dst[i] = 0.0f;
+            dst += MR;
+        }
+    }
+}
+
+/* Packs op(B)[k0:k0+kc, j0:j0+nc] as NR-wide panels, zero-padded. */
+static void pack_b(int tb, const float *B, int ldb, int k0, int kc, int j0, int nc, float *dst) {
+    for (int jp = 0; jp < nc; jp += NR) {
+        int nr = nc - jp < NR ? nc - jp : NR;
+        for (int k = 0; k < kc; k++) {
+            long r = k0 + k;
+            if (!tb) {
+                const float *src = &B[r * ldb + j0 + jp];
+                for (int j = 0; j < nr; j++) dst[j] = src[j];
+            } else {
+                for (int j = 0; j < nr; j++) dst[j] = B[(long)(j0 + jp + j) * ldb + r];
+            }
+            for (int j = nr; j < NR; j++) dst[j] = 0.0f;
+            dst += NR;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- micro-kernel */
+
+/* acc[MR][NR] = sum_k Ap[k][:] x Bp[k][:]; then C tile = alpha*acc + beta*C.
+ * `first` says whether this is the first K slice (beta applies) or a later
+ * one (accumulate with beta = 1). */
+static void micro_kernel(int kc, const float *restrict Ap, const float *restrict Bp,
+                         float *restrict C, int ldc, int mr, int nr, float alpha, float beta) {
+    /* 8-float vectors (GCC/Clang vector extension): one AVX register each,
+     * split into smaller registers by the compiler on narrower targets. */
+    typedef float v8 __attribute__((vector_size(32), aligned(4)));
+    v8 acc[MR][2];
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (v8){0};
+    for (int k = 0; k < kc; k++) {
+        v8 b0 = *(const v8 *)(Bp + k * NR), b1 = *(const v8 *)(Bp + k * NR + 8);
+        const float *a = Ap + k * MR;
+        for (int i = 0; i < MR; i++) {
+            acc[i][0] += a[i] * b0;
+            acc[i][1] += a[i] * b1;
+        }
+    }
+    float out[MR][NR];
+    for (int i = 0; i < MR; i++) {
+        *(v8 *)&out[i][0] = acc[i][0];
+        *(v8 *)&out[i][8] = acc[i][1];
+    }
+    for (int i = 0; i < mr; i++) {
+        float *c = C + (long)i * ldc;
+        if (beta == 0.0f)
+            for (int j = 0; j < nr; j++) c[j] = alpha * out[i][j];
+        else if (beta == 1.0f)
+            for (int j = 0; j < nr; j++) c[j] += alpha * out[i][j];
+        else
+            for (int j = 0; j < nr; j++) c[j] = alpha * out[i][j] + beta * c[j];
+    }
+}
+
+/* One MC x NC block of C for one KC slice, with A already packed. */
+static void block_kernel(const float *Ap, const float *Bp, int mc, int nc, int kc, float *C,
+                         int ldc, float alpha, float beta) {
+    for (int jp = 0; jp < nc; jp += NR) {
+        int nr = nc - jp < NR ? nc - jp : NR;
+        for (int ip = 0; ip < mc; ip += MR) {
+            int mr = mc - ip < MR ? mc - ip : MR;
+            micro_kernel(kc, Ap + (long)ip * kc, Bp + (long)jp * kc, C + (long)ip * ldc + jp, ldc,
+                         mr, nr, alpha, beta);
+        }
+    }
+}
+
+static void gemm_blocked(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                         const float *B, int ldb, float beta, float *C, int ldc, int parallel) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                float *c = &C[(long)i * ldc + j];
+                *c = beta == 0.0f ? 0.0f : beta * *c;
+            }
+        return;
+    }
+    /* Thread-local so that concurrent callers (server workers, batch-split
+     * training threads) never share packing space; no heap in the kernel. */
+    static _Thread_local float bpack[KC * NC] __attribute__((aligned(64)));
+    for (int j0 = 0; j0 < N; j0 += NC) {
+        int nc = N - j0 < NC ? N - j0 : NC;
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            int kc = K - k0 < KC ? K - k0 : KC;
+            float b_eff = k0 == 0 ? beta : 1.0f;
+            pack_b(tb, B, ldb, k0, kc, j0, nc, bpack);
+            const float *bp = bpack; /* the packing thread's buffer, shared read-only */
+            int nblocks = (M + MC - 1) / MC;
+#pragma omp parallel for schedule(static) if (parallel && nblocks > 1)
+            for (int blk = 0; blk < nblocks; blk++) {
+                static _Thread_local float apack[MC * KC] __attribute__((aligned(64)));
+                int i0 = blk * MC, mc = M - i0 < MC ? M - i0 : MC;
+                pack_a(ta, A, lda, i0, mc, k0, kc, apack);
+                block_kernel(apack, bp, mc, nc, kc, C + (long)i0 * ldc + j0, ldc, alpha, b_eff);
+            }
+        }
+    }
+}
+
+void dn_gemm_portable_st(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                         const float *B, int ldb, float beta, float *C, int ldc) {
+    gemm_blocked(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 0);
+}
+
+void dn_gemm_portable(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc) {
+    /* threads only pay off when there are several M blocks of real work */
+    int parallel = (double)M * N * K > 2e6;
+    gemm_blocked(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, parallel);
+}
+
+/* ---------------------------------------------------------------- BLAS */
+
+int dn_gemm_have_cblas(void) {
+#ifdef DN_HAVE_CBLAS
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+void dn_gemm_cblas(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc) {
+#ifdef DN_HAVE_CBLAS
+    if (M <= 0 || N <= 0) return;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
+                K, alpha, A, lda, B, ldb, beta, C, ldc);
+#else
+    dn_gemm_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
+
+void dn_gemm_set_backend(dn_gemm_backend b) {
+    backend_ = b;
+}
+
+dn_gemm_backend dn_gemm_get_backend(void) {
+    return backend_;
+}
+
+const char *dn_gemm_backend_name(void) {
+    return backend_ == DN_GEMM_CBLAS && dn_gemm_have_cblas() ? "openblas" : "portable";
+}
+
+void dn_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc) {
+    if (backend_ == DN_GEMM_CBLAS)
+        dn_gemm_cblas(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+        dn_gemm_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}

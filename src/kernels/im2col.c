@@ -1,0 +1,65 @@
+/*
+ * im2col.c — window unrolling for convolution (see im2col.h), plus the
+ * direct convolution used as the reference in tests.
+ */
+#include "kernels/im2col.h"
+
+void dn_im2col(const float *x, int C, int H, int W, int k, int s, int p, float *col) {
+    int OH = (H + 2 * p - k) / s + 1, OW = (W + 2 * p - k) / s + 1;
+    for (int c = 0; c < C; c++)
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++) {
+                float *dst = col + ((long)(c * k + ki) * k + kj) * OH * OW;
+                for (int oh = 0; oh < OH; oh++) {
+                    int ih = oh * s + ki - p;
+                    float *row = dst + (long)oh * OW;
+                    if (ih < 0 || ih >= H) {
+                        for (int ow = 0; ow < OW; ow++) row[ow] = 0.0f;
+                        continue;
+                    }
+                    const float *src = x + ((long)c * H + ih) * W;
+                    for (int ow = 0; ow < OW; ow++) {
+                        int iw = ow * s + kj - p;
+                        row[ow] = (iw >= 0 && iw < W) ? src[iw] : 0.0f;
+                    }
+                }
+            }
+}
+
+void dn_col2im(const float *col, int C, int H, int W, int k, int s, int p, float *dx) {
+    int OH = (H + 2 * p - k) / s + 1, OW = (W + 2 * p - k) / s + 1;
+    for (int c = 0; c < C; c++)
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++) {
+                const float *srcc = col + ((long)(c * k + ki) * k + kj) * OH * OW;
+                for (int oh = 0; oh < OH; oh++) {
+                    int ih = oh * s + ki - p;
+                    if (ih < 0 || ih >= H) continue;
+                    const float *row = srcc + (long)oh * OW;
+                    float *dst = dx + ((long)c * H + ih) * W;
+                    for (int ow = 0; ow < OW; ow++) {
+                        int iw = ow * s + kj - p;
+                        if (iw >= 0 && iw < W) dst[iw] += row[ow];
+                    }
+                }
+            }
+}
+
+void dn_conv_naive(const float *x, int C, int H, int W, const float *w, const float *b, int OC,
+                   int k, int s, int p, float *y) {
+    int OH = (H + 2 * p - k) / s + 1, OW = (W + 2 * p - k) / s + 1;
+    for (int o = 0; o < OC; o++)
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                double acc = b ? b[o] : 0.0;
+                for (int c = 0; c < C; c++)
+                    for (int ki = 0; ki < k; ki++)
+                        for (int kj = 0; kj < k; kj++) {
+                            int ih = oh * s + ki - p, iw = ow * s + kj - p;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                            acc += (double)x[((long)c * H + ih) * W + iw] *
+                                   w[(((long)o * C + c) * k + ki) * k + kj];
+                        }
+                y[((long)o * OH + oh) * OW + ow] = (float)acc;
+            }
+}

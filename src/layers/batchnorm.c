@@ -1,0 +1,121 @@
+/*
+ * batchnorm.c — batch normalisation per channel (conv inputs) or per
+ * feature (dense inputs, where C = features and H = W = 1).
+ *
+ * Training, over the m = n*H*W values of channel c:
+ *   mu = mean(x), var = mean((x - mu)^2), xhat = (x - mu) / sqrt(var + eps)
+ *   y = gamma * xhat + beta
+ *   running_mean/var <- 0.9 * running + 0.1 * batch (unbiased var)
+ * Inference: the running statistics replace mu and var.
+ * Backward (training statistics, recomputed from x rather than stored):
+ *   dgamma += sum dy*xhat, dbeta += sum dy
+ *   dx = gamma / (m * sqrt(var+eps)) * (m*dy - sum dy - xhat * sum dy*xhat)
+ * Parameters: gamma [C] then beta [C]; state: running mean [C], var [C].
+ */
+#include "layers/layer.h"
+
+#include <math.h>
+
+#define BN_EPS 1e-5f
+#define BN_MOMENTUM 0.1f
+
+static dn_status bn_setup(dn_layer *l, dn_error *err) {
+    l->out = l->in;
+    l->nparams = 2 * (size_t)l->in.c;
+    l->nstate = 2 * (size_t)l->in.c;
+    return DN_OK;
+}
+
+static size_t bn_work(const dn_layer *l, int n, int threads) {
+    return 0;
+}
+
+static void bn_init(dn_layer *l, dn_rng *rng) {
+    int C = l->in.c;
+    for (int c = 0; c < C; c++) {
+        l->w[c] = 1.0f;
+        l->w[C + c] = 0.0f;
+        l->state[c] = 0.0f;
+        l->state[C + c] = 1.0f;
+    }
+}
+
+/* Mean and biased variance of channel ch over the batch, in double. */
+static void channel_stats(const dn_layer *l, const float *x, int n, int ch, double *mean,
+                          double *var) {
+    size_t P = (size_t)l->in.h * l->in.w, sz = dn_shape_size(l->in);
+    double s = 0.0, s2 = 0.0;
+    for (int i = 0; i < n; i++) {
+        const float *xc = x + (size_t)i * sz + (size_t)ch * P;
+        for (size_t q = 0; q < P; q++) s += xc[q];
+    }
+    double m = (double)n * P, mu = s / m;
+    for (int i = 0; i < n; i++) {
+        const float *xc = x + (size_t)i * sz + (size_t)ch * P;
+        for (size_t q = 0; q < P; q++) s2 += (xc[q] - mu) * (xc[q] - mu);
+    }
+    *mean = mu;
+    *var = s2 / m;
+}
+
+static void bn_forward(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c) {
+    int C = l->in.c;
+    size_t P = (size_t)l->in.h * l->in.w, sz = dn_shape_size(l->in);
+    const float *gamma = l->w, *beta = l->w + C;
+    for (int ch = 0; ch < C; ch++) {
+        double mu, var;
+        if (c->train) {
+            channel_stats(l, x, n, ch, &mu, &var);
+            double m = (double)n * P, unbiased = m > 1 ? var * m / (m - 1) : var;
+            c->state[ch] = (float)((1 - BN_MOMENTUM) * c->state[ch] + BN_MOMENTUM * mu);
+            c->state[C + ch] =
+                (float)((1 - BN_MOMENTUM) * c->state[C + ch] + BN_MOMENTUM * unbiased);
+        } else {
+            mu = l->state[ch];
+            var = l->state[C + ch];
+        }
+        float inv = (float)(1.0 / sqrt(var + BN_EPS)), g = gamma[ch], b = beta[ch];
+        float fmu = (float)mu;
+        for (int i = 0; i < n; i++) {
+            const float *xc = x + (size_t)i * sz + (size_t)ch * P;
+            float *yc = y + (size_t)i * sz + (size_t)ch * P;
+            for (size_t q = 0; q < P; q++) yc[q] = g * (xc[q] - fmu) * inv + b;
+        }
+    }
+}
+
+static void bn_backward(const dn_layer *l, const float *x, const float *y, const float *dy,
+                        float *dx, int n, dn_layer_ctx *c) {
+    int C = l->in.c;
+    size_t P = (size_t)l->in.h * l->in.w, sz = dn_shape_size(l->in);
+    float *dgamma = c->gw, *dbeta = c->gw + C;
+    for (int ch = 0; ch < C; ch++) {
+        double mu, var;
+        channel_stats(l, x, n, ch, &mu, &var);
+        double inv = 1.0 / sqrt(var + BN_EPS), sdy = 0.0, sdyx = 0.0, m = (double)n * P;
+        for (int i = 0; i < n; i++) {
+            const float *xc = x + (size_t)i * sz + (size_t)ch * P;
+            const float *dyc = dy + (size_t)i * sz + (size_t)ch * P;
+            for (size_t q = 0; q < P; q++) {
+                sdy += dyc[q];
+                sdyx += dyc[q] * (xc[q] - mu) * inv;
+            }
+        }
+        dgamma[ch] += (float)sdyx;
+        dbeta[ch] += (float)sdy;
+        if (!dx) continue;
+        double k = l->w[ch] * inv / m;
+        for (int i = 0; i < n; i++) {
+            const float *xc = x + (size_t)i * sz + (size_t)ch * P;
+            const float *dyc = dy + (size_t)i * sz + (size_t)ch * P;
+            float *dxc = dx + (size_t)i * sz + (size_t)ch * P;
+            for (size_t q = 0; q < P; q++) {
+                double xhat = (xc[q] - mu) * inv;
+                dxc[q] = (float)(k * (m * dyc[q] - sdy - xhat * sdyx));
+            }
+        }
+    }
+}
+
+const dn_layer_ops dn_batchnorm_ops = {"batchnorm", bn_setup,   bn_work,
+                                       bn_init,     bn_forward, bn_backward};

@@ -1,0 +1,63 @@
+/*
+ * dense.c — fully connected layer: y = x W^T + b.
+ *
+ * Shapes: x [n, in] (any input shape, read flat), W [out, in], b [out],
+ * y [n, out]. Parameters are stored W then b. See docs/dense.md.
+ *
+ * Backward, from dL/dy [n, out]:
+ *   dW += dy^T x      [out, in]
+ *   db += sum_n dy    [out]
+ *   dx  = dy W        [n, in]   (skipped when dx is NULL)
+ */
+#include "kernels/gemm.h"
+#include "layers/layer.h"
+
+#include <math.h>
+#include <string.h>
+
+static dn_status dense_setup(dn_layer *l, dn_error *err) {
+    if (l->cfg.units <= 0 || l->cfg.units > 1 << 20)
+        return dn_fail(err, DN_E_ARG, "dense layer: %d units is out of range", l->cfg.units);
+    size_t in = dn_shape_size(l->in);
+    l->out = (dn_shape){l->cfg.units, 1, 1};
+    l->nparams = (size_t)l->cfg.units * in + (size_t)l->cfg.units;
+    return DN_OK;
+}
+
+static size_t dense_work(const dn_layer *l, int n, int threads) {
+    return 0;
+}
+
+static void dense_init(dn_layer *l, dn_rng *rng) {
+    int in = (int)dn_shape_size(l->in), out = l->cfg.units;
+    /* He (ReLU follows) keeps activation variance ~constant through ReLUs;
+     * Xavier/Glorot suits the symmetric sigmoid/tanh and the output layer. */
+    double scale = l->init_gain_relu ? sqrt(2.0 / in) : sqrt(2.0 / (in + out));
+    for (size_t i = 0; i < (size_t)in * out; i++) l->w[i] = (float)(scale * dn_rng_normal(rng));
+    memset(l->w + (size_t)in * out, 0, sizeof(float) * (size_t)out);
+}
+
+static void dense_forward(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c) {
+    int in = (int)dn_shape_size(l->in), out = l->cfg.units;
+    const float *W = l->w, *b = l->w + (size_t)in * out;
+    dn_gemm(0, 1, n, out, in, 1.0f, x, in, W, in, 0.0f, y, out);
+    for (int i = 0; i < n; i++) {
+        float *row = y + (size_t)i * out;
+        for (int j = 0; j < out; j++) row[j] += b[j];
+    }
+}
+
+static void dense_backward(const dn_layer *l, const float *x, const float *y, const float *dy,
+                           float *dx, int n, dn_layer_ctx *c) {
+    int in = (int)dn_shape_size(l->in), out = l->cfg.units;
+    float *gW = c->gw, *gb = c->gw + (size_t)in * out;
+    dn_gemm(1, 0, out, in, n, 1.0f, dy, out, x, in, 1.0f, gW, in);
+    for (int i = 0; i < n; i++) {
+        const float *row = dy + (size_t)i * out;
+        for (int j = 0; j < out; j++) gb[j] += row[j];
+    }
+    if (dx) dn_gemm(0, 0, n, in, out, 1.0f, dy, out, l->w, in, 0.0f, dx, in);
+}
+
+const dn_layer_ops dn_dense_ops = {"dense",    dense_setup,   dense_work,
+                                   dense_init, dense_forward, dense_backward};

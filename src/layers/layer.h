@@ -1,0 +1,105 @@
+/*
+ * layer.h — the contract every layer kind implements.
+ *
+ * A layer maps a batch of n inputs of shape `in` (NCHW, flat per sample) to
+ * n outputs of shape `out`. Its forward and backward live side by side in
+ * one file per kind (dense.c, conv2d.c, ...). Layers own nothing: their
+ * parameters are views into the model's one parameter buffer, their
+ * gradients are written wherever the caller's context points, and every
+ * scratch byte comes from the caller's workspace. So a model can run in
+ * several threads at once, each with its own context.
+ *
+ * Backward ACCUMULATES parameter gradients (+=); the model zeroes them once
+ * per step. dx may be NULL when the input gradient is not needed (first
+ * layer), which saves the most expensive product of a dense first layer.
+ */
+#ifndef DN_LAYER_H
+#define DN_LAYER_H
+
+#include "internal.h"
+
+typedef struct dn_shape {
+    int c, h, w;
+} dn_shape;
+
+static inline size_t dn_shape_size(dn_shape s) {
+    return (size_t)s.c * (size_t)s.h * (size_t)s.w;
+}
+
+typedef enum dn_layer_kind {
+    DN_L_DENSE,
+    DN_L_RELU,
+    DN_L_SIGMOID,
+    DN_L_TANH,
+    DN_L_CONV,
+    DN_L_MAXPOOL,
+    DN_L_AVGPOOL,
+    DN_L_DROPOUT,
+    DN_L_BATCHNORM,
+    DN_L_GAP,
+    DN_L_FLATTEN,
+    DN_L_KINDS
+} dn_layer_kind;
+
+/* What the architecture string says about one layer. */
+typedef struct dn_layer_cfg {
+    dn_layer_kind kind;
+    int units;              /* dense: outputs */
+    int k, stride, pad, ch; /* conv: kernel, stride, padding, output channels; pool: k, stride */
+    float p;                /* dropout probability */
+} dn_layer_cfg;
+
+/* Per-call context supplied by the model (training or inference). */
+typedef struct dn_layer_ctx {
+    int train;    /* 1: training mode (dropout active, batch statistics) */
+    dn_rng *rng;  /* dropout masks */
+    float *aux;   /* aux_per_sample * n floats kept from forward for backward */
+    float *work;  /* scratch of ops->work_size(l, n, threads) floats */
+    float *gw;    /* where backward accumulates parameter gradients */
+    float *state; /* writable persistent state in training (batch-norm running stats) */
+    int threads;  /* threads the layer may use */
+} dn_layer_ctx;
+
+typedef struct dn_layer dn_layer;
+
+typedef struct dn_layer_ops {
+    const char *name;
+    /* Computes out, nparams, nstate, aux_per_sample from in and cfg. */
+    dn_status (*setup)(dn_layer *l, dn_error *err);
+    /* Scratch floats needed for a batch of n with `threads` threads. */
+    size_t (*work_size)(const dn_layer *l, int n, int threads);
+    /* Initialises l->w (and l->state). */
+    void (*init)(dn_layer *l, dn_rng *rng);
+    void (*forward)(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c);
+    void (*backward)(const dn_layer *l, const float *x, const float *y, const float *dy, float *dx,
+                     int n, dn_layer_ctx *c);
+} dn_layer_ops;
+
+struct dn_layer {
+    const dn_layer_ops *ops;
+    dn_layer_cfg cfg;
+    dn_shape in, out;
+    size_t nparams;        /* floats in the parameter buffer */
+    size_t nstate;         /* floats of non-trained state (saved with the model) */
+    size_t aux_per_sample; /* floats kept per sample between forward and backward */
+    float *w;              /* view: parameters */
+    float *state;          /* view: state */
+    size_t param_offset;   /* offset of w in the model's flat buffer */
+    int init_gain_relu;    /* 1: He init (a ReLU follows), 0: Xavier */
+};
+
+const dn_layer_ops *dn_layer_ops_for(dn_layer_kind kind);
+
+extern const dn_layer_ops dn_dense_ops, dn_relu_ops, dn_sigmoid_ops, dn_tanh_ops, dn_conv_ops,
+    dn_maxpool_ops, dn_avgpool_ops, dn_dropout_ops, dn_batchnorm_ops, dn_gap_ops, dn_flatten_ops;
+
+/* Fused softmax + cross-entropy over n rows of `classes` logits.
+ * probs receives the softmax; returns the summed loss (not the mean).
+ * labels may be NULL (inference). */
+double dn_softmax_xent_forward(const float *logits, const unsigned char *labels, float *probs,
+                               int n, int classes);
+/* dlogits = (probs - onehot(labels)) * scale. */
+void dn_softmax_xent_backward(const float *probs, const unsigned char *labels, float *dlogits,
+                              int n, int classes, float scale);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * pool.c — max and average pooling over k x k windows with stride s.
+ *
+ * Shapes: x [n, C, H, W] -> y [n, C, OH, OW], OH = (H - k)/s + 1.
+ *   max:  y = max over the window; backward routes dy to the argmax, whose
+ *         index (within the sample) forward keeps in aux [n, C*OH*OW].
+ *   avg:  y = mean over the window; backward spreads dy / (k*k) over it.
+ * Backward accumulates into dx after zeroing it (windows may overlap).
+ */
+#include "layers/layer.h"
+
+#include <string.h>
+
+static dn_status pool_setup(dn_layer *l, dn_error *err) {
+    int k = l->cfg.k, s = l->cfg.stride;
+    if (k <= 0 || s <= 0 || k > l->in.h || k > l->in.w)
+        return dn_fail(err, DN_E_ARG, "pool%d: window does not fit the %dx%d input", k, l->in.h,
+                       l->in.w);
+    l->out = (dn_shape){l->in.c, (l->in.h - k) / s + 1, (l->in.w - k) / s + 1};
+    l->aux_per_sample = l->ops == &dn_maxpool_ops ? dn_shape_size(l->out) : 0;
+    return DN_OK;
+}
+
+static size_t pool_work(const dn_layer *l, int n, int threads) {
+    return 0;
+}
+
+static void pool_init(dn_layer *l, dn_rng *rng) {}
+
+static void maxpool_forward(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c) {
+    int C = l->in.c, H = l->in.h, W = l->in.w, k = l->cfg.k, s = l->cfg.stride;
+    int OH = l->out.h, OW = l->out.w;
+    size_t in_sz = dn_shape_size(l->in), out_sz = dn_shape_size(l->out);
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < C; ch++) {
+            const float *xc = x + (size_t)i * in_sz + (size_t)ch * H * W;
+            float *yc = y + (size_t)i * out_sz + (size_t)ch * OH * OW;
+            float *ac = c->aux ? c->aux + (size_t)i * out_sz + (size_t)ch * OH * OW : NULL;
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++) {
+                    int best = (oh * s) * W + ow * s;
+                    for (int ki = 0; ki < k; ki++)
+                        for (int kj = 0; kj < k; kj++) {
+                            int idx = (oh * s + ki) * W + ow * s + kj;
+                            if (xc[idx] > xc[best]) best = idx;
+                        }
+                    yc[oh * OW + ow] = xc[best];
+                    /* index within the channel plane; exact in float below 2^24 */
+                    if (ac) ac[oh * OW + ow] = (float)best;
+                }
+        }
+}
+
+static void maxpool_backward(const dn_layer *l, const float *x, const float *y, const float *dy,
+                             float *dx, int n, dn_layer_ctx *c) {
+    if (!dx) return;
+    int C = l->in.c, H = l->in.h, W = l->in.w, P = l->out.h * l->out.w;
+    size_t in_sz = dn_shape_size(l->in), out_sz = dn_shape_size(l->out);
+    memset(dx, 0, sizeof(float) * in_sz * (size_t)n);
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < C; ch++) {
+            float *dxc = dx + (size_t)i * in_sz + (size_t)ch * H * W;
+            const float *dyc = dy + (size_t)i * out_sz + (size_t)ch * P;
+            const float *ac = c->aux + (size_t)i * out_sz + (size_t)ch * P;
+            for (int q = 0; q < P; q++) dxc[(int)ac[q]] += dyc[q];
+        }
+}
+
+static void avgpool_forward(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c) {
+    int C = l->in.c, H = l->in.h, W = l->in.w, k = l->cfg.k, s = l->cfg.stride;
+    int OH = l->out.h, OW = l->out.w;
+    float inv = 1.0f / (float)(k * k);
+    for (int i = 0; i < n * C; i++) {
+        const float *xc = x + (size_t)i * H * W;
+        float *yc = y + (size_t)i * OH * OW;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                float acc = 0.0f;
+                for (int ki = 0; ki < k; ki++)
+                    for (int kj = 0; kj < k; kj++) acc += xc[(oh * s + ki) * W + ow * s + kj];
+                yc[oh * OW + ow] = acc * inv;
+            }
+    }
+}
+
+static void avgpool_backward(const dn_layer *l, const float *x, const float *y, const float *dy,
+                             float *dx, int n, dn_layer_ctx *c) {
+    if (!dx) return;
+    int C = l->in.c, H = l->in.h, W = l->in.w, k = l->cfg.k, s = l->cfg.stride;
+    int OH = l->out.h, OW = l->out.w;
+    float inv = 1.0f / (float)(k * k);
+    memset(dx, 0, sizeof(float) * dn_shape_size(l->in) * (size_t)n);
+    for (int i = 0; i < n * C; i++) {
+        float *dxc = dx + (size_t)i * H * W;
+        const float *dyc = dy + (size_t)i * OH * OW;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                float g = dyc[oh * OW + ow] * inv;
+                for (int ki = 0; ki < k; ki++)
+                    for (int kj = 0; kj < k; kj++) dxc[(oh * s + ki) * W + ow * s + kj] += g;
+            }
+    }
+}
+
+const dn_layer_ops dn_maxpool_ops = {"maxpool", pool_setup,      pool_work,
+                                     pool_init, maxpool_forward, maxpool_backward};
+const dn_layer_ops dn_avgpool_ops = {"avgpool", pool_setup,      pool_work,
+                                     pool_init, avgpool_forward, avgpool_backward};

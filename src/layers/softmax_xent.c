@@ -1,0 +1,42 @@
+/*
+ * softmax_xent.c — softmax and cross-entropy fused, as the network's loss.
+ *
+ *   p_j  = exp(z_j - max z) / sum_k exp(z_k - max z)
+ *   L    = -log p_y = logsumexp(z) - z_y
+ *   dL/dz_j = p_j - [j == y]
+ *
+ * Fusing them avoids the exp overflow of a separate softmax and the
+ * division by p_y of a separate log-loss: the gradient is just p - y.
+ * Shapes: logits, probs, dlogits [n, classes]; labels [n].
+ */
+#include "layers/layer.h"
+
+#include <math.h>
+
+double dn_softmax_xent_forward(const float *logits, const unsigned char *labels, float *probs,
+                               int n, int classes) {
+    double loss = 0.0;
+    for (int i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * classes;
+        float *p = probs + (size_t)i * classes;
+        float mx = z[0];
+        for (int j = 1; j < classes; j++)
+            if (z[j] > mx) mx = z[j];
+        double sum = 0.0;
+        for (int j = 0; j < classes; j++) sum += exp((double)z[j] - mx);
+        double lse = log(sum) + mx;
+        for (int j = 0; j < classes; j++) p[j] = (float)exp((double)z[j] - lse);
+        if (labels) loss += lse - z[labels[i]];
+    }
+    return loss;
+}
+
+void dn_softmax_xent_backward(const float *probs, const unsigned char *labels, float *dlogits,
+                              int n, int classes, float scale) {
+    for (int i = 0; i < n; i++) {
+        const float *p = probs + (size_t)i * classes;
+        float *d = dlogits + (size_t)i * classes;
+        for (int j = 0; j < classes; j++) d[j] = p[j] * scale;
+        d[labels[i]] -= scale;
+    }
+}

@@ -1,0 +1,381 @@
+/*
+ * model.c — builds networks from specs and runs them: the forward pass,
+ * the backward pass (chain rule layer by layer, last to first), inference
+ * contexts and evaluation. Metadata and accessors live here too.
+ *
+ * Memory: one parameter buffer and one state buffer per model, one buffer
+ * per executor (activations + aux + scratch), allocated once; the training
+ * step and each inference request allocate nothing.
+ */
+#include "model.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ================================================================ building */
+
+dn_status dn_model_build(const dn_spec *spec, dn_model **out, dn_error *err) {
+    *out = NULL;
+    dn_model *m = calloc(1, sizeof *m);
+    if (!m) return dn_fail(err, DN_E_NOMEM, "out of memory");
+    dn_shape shape = {DN_INPUT_C, DN_INPUT_H, DN_INPUT_W};
+    size_t np = 0, ns = 0;
+    m->nlayers = spec->count;
+    for (int i = 0; i < spec->count; i++) {
+        dn_layer *l = &m->layers[i];
+        l->cfg = spec->layers[i];
+        l->ops = dn_layer_ops_for(l->cfg.kind);
+        l->in = shape;
+        /* He init when a ReLU follows (directly or after batch norm) */
+        for (int j = i + 1; j < spec->count && j <= i + 2; j++)
+            if (spec->layers[j].kind == DN_L_RELU) l->init_gain_relu = 1;
+        dn_status st = l->ops->setup(l, err);
+        if (st != DN_OK) {
+            free(m);
+            return st;
+        }
+        l->param_offset = np;
+        np += l->nparams;
+        ns += l->nstate;
+        shape = l->out;
+        if (dn_shape_size(shape) == 0 || dn_shape_size(shape) > (1u << 24)) {
+            st = dn_fail(err, DN_E_ARG, "layer %d (%s) has an unusable output size", i + 1,
+                         l->ops->name);
+            free(m);
+            return st;
+        }
+    }
+    if (dn_shape_size(shape) != DN_CLASSES) {
+        free(m);
+        return dn_fail(err, DN_E_ARG,
+                       "the network must end with %d outputs (one per digit), this one ends "
+                       "with %zu; finish with fc10",
+                       DN_CLASSES, dn_shape_size(shape));
+    }
+    if (np > (size_t)1 << 28) {
+        free(m);
+        return dn_fail(err, DN_E_ARG, "network has too many parameters (%zu)", np);
+    }
+    m->nparams = np;
+    m->nstate = ns;
+    m->params = dn_calloc(np, sizeof(float));
+    m->state = dn_calloc(ns, sizeof(float));
+    if (!m->params || !m->state || dn_spec_format(spec, m->arch, sizeof m->arch) != DN_OK) {
+        dn_model_free(m);
+        return dn_fail(err, DN_E_NOMEM, "out of memory");
+    }
+    size_t so = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        m->layers[i].w = m->params + m->layers[i].param_offset;
+        m->layers[i].state = m->state + so;
+        so += m->layers[i].nstate;
+    }
+    *out = m;
+    return DN_OK;
+}
+
+void dn_model_init_params(dn_model *m, uint64_t seed) {
+    dn_rng rng;
+    dn_rng_seed(&rng, seed);
+    for (int i = 0; i < m->nlayers; i++) m->layers[i].ops->init(&m->layers[i], &rng);
+}
+
+dn_status dn_model_create(const char *arch, const char *act, uint64_t seed, dn_model **out,
+                          dn_error *err) {
+    *out = NULL;
+    dn_spec spec;
+    dn_status st = dn_spec_parse(arch, act, &spec, err);
+    if (st != DN_OK) return st;
+    st = dn_model_build(&spec, out, err);
+    if (st != DN_OK) return st;
+    dn_model_init_params(*out, seed);
+    return DN_OK;
+}
+
+void dn_model_free(dn_model *m) {
+    if (!m) return;
+    for (size_t i = 0; i < m->nmeta; i++) {
+        free(m->meta[i].key);
+        free(m->meta[i].value);
+    }
+    free(m->meta);
+    free(m->params);
+    free(m->state);
+    free(m->summary);
+    free(m);
+}
+
+dn_status dn_model_clone(const dn_model *m, dn_model **out, dn_error *err) {
+    dn_spec spec;
+    *out = NULL;
+    dn_status st = dn_spec_parse(m->arch, NULL, &spec, err);
+    if (st == DN_OK) st = dn_model_build(&spec, out, err);
+    if (st != DN_OK) return st;
+    memcpy((*out)->params, m->params, sizeof(float) * m->nparams);
+    memcpy((*out)->state, m->state, sizeof(float) * m->nstate);
+    for (size_t i = 0; i < m->nmeta && st == DN_OK; i++)
+        st = dn_model_set_meta(*out, m->meta[i].key, m->meta[i].value);
+    if (st != DN_OK) {
+        dn_model_free(*out);
+        *out = NULL;
+        return dn_fail(err, st, "out of memory");
+    }
+    return DN_OK;
+}
+
+/* ================================================================ accessors */
+
+const char *dn_model_arch(const dn_model *m) {
+    return m->arch;
+}
+
+size_t dn_model_param_count(const dn_model *m) {
+    return m->nparams;
+}
+
+int dn_model_input_size(const dn_model *m) {
+    return DN_INPUT_C * DN_INPUT_H * DN_INPUT_W;
+}
+
+int dn_model_classes(const dn_model *m) {
+    return DN_CLASSES;
+}
+
+const char *dn_model_summary(dn_model *m) {
+    if (m->summary) return m->summary;
+    size_t cap = 128 + (size_t)m->nlayers * 96;
+    char *s = malloc(cap);
+    if (!s) return "";
+    size_t n = (size_t)snprintf(s, cap, "%-4s %-10s %-14s %-14s %10s\n", "#", "layer", "input",
+                                "output", "params");
+    for (int i = 0; i < m->nlayers && n < cap; i++) {
+        const dn_layer *l = &m->layers[i];
+        char in[32], o[32];
+        snprintf(in, sizeof in, "%dx%dx%d", l->in.c, l->in.h, l->in.w);
+        snprintf(o, sizeof o, "%dx%dx%d", l->out.c, l->out.h, l->out.w);
+        n += (size_t)snprintf(s + n, cap - n, "%-4d %-10s %-14s %-14s %10zu\n", i + 1, l->ops->name,
+                              in, o, l->nparams);
+    }
+    m->summary = s;
+    return s;
+}
+
+/* ================================================================ metadata */
+
+dn_status dn_model_set_meta(dn_model *m, const char *key, const char *value) {
+    for (size_t i = 0; i < m->nmeta; i++)
+        if (!strcmp(m->meta[i].key, key)) {
+            char *v = strdup(value);
+            if (!v) return DN_E_NOMEM;
+            free(m->meta[i].value);
+            m->meta[i].value = v;
+            return DN_OK;
+        }
+    if (m->nmeta == m->meta_cap) {
+        size_t cap = m->meta_cap ? m->meta_cap * 2 : 16;
+        dn_meta_kv *nm = realloc(m->meta, cap * sizeof *nm);
+        if (!nm) return DN_E_NOMEM;
+        m->meta = nm;
+        m->meta_cap = cap;
+    }
+    char *k = strdup(key), *v = strdup(value);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return DN_E_NOMEM;
+    }
+    m->meta[m->nmeta++] = (dn_meta_kv){k, v};
+    return DN_OK;
+}
+
+const char *dn_model_get_meta(const dn_model *m, const char *key) {
+    for (size_t i = 0; i < m->nmeta; i++)
+        if (!strcmp(m->meta[i].key, key)) return m->meta[i].value;
+    return NULL;
+}
+
+int dn_model_meta_at(const dn_model *m, size_t i, const char **key, const char **value) {
+    if (i >= m->nmeta) return 0;
+    *key = m->meta[i].key;
+    *value = m->meta[i].value;
+    return 1;
+}
+
+/* ================================================================ executor */
+
+dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads, int train,
+                       dn_error *err) {
+    memset(e, 0, sizeof *e);
+    if (max_batch <= 0) return dn_fail(err, DN_E_ARG, "batch size must be positive");
+    if (threads <= 0) threads = 1;
+    e->m = m;
+    e->max_batch = max_batch;
+    e->threads = threads;
+    size_t nb = (size_t)max_batch, total = 0, widest = 784, work = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        const dn_layer *l = &m->layers[i];
+        total += nb * (dn_shape_size(l->out) + l->aux_per_sample);
+        size_t w = l->ops->work_size(l, max_batch, threads);
+        if (w > work) work = w;
+        if (dn_shape_size(l->out) > widest) widest = dn_shape_size(l->out);
+    }
+    total += work + nb * DN_CLASSES;
+    if (train) total += 2 * nb * widest;
+    if (total > ((size_t)1 << 34) / sizeof(float))
+        return dn_fail(err, DN_E_NOMEM, "batch of %d needs too much memory", max_batch);
+    e->buf = malloc((total ? total : 1) * sizeof(float));
+    if (!e->buf)
+        return dn_fail(err, DN_E_NOMEM, "out of memory allocating %zu MB of activations",
+                       total * sizeof(float) >> 20);
+    float *p = e->buf;
+    for (int i = 0; i < m->nlayers; i++) {
+        const dn_layer *l = &m->layers[i];
+        e->act[i + 1] = p;
+        p += nb * dn_shape_size(l->out);
+        e->aux[i] = l->aux_per_sample ? p : NULL;
+        p += nb * l->aux_per_sample;
+    }
+    e->work = p;
+    p += work;
+    e->probs = p;
+    p += nb * DN_CLASSES;
+    if (train) {
+        e->grad_a = p;
+        e->grad_b = p + nb * widest;
+    }
+    return DN_OK;
+}
+
+void dn_exec_free(dn_exec *e) {
+    if (!e) return;
+    free(e->buf);
+    memset(e, 0, sizeof *e);
+}
+
+double dn_exec_forward(dn_exec *e, const float *x, const unsigned char *labels, int n, int train,
+                       dn_rng *rng, float *state) {
+    const dn_model *m = e->m;
+    e->act[0] = (float *)x;
+    for (int i = 0; i < m->nlayers; i++) {
+        const dn_layer *l = &m->layers[i];
+        dn_layer_ctx c = {.train = train,
+                          .rng = rng,
+                          .aux = e->aux[i],
+                          .work = e->work,
+                          .state = state ? state + (l->state - m->state) : NULL,
+                          .threads = e->threads};
+        l->ops->forward(l, e->act[i], e->act[i + 1], n, &c);
+    }
+    return dn_softmax_xent_forward(e->act[m->nlayers], labels, e->probs, n, DN_CLASSES);
+}
+
+void dn_exec_backward(dn_exec *e, const float *x, const unsigned char *labels, int n, float *grad,
+                      float scale) {
+    const dn_model *m = e->m;
+    float *dy = e->grad_a, *dx = e->grad_b;
+    dn_softmax_xent_backward(e->probs, labels, dy, n, DN_CLASSES, scale);
+    for (int i = m->nlayers - 1; i >= 0; i--) {
+        const dn_layer *l = &m->layers[i];
+        dn_layer_ctx c = {.train = 1,
+                          .aux = e->aux[i],
+                          .work = e->work,
+                          .gw = grad + l->param_offset,
+                          .threads = e->threads};
+        l->ops->backward(l, e->act[i], e->act[i + 1], dy, i > 0 ? dx : NULL, n, &c);
+        float *t = dy;
+        dy = dx;
+        dx = t;
+    }
+}
+
+/* ================================================================ inference */
+
+struct dn_infer {
+    dn_exec exec;
+};
+
+dn_status dn_infer_create(const dn_model *m, size_t max_batch, dn_infer **out, dn_error *err) {
+    *out = NULL;
+    if (max_batch == 0 || max_batch > 1u << 20)
+        return dn_fail(err, DN_E_ARG, "max_batch %zu is out of range", max_batch);
+    dn_infer *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return dn_fail(err, DN_E_NOMEM, "out of memory");
+    dn_status st = dn_exec_init(&ctx->exec, m, (int)max_batch, 1, 0, err);
+    if (st != DN_OK) {
+        free(ctx);
+        return st;
+    }
+    *out = ctx;
+    return DN_OK;
+}
+
+void dn_infer_free(dn_infer *ctx) {
+    if (!ctx) return;
+    dn_exec_free(&ctx->exec);
+    free(ctx);
+}
+
+dn_status dn_infer_run(dn_infer *ctx, const float *x, size_t n, float *probs, dn_error *err) {
+    size_t mb = (size_t)ctx->exec.max_batch;
+    for (size_t i = 0; i < n; i += mb) {
+        int k = (int)(n - i < mb ? n - i : mb);
+        dn_exec_forward(&ctx->exec, x + i * 784, NULL, k, 0, NULL, NULL);
+        memcpy(probs + i * DN_CLASSES, ctx->exec.probs, sizeof(float) * (size_t)k * DN_CLASSES);
+    }
+    return DN_OK;
+}
+
+dn_status dn_model_predict(const dn_model *m, const float *x, size_t n, float *probs,
+                           dn_error *err) {
+    dn_infer *ctx;
+    dn_status st = dn_infer_create(m, n < 256 ? (n ? n : 1) : 256, &ctx, err);
+    if (st != DN_OK) return st;
+    st = dn_infer_run(ctx, x, n, probs, err);
+    dn_infer_free(ctx);
+    return st;
+}
+
+void dn_images_to_float(const unsigned char *src, size_t count_pixels, float *dst) {
+    for (size_t i = 0; i < count_pixels; i++) dst[i] = src[i] * (1.0f / 255.0f);
+}
+
+static int argmax10(const float *p) {
+    int best = 0;
+    for (int j = 1; j < DN_CLASSES; j++)
+        if (p[j] > p[best]) best = j;
+    return best;
+}
+
+dn_status dn_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *out, dn_error *err) {
+    memset(out, 0, sizeof *out);
+    if (!ds->labels) return dn_fail(err, DN_E_ARG, "evaluation needs a labeled dataset");
+    if (ds->rows * ds->cols != 784)
+        return dn_fail(err, DN_E_ARG, "images are %dx%d, the model expects 28x28", ds->rows,
+                       ds->cols);
+    enum { B = 500 };
+    dn_exec e;
+    dn_status st = dn_exec_init(&e, m, B, dn_get_threads(), 0, err);
+    if (st != DN_OK) return st;
+    float *x = malloc(sizeof(float) * B * 784);
+    if (!x) {
+        dn_exec_free(&e);
+        return dn_fail(err, DN_E_NOMEM, "out of memory");
+    }
+    double loss = 0.0;
+    for (size_t i = 0; i < ds->count; i += B) {
+        int k = (int)(ds->count - i < B ? ds->count - i : B);
+        dn_images_to_float(ds->images + i * 784, (size_t)k * 784, x);
+        loss += dn_exec_forward(&e, x, ds->labels + i, k, 0, NULL, NULL);
+        for (int j = 0; j < k; j++) {
+            int pred = argmax10(e.probs + (size_t)j * DN_CLASSES), truth = ds->labels[i + j];
+            out->confusion[truth][pred]++;
+            out->correct += pred == truth;
+        }
+    }
+    out->count = ds->count;
+    out->loss = ds->count ? loss / (double)ds->count : 0.0;
+    out->accuracy = ds->count ? (double)out->correct / (double)ds->count : 0.0;
+    free(x);
+    dn_exec_free(&e);
+    return DN_OK;
+}

@@ -1,0 +1,72 @@
+/*
+ * model.h — the model's internals, shared by model.c, modelfile.c,
+ * train.c and the inference code.
+ *
+ * A model is a list of layers plus ONE parameter buffer and ONE state
+ * buffer (batch-norm running statistics); layers hold views into them.
+ * An executor (dn_exec) owns everything that depends on the batch:
+ * activations, aux data kept for backward, scratch. Gradients live in a
+ * buffer of the caller (the trainer) laid out like the parameters.
+ */
+#ifndef DN_MODEL_H
+#define DN_MODEL_H
+
+#include "layers/layer.h"
+#include "spec.h"
+
+#define DN_INPUT_C 1
+#define DN_INPUT_H 28
+#define DN_INPUT_W 28
+#define DN_CLASSES 10
+
+typedef struct dn_meta_kv {
+    char *key, *value;
+} dn_meta_kv;
+
+struct dn_model {
+    int nlayers;
+    dn_layer layers[DN_MAX_LAYERS];
+    float *params; /* nparams floats, all layers' parameters back to back */
+    size_t nparams;
+    float *state; /* nstate floats */
+    size_t nstate;
+    char arch[1024]; /* canonical architecture */
+    dn_meta_kv *meta;
+    size_t nmeta, meta_cap;
+    char *summary; /* built lazily by dn_model_summary */
+};
+
+/* Builds a model from a parsed spec, allocating zeroed buffers (no init). */
+dn_status dn_model_build(const dn_spec *spec, dn_model **out, dn_error *err);
+/* Initialises parameters and state from seed. */
+void dn_model_init_params(dn_model *m, uint64_t seed);
+
+typedef struct dn_exec {
+    const dn_model *m;
+    int max_batch, threads;
+    float *buf;                    /* one allocation: activations, aux, work, probs, grads */
+    float *act[DN_MAX_LAYERS + 1]; /* act[i+1] = output of layer i; act[0] is the caller's x */
+    float *aux[DN_MAX_LAYERS];
+    float *work;
+    float *probs;           /* [max_batch, 10] */
+    float *grad_a, *grad_b; /* backward ping-pong, [max_batch, widest layer] (train only) */
+} dn_exec;
+
+/* train != 0 also allocates the backward buffers. */
+dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads, int train,
+                       dn_error *err);
+void dn_exec_free(dn_exec *e);
+
+/* Forward pass over n <= max_batch inputs x [n, 784]; writes e->probs and
+ * returns the summed cross-entropy when labels is not NULL (else 0).
+ * train: dropout active, batch statistics; then state (may be NULL only
+ * when no layer has state) receives running-statistics updates. */
+double dn_exec_forward(dn_exec *e, const float *x, const unsigned char *labels, int n, int train,
+                       dn_rng *rng, float *state);
+
+/* Backward pass after a training forward: accumulates dL/dparams into grad
+ * (laid out like m->params), with L = scale * summed loss. */
+void dn_exec_backward(dn_exec *e, const float *x, const unsigned char *labels, int n, float *grad,
+                      float scale);
+
+#endif

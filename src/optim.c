@@ -1,0 +1,116 @@
+/*
+ * optim.c — SGD, SGD with (Nesterov) momentum, and Adam, each one flat
+ * loop over all parameters; L2 weight decay adds wd * w to the gradient.
+ *
+ *   sgd       w -= lr * g
+ *   momentum  v = mu v + g;  w -= lr * v            (Nesterov: w -= lr (g + mu v))
+ *   adam      m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+ *             w -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
+ */
+#include "optim.h"
+
+#include <math.h>
+#include <string.h>
+
+dn_status dn_optim_init(dn_optim *o, const dn_train_opts *opts, size_t nparams, dn_error *err) {
+    memset(o, 0, sizeof *o);
+    o->kind = opts->optimizer;
+    o->momentum = opts->momentum;
+    o->nesterov = opts->nesterov;
+    o->beta1 = opts->beta1;
+    o->beta2 = opts->beta2;
+    o->eps = opts->eps;
+    o->weight_decay = opts->weight_decay;
+    o->n = nparams;
+    if (o->kind != DN_OPT_SGD) {
+        o->m = dn_calloc(nparams, sizeof(float));
+        if (!o->m) return dn_fail(err, DN_E_NOMEM, "out of memory for optimiser state");
+    }
+    if (o->kind == DN_OPT_ADAM) {
+        o->v = dn_calloc(nparams, sizeof(float));
+        if (!o->v) {
+            dn_optim_free(o);
+            return dn_fail(err, DN_E_NOMEM, "out of memory for optimiser state");
+        }
+    }
+    return DN_OK;
+}
+
+void dn_optim_free(dn_optim *o) {
+    free(o->m);
+    free(o->v);
+    o->m = o->v = NULL;
+}
+
+void dn_optim_step(dn_optim *o, float *restrict w, const float *restrict g, float lr) {
+    size_t n = o->n;
+    float wd = o->weight_decay;
+    o->step++;
+    switch (o->kind) {
+    case DN_OPT_SGD:
+        for (size_t i = 0; i < n; i++) w[i] -= lr * (g[i] + wd * w[i]);
+        break;
+    case DN_OPT_MOMENTUM: {
+        float mu = o->momentum, *restrict v = o->m;
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i] + wd * w[i];
+            v[i] = mu * v[i] + gi;
+            w[i] -= lr * (o->nesterov ? gi + mu * v[i] : v[i]);
+        }
+        break;
+    }
+    case DN_OPT_ADAM: {
+        float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
+        float c1 = 1.0f / (1.0f - powf(b1, (float)o->step));
+        float c2 = 1.0f / (1.0f - powf(b2, (float)o->step));
+        float *restrict m = o->m, *restrict v = o->v;
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i] + wd * w[i];
+            m[i] = b1 * m[i] + (1.0f - b1) * gi;
+            v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+            w[i] -= lr * (m[i] * c1) / (sqrtf(v[i] * c2) + eps);
+        }
+        break;
+    }
+    }
+}
+
+float dn_schedule_lr(const dn_train_opts *o, int epoch) {
+    switch (o->schedule) {
+    case DN_SCHED_CONSTANT:
+        return o->lr;
+    case DN_SCHED_STEP: {
+        int k = o->step_epochs > 0 ? epoch / o->step_epochs : 0;
+        return o->lr * powf(o->gamma, (float)k);
+    }
+    case DN_SCHED_COSINE: {
+        double t = o->epochs > 0 ? (double)epoch / o->epochs : 0.0;
+        return (float)(o->lr_min + 0.5 * (o->lr - o->lr_min) * (1.0 + cos(3.141592653589793 * t)));
+    }
+    }
+    return o->lr;
+}
+
+dn_status dn_optimizer_parse(const char *name, dn_optimizer *out) {
+    if (!strcmp(name, "sgd"))
+        *out = DN_OPT_SGD;
+    else if (!strcmp(name, "momentum") || !strcmp(name, "nesterov"))
+        *out = DN_OPT_MOMENTUM;
+    else if (!strcmp(name, "adam"))
+        *out = DN_OPT_ADAM;
+    else
+        return DN_E_ARG;
+    return DN_OK;
+}
+
+dn_status dn_schedule_parse(const char *name, dn_schedule *out) {
+    if (!strcmp(name, "constant"))
+        *out = DN_SCHED_CONSTANT;
+    else if (!strcmp(name, "step"))
+        *out = DN_SCHED_STEP;
+    else if (!strcmp(name, "cosine"))
+        *out = DN_SCHED_COSINE;
+    else
+        return DN_E_ARG;
+    return DN_OK;
+}

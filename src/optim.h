@@ -1,0 +1,26 @@
+/*
+ * optim.h — optimisers over flat parameter/gradient buffers, and learning
+ * rate schedules. See docs/optimisers.md for the update rules.
+ */
+#ifndef DN_OPTIM_H
+#define DN_OPTIM_H
+
+#include "internal.h"
+
+typedef struct dn_optim {
+    dn_optimizer kind;
+    float momentum, beta1, beta2, eps, weight_decay;
+    int nesterov;
+    size_t n;
+    float *m, *v; /* first / second moment (v only for Adam); owned */
+    long step;
+} dn_optim;
+
+dn_status dn_optim_init(dn_optim *o, const dn_train_opts *opts, size_t nparams, dn_error *err);
+void dn_optim_free(dn_optim *o);
+/* One update of w from gradient g (already averaged over the batch). */
+void dn_optim_step(dn_optim *o, float *w, const float *g, float lr);
+/* Learning rate for a 0-based epoch. */
+float dn_schedule_lr(const dn_train_opts *o, int epoch);
+
+#endif

@@ -1,0 +1,314 @@
+/*
+ * train.c — the training loop: epochs of shuffled mini-batches, optional
+ * augmentation, forward, backward, optimiser step, validation on a held-out
+ * tail of the training set, best-epoch selection, and the history written
+ * into the model's metadata. It reports progress through a callback and
+ * never prints.
+ *
+ * Determinism: all randomness (shuffling, dropout, augmentation) comes from
+ * one RNG seeded by opts->seed; with one thread the same inputs and seed
+ * give bit-identical parameters.
+ */
+#include "augment.h"
+#include "model.h"
+#include "optim.h"
+
+#include <math.h>
+#include <string.h>
+
+void dn_train_opts_default(dn_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->epochs = 10;
+    o->batch = 64;
+    o->lr = 0.01f;
+    o->optimizer = DN_OPT_SGD;
+    o->momentum = 0.9f;
+    o->beta1 = 0.9f;
+    o->beta2 = 0.999f;
+    o->eps = 1e-8f;
+    o->schedule = DN_SCHED_CONSTANT;
+    o->step_epochs = 10;
+    o->gamma = 0.1f;
+    o->seed = 1;
+    o->val_count = 5000;
+    o->keep_best = 1;
+    o->progress_every = 1;
+}
+
+typedef struct trainer {
+    dn_model *m;
+    const dn_dataset *ds;
+    const dn_train_opts *o;
+    size_t ntrain, nval;
+    int batch;
+    dn_exec exec;
+    dn_optim opt;
+    dn_rng rng;
+    size_t *order;
+    float *x, *grad, *scratch;
+    unsigned char *y;
+    float *best_params, *best_state, *good_params, *good_state;
+    char *history;
+    size_t history_len, history_cap;
+} trainer;
+
+static void trainer_free(trainer *t) {
+    dn_exec_free(&t->exec);
+    dn_optim_free(&t->opt);
+    free(t->order);
+    free(t->x);
+    free(t->grad);
+    free(t->scratch);
+    free(t->y);
+    free(t->best_params);
+    free(t->best_state);
+    free(t->good_params);
+    free(t->good_state);
+    free(t->history);
+}
+
+static dn_status trainer_init(trainer *t, dn_model *m, const dn_dataset *ds, const dn_train_opts *o,
+                              dn_error *err) {
+    memset(t, 0, sizeof *t);
+    t->m = m;
+    t->ds = ds;
+    t->o = o;
+    if (!ds->labels) return dn_fail(err, DN_E_ARG, "training data has no labels");
+    if (ds->rows != 28 || ds->cols != 28)
+        return dn_fail(err, DN_E_ARG, "training images are %dx%d, expected 28x28", ds->rows,
+                       ds->cols);
+    if (o->epochs <= 0 || o->batch < 0 || !(o->lr > 0.0f) || !isfinite(o->lr))
+        return dn_fail(err, DN_E_ARG, "epochs and learning rate must be positive");
+    if (o->val_count >= ds->count)
+        return dn_fail(err, DN_E_ARG,
+                       "validation set (%zu) must be smaller than the %zu training "
+                       "images",
+                       o->val_count, ds->count);
+    t->nval = o->val_count;
+    t->ntrain = ds->count - t->nval;
+    t->batch = o->batch == 0 || (size_t)o->batch > t->ntrain ? (int)t->ntrain : o->batch;
+    dn_rng_seed(&t->rng, o->seed);
+    dn_status st = dn_exec_init(&t->exec, m, t->batch, dn_get_threads(), 1, err);
+    if (st == DN_OK) st = dn_optim_init(&t->opt, o, m->nparams, err);
+    if (st != DN_OK) return st;
+    size_t np = m->nparams ? m->nparams : 1, ns = m->nstate ? m->nstate : 1;
+    t->order = dn_calloc(t->ntrain, sizeof *t->order);
+    t->x = dn_calloc((size_t)t->batch * 784, sizeof(float));
+    t->y = dn_calloc((size_t)t->batch, 1);
+    t->grad = dn_calloc(np, sizeof(float));
+    t->scratch = dn_calloc(4 * 784, sizeof(float));
+    t->best_params = dn_calloc(np, sizeof(float));
+    t->best_state = dn_calloc(ns, sizeof(float));
+    t->good_params = dn_calloc(np, sizeof(float));
+    t->good_state = dn_calloc(ns, sizeof(float));
+    if (!t->order || !t->x || !t->y || !t->grad || !t->scratch || !t->best_params ||
+        !t->best_state || !t->good_params || !t->good_state)
+        return dn_fail(err, DN_E_NOMEM, "out of memory for training buffers");
+    for (size_t i = 0; i < t->ntrain; i++) t->order[i] = i;
+    return DN_OK;
+}
+
+static void shuffle(trainer *t) {
+    for (size_t i = t->ntrain - 1; i > 0; i--) {
+        size_t j = (size_t)dn_rng_below(&t->rng, i + 1), tmp = t->order[i];
+        t->order[i] = t->order[j];
+        t->order[j] = tmp;
+    }
+}
+
+/* Copies batch b's images (augmented when enabled) and labels. */
+static void load_batch(trainer *t, size_t first, int n) {
+    int aug = dn_augment_enabled(t->o);
+    for (int i = 0; i < n; i++) {
+        size_t idx = t->order[first + (size_t)i];
+        float *dst = t->x + (size_t)i * 784;
+        if (aug) {
+            float *tmp = t->scratch + 3 * 784;
+            dn_images_to_float(t->ds->images + idx * 784, 784, tmp);
+            dn_augment(t->o, &t->rng, tmp, dst, t->scratch);
+        } else {
+            dn_images_to_float(t->ds->images + idx * 784, 784, dst);
+        }
+        t->y[i] = t->ds->labels[idx];
+    }
+}
+
+static dn_status history_add(trainer *t, int epoch, double loss, double acc, double vacc,
+                             double secs) {
+    char line[128];
+    int len = snprintf(line, sizeof line, "%s%d:%.5f:%.5f:%.5f:%.2f", t->history_len ? ";" : "",
+                       epoch, loss, acc, vacc, secs);
+    if (t->history_len + (size_t)len + 1 > t->history_cap) {
+        size_t cap = (t->history_cap + (size_t)len + 1) * 2;
+        char *h = realloc(t->history, cap);
+        if (!h) return DN_E_NOMEM;
+        t->history = h;
+        t->history_cap = cap;
+    }
+    memcpy(t->history + t->history_len, line, (size_t)len + 1);
+    t->history_len += (size_t)len;
+    return DN_OK;
+}
+
+/* Accuracy and mean loss of the model on the validation tail. */
+static void validate(trainer *t, double *acc, double *loss) {
+    dn_dataset v = *t->ds;
+    v.images += t->ntrain * 784;
+    v.labels += t->ntrain;
+    v.count = t->nval;
+    dn_eval ev;
+    if (dn_evaluate(t->m, &v, &ev, NULL) != DN_OK) {
+        *acc = -1;
+        *loss = NAN;
+        return;
+    }
+    *acc = ev.accuracy;
+    *loss = ev.loss;
+}
+
+static void record_settings(dn_model *m, const dn_train_opts *o, const trainer *t) {
+    static const char *opt_names[] = {"sgd", "momentum", "adam"};
+    static const char *sched_names[] = {"constant", "step", "cosine"};
+    char buf[512];
+    snprintf(buf, sizeof buf,
+             "epochs=%d batch=%d lr=%g optimizer=%s%s schedule=%s weight_decay=%g seed=%llu "
+             "val=%zu threads=%d shift=%d rotate=%g scale=%g elastic=%g",
+             o->epochs, t->batch, (double)o->lr, opt_names[o->optimizer],
+             o->optimizer == DN_OPT_MOMENTUM && o->nesterov ? "(nesterov)" : "",
+             sched_names[o->schedule], (double)o->weight_decay, (unsigned long long)o->seed,
+             t->nval, dn_get_threads(), o->aug_shift, (double)o->aug_rotate, (double)o->aug_scale,
+             (double)o->aug_elastic);
+    dn_model_set_meta(m, "train_settings", buf);
+}
+
+static void snapshot(const dn_model *m, float *params, float *state) {
+    memcpy(params, m->params, sizeof(float) * m->nparams);
+    memcpy(state, m->state, sizeof(float) * m->nstate);
+}
+
+static void restore(dn_model *m, const float *params, const float *state) {
+    memcpy(m->params, params, sizeof(float) * m->nparams);
+    memcpy(m->state, state, sizeof(float) * m->nstate);
+}
+
+/* Runs one epoch; returns DN_E_DIVERGED or DN_E_CANCELLED to stop. */
+static dn_status run_epoch(trainer *t, int epoch, double start, double *loss_out, double *acc_out,
+                           double *secs_out, dn_error *err) {
+    const dn_train_opts *o = t->o;
+    size_t batches = (t->ntrain + (size_t)t->batch - 1) / (size_t)t->batch;
+    float lr = dn_schedule_lr(o, epoch - 1);
+    double t0 = dn_now(), loss_sum = 0.0;
+    size_t seen = 0, correct = 0;
+    int full = (size_t)t->batch == t->ntrain && !dn_augment_enabled(o);
+    if (!full) shuffle(t);
+    for (size_t b = 0; b < batches; b++) {
+        size_t first = b * (size_t)t->batch;
+        int n = (int)(t->ntrain - first < (size_t)t->batch ? t->ntrain - first : (size_t)t->batch);
+        /* full batch without augmentation: the same data every step */
+        if (!full || epoch == 1) load_batch(t, first, n);
+        memset(t->grad, 0, sizeof(float) * t->m->nparams);
+        double loss = dn_exec_forward(&t->exec, t->x, t->y, n, 1, &t->rng, t->m->state);
+        if (!isfinite(loss)) {
+            restore(t->m, t->good_params, t->good_state);
+            return dn_fail(err, DN_E_DIVERGED,
+                           "training diverged: loss is %s at epoch %d, batch %zu; try a smaller "
+                           "learning rate (now %g)",
+                           isnan(loss) ? "NaN" : "infinite", epoch, b + 1, (double)lr);
+        }
+        for (int i = 0; i < n; i++) {
+            const float *p = t->exec.probs + (size_t)i * 10;
+            int best = 0;
+            for (int j = 1; j < 10; j++)
+                if (p[j] > p[best]) best = j;
+            correct += best == t->y[i];
+        }
+        dn_exec_backward(&t->exec, t->x, t->y, n, t->grad, 1.0f / (float)n);
+        dn_optim_step(&t->opt, t->m->params, t->grad, lr);
+        loss_sum += loss;
+        seen += (size_t)n;
+        if (o->progress && ((b + 1) % (o->progress_every ? o->progress_every : 1) == 0)) {
+            double now = dn_now();
+            dn_progress p = {.epoch = epoch,
+                             .epochs = o->epochs,
+                             .batch = b + 1,
+                             .batches = batches,
+                             .images_done = seen,
+                             .loss = loss_sum / seen,
+                             .images_per_sec = seen / (now - t0 + 1e-9),
+                             .elapsed = now - start,
+                             .val_accuracy = -1,
+                             .lr = lr};
+            if (o->progress(&p, o->progress_user)) {
+                restore(t->m, t->good_params, t->good_state);
+                return dn_fail(err, DN_E_CANCELLED, "training cancelled");
+            }
+        }
+    }
+    *loss_out = loss_sum / (double)seen;
+    *acc_out = (double)correct / (double)seen;
+    *secs_out = dn_now() - t0;
+    return DN_OK;
+}
+
+dn_status dn_train(dn_model *m, const dn_dataset *ds, const dn_train_opts *o, dn_train_result *res,
+                   dn_error *err) {
+    trainer t;
+    dn_train_result r = {0};
+    dn_status st = trainer_init(&t, m, ds, o, err);
+    double start = dn_now(), best = -1.0;
+    if (st == DN_OK) {
+        record_settings(m, o, &t);
+        snapshot(m, t.good_params, t.good_state);
+    }
+    for (int epoch = 1; st == DN_OK && epoch <= o->epochs; epoch++) {
+        double loss = 0, acc = 0, secs = 0, vacc = -1.0, vloss = NAN;
+        st = run_epoch(&t, epoch, start, &loss, &acc, &secs, err);
+        if (st != DN_OK) break;
+        if (t.nval) validate(&t, &vacc, &vloss);
+        snapshot(m, t.good_params, t.good_state);
+        if (t.nval && vacc > best) {
+            best = vacc;
+            r.best_epoch = epoch;
+            snapshot(m, t.best_params, t.best_state);
+        }
+        r.epochs_run = epoch;
+        r.final_train_loss = loss;
+        if (history_add(&t, epoch, loss, acc, vacc, secs) != DN_OK)
+            st = dn_fail(err, DN_E_NOMEM, "out of memory");
+        if (st == DN_OK && o->progress) {
+            size_t batches = (t.ntrain + (size_t)t.batch - 1) / (size_t)t.batch;
+            dn_progress p = {.epoch = epoch,
+                             .epochs = o->epochs,
+                             .batch = batches,
+                             .batches = batches,
+                             .images_done = t.ntrain,
+                             .loss = loss,
+                             .images_per_sec = t.ntrain / (secs + 1e-9),
+                             .elapsed = dn_now() - start,
+                             .epoch_done = 1,
+                             .val_accuracy = vacc,
+                             .val_loss = vloss,
+                             .train_accuracy = acc,
+                             .epoch_seconds = secs,
+                             .lr = dn_schedule_lr(o, epoch - 1)};
+            if (o->progress(&p, o->progress_user))
+                st = dn_fail(err, DN_E_CANCELLED, "training cancelled");
+        }
+    }
+    if (t.history) dn_model_set_meta(m, "history", t.history);
+    if (st == DN_OK && o->keep_best && t.nval && r.best_epoch) {
+        restore(m, t.best_params, t.best_state);
+    }
+    r.best_val_accuracy = best;
+    r.seconds = dn_now() - start;
+    if (st == DN_OK && t.nval) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%.6f", best);
+        dn_model_set_meta(m, "val_accuracy", buf);
+        snprintf(buf, sizeof buf, "%d", r.best_epoch);
+        dn_model_set_meta(m, "best_epoch", buf);
+    }
+    if (res) *res = r;
+    trainer_free(&t);
+    return st;
+}
