@@ -1,0 +1,126 @@
+/*
+ * cmd_test.c — `digitnet test`: accuracy, per-class precision and recall,
+ * and the confusion matrix of a model on a labeled test set.
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <string.h>
+
+static const char *usage_text =
+    "usage: digitnet test [MODEL] [--data DIR | --csv FILE] [--json] [--threads N]\n"
+    "\n"
+    "Evaluates MODEL (default: the shipped model) on the 10,000 test images of\n"
+    "DIR (default data/mnist; t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte,\n"
+    "optionally .gz) or on a labeled Kaggle-format CSV.\n"
+    "\n"
+    "  -d, --data DIR     directory with MNIST-named IDX files\n"
+    "      --csv FILE     labeled CSV (label,pixel0..pixel783) instead\n"
+    "      --json         one JSON object: accuracy, count, correct, loss,\n"
+    "                     precision, recall, confusion ([true][predicted])\n"
+    "  -j, --threads N    worker threads\n";
+
+static void print_json(const char *model, const dn_eval *ev, const double *prec,
+                       const double *rec) {
+    printf("{\"model\":\"");
+    for (const char *p = model; *p; p++) {
+        if (*p == '"' || *p == '\\') putchar('\\');
+        if ((unsigned char)*p >= 0x20) putchar(*p);
+    }
+    printf("\",\"count\":%zu,\"correct\":%zu,\"accuracy\":%.6f,\"loss\":%.6f,", ev->count,
+           ev->correct, ev->accuracy, ev->loss);
+    printf("\"precision\":[");
+    for (int i = 0; i < 10; i++) printf("%s%.6f", i ? "," : "", prec[i]);
+    printf("],\"recall\":[");
+    for (int i = 0; i < 10; i++) printf("%s%.6f", i ? "," : "", rec[i]);
+    printf("],\"confusion\":[");
+    for (int i = 0; i < 10; i++) {
+        printf("%s[", i ? "," : "");
+        for (int j = 0; j < 10; j++) printf("%s%zu", j ? "," : "", ev->confusion[i][j]);
+        printf("]");
+    }
+    printf("]}\n");
+}
+
+static void print_text(const char *model, const dn_eval *ev, const double *prec,
+                       const double *rec) {
+    printf("model     %s\n", model);
+    printf("accuracy  %.2f%% (%zu/%zu), mean loss %.4f\n\n", 100 * ev->accuracy, ev->correct,
+           ev->count, ev->loss);
+    printf("digit  precision  recall\n");
+    for (int i = 0; i < 10; i++) printf("%5d  %8.2f%%  %6.2f%%\n", i, 100 * prec[i], 100 * rec[i]);
+    printf("\nconfusion matrix (rows: true digit, columns: predicted)\n     ");
+    for (int j = 0; j < 10; j++) printf("%6d", j);
+    printf("\n");
+    for (int i = 0; i < 10; i++) {
+        printf("%5d", i);
+        for (int j = 0; j < 10; j++) printf("%6zu", ev->confusion[i][j]);
+        printf("\n");
+    }
+}
+
+int cmd_test(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"data", required_argument, 0, 'd'}, {"csv", required_argument, 0, 'C'},
+        {"json", no_argument, 0, 'J'},       {"threads", required_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
+    const char *data = "data/mnist", *csv = NULL;
+    int json = 0, opt;
+    long l;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "d:j:", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'd':
+            data = optarg;
+            break;
+        case 'C':
+            csv = optarg;
+            break;
+        case 'J':
+            json = 1;
+            break;
+        case 'j':
+            if (cli_parse_long("test", "--threads", optarg, 0, 256, &l)) return EXIT_USAGE;
+            dn_set_threads((int)l);
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        default:
+            return cli_usage_error("test", "invalid option");
+        }
+    }
+    if (argc - optind > 1)
+        return cli_usage_error("test", "unexpected argument '%s'", argv[optind + 1]);
+    const char *path = optind < argc ? argv[optind] : cli_default_model();
+    dn_model *m = cli_load_model("test", path);
+    if (!m) return EXIT_RUNTIME;
+    dn_dataset ds = {0};
+    dn_error err = {{0}};
+    dn_status st = csv ? dn_csv_load(csv, &ds, &err) : dn_mnist_load(data, "test", &ds, &err);
+    if (st == DN_OK && !ds.labels) {
+        st = DN_E_ARG;
+        snprintf(err.msg, sizeof err.msg, "%s: has no labels; use 'digitnet predict' instead",
+                 csv ? csv : data);
+    }
+    dn_eval ev;
+    if (st == DN_OK) st = dn_evaluate(m, &ds, &ev, &err);
+    dn_dataset_free(&ds);
+    dn_model_free(m);
+    if (st != DN_OK) return cli_error("test", "%s", err.msg);
+    double prec[10], rec[10];
+    for (int c = 0; c < 10; c++) {
+        size_t tp = ev.confusion[c][c], predicted = 0, actual = 0;
+        for (int k = 0; k < 10; k++) {
+            predicted += ev.confusion[k][c];
+            actual += ev.confusion[c][k];
+        }
+        prec[c] = predicted ? (double)tp / (double)predicted : 0.0;
+        rec[c] = actual ? (double)tp / (double)actual : 0.0;
+    }
+    if (json)
+        print_json(path, &ev, prec, rec);
+    else
+        print_text(path, &ev, prec, rec);
+    return EXIT_OK;
+}

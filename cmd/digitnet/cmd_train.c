@@ -1,0 +1,369 @@
+/*
+ * cmd_train.c — `digitnet train`: options (command line and --config file),
+ * the progress display, and saving the model.
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *usage_text =
+    "usage: digitnet train [OPTIONS] -o MODEL\n"
+    "\n"
+    "Trains a network on MNIST-style data (the last --val images of the training\n"
+    "set are held out for validation and best-epoch selection) and saves it.\n"
+    "\n"
+    "  -a, --arch ARCH        architecture (default mlp = 784-128-64-10):\n"
+    "                         784-128-64-10       MLP sizes (input-hidden...-output)\n"
+    "                         mlp | lenet5 | cnn  presets\n"
+    "                         conv5x5x32-relu-pool2-conv5x5x64-relu-pool2-fc128-relu-drop0.5-fc10\n"
+    "                         tokens: fcN convKxKxC[sS][pP|same] poolK avgpoolK dropP bn gap\n"
+    "                                 flatten relu sigmoid tanh\n"
+    "      --act NAME         activation for the MLP form: relu (default), sigmoid, tanh\n"
+    "  -e, --epochs N         epochs (default 10)\n"
+    "  -b, --batch N          mini-batch size (default 64; 0 = full batch)\n"
+    "      --lr X             learning rate (default 0.1 sgd, 0.05 momentum, 0.001 adam)\n"
+    "      --optimizer NAME   sgd (default), momentum, nesterov, adam\n"
+    "      --momentum X       momentum coefficient (default 0.9)\n"
+    "      --weight-decay X   L2 weight decay (default 0)\n"
+    "      --schedule NAME    constant (default), step, cosine\n"
+    "      --step-epochs N    step schedule period (default 10); --gamma X factor (0.1)\n"
+    "      --seed N           RNG seed for init, shuffling, dropout, augmentation (default 1)\n"
+    "  -j, --threads N        worker threads (default: all cores; 1 = bit-reproducible)\n"
+    "  -d, --data DIR         directory with MNIST-named IDX files (default data/mnist)\n"
+    "      --val N            validation images held out (default 5000)\n"
+    "      --augment          shortcut for --shift 2 --rotate 10 --scale 0.1\n"
+    "      --shift N --rotate DEG --scale F --elastic ALPHA   augmentation (off by default)\n"
+    "      --no-test          do not evaluate on the test set at the end\n"
+    "  -c, --config FILE      read options from FILE: one 'option = value' per line\n"
+    "                         (e.g. 'arch = lenet5'), '#' comments; the command line wins\n"
+    "  -q, --quiet            no progress output\n"
+    "  -o, --output MODEL     where to save the model (written atomically)\n";
+
+typedef struct train_cli {
+    const char *arch, *act, *data, *out;
+    int lr_set, quiet, test_after, tty;
+    dn_train_opts o;
+    double last_draw;
+    char *config_text; /* --config file contents; option values point into it */
+} train_cli;
+
+/* ---------------------------------------------------------------- progress */
+
+static int on_progress(const dn_progress *p, void *user) {
+    train_cli *c = user;
+    if (c->quiet) return 0;
+    if (p->epoch_done) {
+        if (c->tty) fprintf(stderr, "\r\033[K");
+        fprintf(stderr, "epoch %d/%d  loss %.4f  train acc %.2f%%  ", p->epoch, p->epochs, p->loss,
+                100 * p->train_accuracy);
+        if (p->val_accuracy >= 0) fprintf(stderr, "val acc %.2f%%  ", 100 * p->val_accuracy);
+        fprintf(stderr, "%.2fs  %.0f img/s\n", p->epoch_seconds, p->images_per_sec);
+        return 0;
+    }
+    if (!c->tty) return 0;
+    double now = p->elapsed;
+    if (now - c->last_draw < 0.1 && p->batch != p->batches) return 0;
+    c->last_draw = now;
+    int width = 24, fill = (int)((double)width * p->batch / p->batches);
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = 0;
+    double left = (p->batches - p->batch) * (p->elapsed / (double)p->batch) / 1.0;
+    double per_img = p->images_per_sec > 0 ? 1.0 / p->images_per_sec : 0;
+    left = (double)(p->batches - p->batch) * ((double)p->images_done / p->batch) * per_img;
+    fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %zu/%zu  %.0f img/s  loss %.4f  ETA %.0fs", p->epoch,
+            p->epochs, bar, p->batch, p->batches, p->images_per_sec, p->loss, left);
+    fflush(stderr);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- options */
+
+enum {
+    O_ACT = 256,
+    O_LR,
+    O_OPT,
+    O_MOM,
+    O_WD,
+    O_SCHED,
+    O_STEP,
+    O_GAMMA,
+    O_SEED,
+    O_VAL,
+    O_AUG,
+    O_SHIFT,
+    O_ROT,
+    O_SCALE,
+    O_ELASTIC,
+    O_NOTEST,
+    O_HELP
+};
+
+static const struct option long_opts[] = {{"arch", required_argument, 0, 'a'},
+                                          {"act", required_argument, 0, O_ACT},
+                                          {"epochs", required_argument, 0, 'e'},
+                                          {"batch", required_argument, 0, 'b'},
+                                          {"lr", required_argument, 0, O_LR},
+                                          {"optimizer", required_argument, 0, O_OPT},
+                                          {"momentum", required_argument, 0, O_MOM},
+                                          {"weight-decay", required_argument, 0, O_WD},
+                                          {"schedule", required_argument, 0, O_SCHED},
+                                          {"step-epochs", required_argument, 0, O_STEP},
+                                          {"gamma", required_argument, 0, O_GAMMA},
+                                          {"seed", required_argument, 0, O_SEED},
+                                          {"threads", required_argument, 0, 'j'},
+                                          {"data", required_argument, 0, 'd'},
+                                          {"val", required_argument, 0, O_VAL},
+                                          {"augment", no_argument, 0, O_AUG},
+                                          {"shift", required_argument, 0, O_SHIFT},
+                                          {"rotate", required_argument, 0, O_ROT},
+                                          {"scale", required_argument, 0, O_SCALE},
+                                          {"elastic", required_argument, 0, O_ELASTIC},
+                                          {"no-test", no_argument, 0, O_NOTEST},
+                                          {"config", required_argument, 0, 'c'},
+                                          {"quiet", no_argument, 0, 'q'},
+                                          {"output", required_argument, 0, 'o'},
+                                          {"help", no_argument, 0, O_HELP},
+                                          {0, 0, 0, 0}};
+
+static int apply_option(train_cli *c, int opt, const char *arg) {
+    long l;
+    double d;
+    dn_train_opts *o = &c->o;
+    switch (opt) {
+    case 'a':
+        c->arch = arg;
+        break;
+    case O_ACT:
+        c->act = arg;
+        break;
+    case 'e':
+        if (cli_parse_long("train", "--epochs", arg, 1, 100000, &l)) return -1;
+        o->epochs = (int)l;
+        break;
+    case 'b':
+        if (cli_parse_long("train", "--batch", arg, 0, 1000000, &l)) return -1;
+        o->batch = (int)l;
+        break;
+    case O_LR:
+        if (cli_parse_float("train", "--lr", arg, 1e-12, 1e6, &d)) return -1;
+        o->lr = (float)d;
+        c->lr_set = 1;
+        break;
+    case O_OPT:
+        if (dn_optimizer_parse(arg, &o->optimizer) != DN_OK) {
+            cli_usage_error("train", "--optimizer: unknown '%s' (sgd, momentum, nesterov, adam)",
+                            arg);
+            return -1;
+        }
+        o->nesterov = !strcmp(arg, "nesterov");
+        break;
+    case O_MOM:
+        if (cli_parse_float("train", "--momentum", arg, 0, 0.9999, &d)) return -1;
+        o->momentum = (float)d;
+        break;
+    case O_WD:
+        if (cli_parse_float("train", "--weight-decay", arg, 0, 1, &d)) return -1;
+        o->weight_decay = (float)d;
+        break;
+    case O_SCHED:
+        if (dn_schedule_parse(arg, &o->schedule) != DN_OK) {
+            cli_usage_error("train", "--schedule: unknown '%s' (constant, step, cosine)", arg);
+            return -1;
+        }
+        break;
+    case O_STEP:
+        if (cli_parse_long("train", "--step-epochs", arg, 1, 100000, &l)) return -1;
+        o->step_epochs = (int)l;
+        break;
+    case O_GAMMA:
+        if (cli_parse_float("train", "--gamma", arg, 0, 1, &d)) return -1;
+        o->gamma = (float)d;
+        break;
+    case O_SEED:
+        if (cli_parse_long("train", "--seed", arg, 0, 0x7fffffffL, &l)) return -1;
+        o->seed = (uint64_t)l;
+        break;
+    case 'j':
+        if (cli_parse_long("train", "--threads", arg, 0, 256, &l)) return -1;
+        dn_set_threads((int)l);
+        break;
+    case 'd':
+        c->data = arg;
+        break;
+    case O_VAL:
+        if (cli_parse_long("train", "--val", arg, 0, 100000000, &l)) return -1;
+        o->val_count = (size_t)l;
+        break;
+    case O_AUG:
+        o->aug_shift = 2;
+        o->aug_rotate = 10;
+        o->aug_scale = 0.1f;
+        break;
+    case O_SHIFT:
+        if (cli_parse_long("train", "--shift", arg, 0, 10, &l)) return -1;
+        o->aug_shift = (int)l;
+        break;
+    case O_ROT:
+        if (cli_parse_float("train", "--rotate", arg, 0, 90, &d)) return -1;
+        o->aug_rotate = (float)d;
+        break;
+    case O_SCALE:
+        if (cli_parse_float("train", "--scale", arg, 0, 0.5, &d)) return -1;
+        o->aug_scale = (float)d;
+        break;
+    case O_ELASTIC:
+        if (cli_parse_float("train", "--elastic", arg, 0, 100, &d)) return -1;
+        o->aug_elastic = (float)d;
+        break;
+    case O_NOTEST:
+        c->test_after = 0;
+        break;
+    case 'q':
+        c->quiet = 1;
+        break;
+    case 'o':
+        c->out = arg;
+        break;
+    default:
+        return -1;
+    }
+    return 0;
+}
+
+/* Applies "option = value" lines of a config file. The file's text is kept
+ * in c->config_text because option values point into it. */
+static int apply_config(train_cli *c, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return cli_error("train", "%s: cannot open config file", path), -1;
+    free(c->config_text);
+    c->config_text = calloc(1, 65537);
+    size_t n = c->config_text ? fread(c->config_text, 1, 65536, f) : 0;
+    int too_big = n == 65536 && fgetc(f) != EOF;
+    fclose(f);
+    if (!c->config_text) return cli_error("train", "out of memory"), -1;
+    if (too_big) return cli_usage_error("train", "%s: config file over 64 KiB", path), -1;
+    int lineno = 0;
+    for (char *save = NULL, *s = strtok_r(c->config_text, "\n", &save); s;
+         s = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        char *hash = strchr(s, '#');
+        if (hash) *hash = 0;
+        while (*s == ' ' || *s == '\t') s++;
+        size_t len = strlen(s);
+        while (len && (s[len - 1] == '\r' || s[len - 1] == ' ' || s[len - 1] == '\t')) s[--len] = 0;
+        if (!*s) continue;
+        char *eq = strpbrk(s, "= \t"), *val = NULL;
+        if (eq) {
+            *eq = 0;
+            val = eq + 1;
+            while (*val == ' ' || *val == '\t' || *val == '=') val++;
+        }
+        const struct option *o = long_opts;
+        while (o->name && strcmp(o->name, s)) o++;
+        if (!o->name || o->val == 'c' || o->val == O_HELP)
+            return cli_usage_error("train", "%s: unknown option '%s'", path, s), -1;
+        if (o->has_arg == required_argument && (!val || !*val))
+            return cli_usage_error("train", "%s: option '%s' needs a value", path, s), -1;
+        if (apply_option(c, o->val, val) != 0) return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static int evaluate_test(train_cli *c, dn_model *m) {
+    dn_dataset test = {0};
+    dn_error err = {{0}};
+    if (dn_mnist_load(c->data, "test", &test, &err) != DN_OK) {
+        fprintf(stderr, "digitnet train: note: no test set evaluated: %s\n", err.msg);
+        return 0;
+    }
+    dn_eval ev;
+    if (dn_evaluate(m, &test, &ev, &err) == DN_OK) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%.6f", ev.accuracy);
+        dn_model_set_meta(m, "test_accuracy", buf);
+        printf("test accuracy: %.2f%% (%zu/%zu)\n", 100 * ev.accuracy, ev.correct, ev.count);
+    }
+    dn_dataset_free(&test);
+    return 0;
+}
+
+static int train_main(train_cli *cp, int argc, char **argv);
+
+int cmd_train(int argc, char **argv) {
+    train_cli c = {.arch = "mlp", .data = "data/mnist", .test_after = 1};
+    int rc = train_main(&c, argc, argv);
+    free(c.config_text);
+    return rc;
+}
+
+static int train_main(train_cli *cp, int argc, char **argv) {
+    train_cli *c = cp;
+    dn_train_opts_default(&c->o);
+    c->tty = isatty(STDERR_FILENO);
+    int opt;
+    optind = 1;
+    /* the config file is read first so the command line can override it */
+    for (int i = 1; i < argc - 1; i++)
+        if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c"))
+            if (apply_config(c, argv[i + 1])) return EXIT_USAGE;
+    while ((opt = getopt_long(argc, argv, "a:e:b:j:d:c:qo:", long_opts, NULL)) != -1) {
+        if (opt == O_HELP) {
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        }
+        if (opt == 'c') continue;
+        if (opt == '?') return cli_usage_error("train", "invalid option");
+        if (apply_option(c, opt, optarg)) return EXIT_USAGE;
+    }
+    if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
+    if (!c->out) return cli_usage_error("train", "missing -o MODEL (where to save the model)");
+    if (!c->lr_set)
+        c->o.lr = c->o.optimizer == DN_OPT_ADAM       ? 0.001f
+                  : c->o.optimizer == DN_OPT_MOMENTUM ? 0.05f
+                                                      : 0.1f;
+    c->o.progress = on_progress;
+    c->o.progress_user = c;
+
+    dn_error err = {{0}};
+    dn_model *m = NULL;
+    if (dn_model_create(c->arch, c->act, c->o.seed, &m, &err) != DN_OK)
+        return cli_usage_error("train", "%s", err.msg);
+    dn_dataset train = {0};
+    if (dn_mnist_load(c->data, "train", &train, &err) != DN_OK) {
+        dn_model_free(m);
+        return cli_error("train", "%s (run 'make data' to download MNIST)", err.msg);
+    }
+    if (!c->quiet)
+        fprintf(stderr, "training %s (%zu parameters) on %zu images, %d threads\n",
+                dn_model_arch(m), dn_model_param_count(m), train.count - c->o.val_count,
+                dn_get_threads());
+    dn_train_result res;
+    dn_status st = dn_train(m, &train, &c->o, &res, &err);
+    dn_dataset_free(&train);
+    int rc = EXIT_OK;
+    if (st != DN_OK) {
+        rc = cli_error("train", "%s", err.msg);
+        if (st != DN_E_DIVERGED) {
+            dn_model_free(m);
+            return rc;
+        }
+    } else {
+        if (res.best_epoch)
+            printf("best validation accuracy %.2f%% at epoch %d; %.1fs\n",
+                   100 * res.best_val_accuracy, res.best_epoch, res.seconds);
+        if (c->test_after) evaluate_test(c, m);
+        if (dn_model_save(m, c->out, &err) != DN_OK)
+            rc = cli_error("train", "%s", err.msg);
+        else if (!c->quiet)
+            printf("saved %s\n", c->out);
+    }
+    dn_model_free(m);
+    return rc;
+}

@@ -1,0 +1,46 @@
+/*
+ * main.c — the digitnet command: dispatches to one subcommand per file.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+static const struct {
+    const char *name, *help;
+    int (*fn)(int, char **);
+} commands[] = {
+    {"train", "train a network on MNIST-style data and save the model", cmd_train},
+    {"test", "evaluate a model: accuracy, per-class precision/recall, confusion", cmd_test},
+    {"info", "describe a model file", cmd_info},
+    {"serve", "serve the drawing page and the prediction API", cmd_serve},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: digitnet COMMAND [OPTIONS]\n\n"
+                 "Handwritten digit recognition with neural networks written from scratch.\n\n"
+                 "Commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
+    fprintf(out, "\nRun 'digitnet COMMAND --help' for a command's options.\n"
+                 "Exit status: 0 ok, 1 runtime error, 2 usage error.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("digitnet %s\n", dn_version());
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "digitnet: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}
