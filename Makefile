@@ -32,7 +32,8 @@ OPT += -march=native
 endif
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
-CPPFLAGS_ALL := -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+CPPFLAGS_ALL := -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+                -DDN_DATADIR='"$(PREFIX)/share/digitnet"'
 CFLAGS_ALL   := -std=c11 $(OPT) $(WARN) -fPIC -fopenmp -ffp-contract=fast $(CFLAGS)
 LIBS    := -lm -lz
 
@@ -78,24 +79,27 @@ $(BUILD)/obj/%.o: %.c
 # Static assets of the web page are embedded into the library at build time.
 $(BUILD)/tools/embed: tools/embed.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -O2 $(WARN) $< -o $@
+	@$(CC) -std=c11 -O2 $(WARN) $< -o $@
 $(BUILD)/gen/web_assets.c: $(BUILD)/tools/embed $(WEB)
 	@mkdir -p $(dir $@)
-	$(BUILD)/tools/embed $@ $(WEB)
+	@$(BUILD)/tools/embed $@ $(WEB)
 $(BUILD)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c $< -o $@
+	@$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c $< -o $@
 
 $(STATIC): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	@ar rcs $@ $^
 $(SHARED): $(LIB_OBJ)
-	$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libdigitnet.so.$(SOMAJOR) -o $@ $^ $(LIBS) $(LDFLAGS)
-	ln -sf libdigitnet.so.$(VERSION) $(BUILD)/libdigitnet.so.$(SOMAJOR)
-	ln -sf libdigitnet.so.$(SOMAJOR) $(BUILD)/libdigitnet.so
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libdigitnet.so.$(SOMAJOR) -o $@ $^ $(LIBS) $(LDFLAGS)
+	@ln -sf libdigitnet.so.$(VERSION) $(BUILD)/libdigitnet.so.$(SOMAJOR)
+	@ln -sf libdigitnet.so.$(SOMAJOR) $(BUILD)/libdigitnet.so
 
 $(CLI): $(CLI_OBJ) $(STATIC)
-	$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(STATIC) $(LIBS) $(LDFLAGS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(STATIC) $(LIBS) $(LDFLAGS)
 
 $(BUILD)/tests/%: tests/%.c tests/check.h $(STATIC)
 	@mkdir -p $(dir $@)

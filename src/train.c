@@ -136,8 +136,10 @@ static void load_batch(trainer *t, size_t first, int n) {
 static dn_status history_add(trainer *t, int epoch, double loss, double acc, double vacc,
                              double secs) {
     char line[128];
-    int len = snprintf(line, sizeof line, "%s%d:%.5f:%.5f:%.5f:%.2f", t->history_len ? ";" : "",
-                       epoch, loss, acc, vacc, secs);
+    /* no wall time in the file: the same command and seed must give the same bytes */
+    (void)secs;
+    int len = snprintf(line, sizeof line, "%s%d:%.5f:%.5f:%.5f", t->history_len ? ";" : "", epoch,
+                       loss, acc, vacc);
     if (t->history_len + (size_t)len + 1 > t->history_cap) {
         size_t cap = (t->history_cap + (size_t)len + 1) * 2;
         char *h = realloc(t->history, cap);
@@ -208,12 +210,17 @@ static dn_status run_epoch(trainer *t, int epoch, double start, double *loss_out
         if (!full || epoch == 1) load_batch(t, first, n);
         memset(t->grad, 0, sizeof(float) * t->m->nparams);
         double loss = dn_exec_forward(&t->exec, t->x, t->y, n, 1, &t->rng, t->m->state);
-        if (!isfinite(loss)) {
+        /* A mean cross-entropy above 1000 means logits of order 1000: the
+         * run has exploded even if the numbers are still finite. */
+        if (!isfinite(loss) || loss / n > 1e3) {
             restore(t->m, t->good_params, t->good_state);
             return dn_fail(err, DN_E_DIVERGED,
                            "training diverged: loss is %s at epoch %d, batch %zu; try a smaller "
                            "learning rate (now %g)",
-                           isnan(loss) ? "NaN" : "infinite", epoch, b + 1, (double)lr);
+                           isnan(loss)   ? "NaN"
+                           : isinf(loss) ? "infinite"
+                                         : "exploding",
+                           epoch, b + 1, (double)lr);
         }
         for (int i = 0; i < n; i++) {
             const float *p = t->exec.probs + (size_t)i * 10;

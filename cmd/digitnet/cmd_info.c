@@ -29,7 +29,7 @@ int cmd_info(int argc, char **argv) {
     }
     const char *hist = dn_model_get_meta(m, "history");
     if (hist) {
-        printf("\nepoch  train loss  train acc  val acc   seconds\n");
+        printf("\nepoch  train loss  train acc  val acc\n");
         const char *p = hist;
         while (*p) {
             int e;
