@@ -1,0 +1,163 @@
+/*
+ * test_model.c — architecture parsing (accepted and rejected strings), model
+ * file round trip for every layer type, corruption detection, batch-norm
+ * train/inference consistency, inference contexts agreeing with evaluation.
+ */
+#include "check.h"
+#include "model.h"
+
+#include <string.h>
+#include <unistd.h>
+
+static void test_spec(void) {
+    static const char *good[] = {
+        "784-10",
+        "784-128-64-10",
+        "mlp",
+        "lenet5",
+        "cnn",
+        "tutorial",
+        "conv5x5x32-relu-pool2-conv5x5x64-relu-pool2-fc128-relu-drop0.5-fc10",
+        "784-fc10",
+        "conv3x3x16same-bn-relu-avgpool2-conv3x3x10s2p1-gap",
+        "dense32-sigmoid-dropout-fc10"};
+    static const char *bad[] = {"",         "785-10",         "784-128",     "conv3x3-fc10",
+                                "fc0-fc10", "relu-fc10x",     "pool99-fc10", "drop1.5-fc10",
+                                "784--10",  "conv3x5x8-fc10", "fc10-swish",  "conv3x3x8p3-fc10"};
+    char buf[1024];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        dn_model *m = NULL;
+        dn_error err = {{0}};
+        dn_status st = dn_model_create(good[i], NULL, 1, &m, &err);
+        CHECK_MSG(st == DN_OK, "'%s' rejected: %s", good[i], err.msg);
+        if (!m) continue;
+        /* the canonical form parses back to the same architecture */
+        dn_model *m2 = NULL;
+        strcpy(buf, dn_model_arch(m));
+        CHECK_OK(dn_model_create(buf, NULL, 1, &m2, NULL));
+        if (m2) CHECK(!strcmp(dn_model_arch(m2), buf) && m2->nparams == m->nparams);
+        dn_model_free(m2);
+        dn_model_free(m);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        dn_model *m = (dn_model *)&buf;
+        dn_error err = {{0}};
+        dn_status st = dn_model_create(bad[i], NULL, 1, &m, &err);
+        CHECK_MSG(st == DN_E_ARG && m == NULL && err.msg[0], "'%s' accepted", bad[i]);
+    }
+    dn_model *m = NULL;
+    CHECK(dn_model_create("784-10", "swish", 1, &m, NULL) == DN_E_ARG);
+}
+
+static void test_roundtrip(const char *dir) {
+    static const char *archs[] = {"784-32-10",
+                                  "conv3x3x4p1-bn-relu-pool2-conv3x3x4s2-tanh-"
+                                  "avgpool2-drop0.3-fc16-sigmoid-fc10",
+                                  "conv3x3x10-gap", "conv3x3x2-flatten-fc10"};
+    char path[512];
+    snprintf(path, sizeof path, "%s/m.dnm", dir);
+    for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++) {
+        dn_model *m = NULL, *l = NULL;
+        CHECK_OK(dn_model_create(archs[a], NULL, 11, &m, NULL));
+        for (size_t i = 0; i < m->nstate; i++) m->state[i] = 0.5f + (float)i; /* non-default */
+        dn_model_set_meta(m, "note", "round trip");
+        dn_error err = {{0}};
+        CHECK_OK(dn_model_save(m, path, &err));
+        CHECK_OK(dn_model_load(path, &l, &err));
+        if (!l) {
+            dn_model_free(m);
+            continue;
+        }
+        CHECK(!strcmp(dn_model_arch(m), dn_model_arch(l)));
+        CHECK(m->nparams == l->nparams && m->nstate == l->nstate);
+        CHECK(!memcmp(m->params, l->params, m->nparams * sizeof(float)));
+        CHECK(!memcmp(m->state, l->state, m->nstate * sizeof(float)));
+        CHECK(dn_model_get_meta(l, "note") && !strcmp(dn_model_get_meta(l, "note"), "round trip"));
+        /* predictions agree exactly */
+        float x[2 * 784], p1[20], p2[20];
+        for (int i = 0; i < 2 * 784; i++) x[i] = (float)((i * 37) % 255) / 255.0f;
+        CHECK_OK(dn_model_predict(m, x, 2, p1, NULL));
+        CHECK_OK(dn_model_predict(l, x, 2, p2, NULL));
+        CHECK(!memcmp(p1, p2, sizeof p1));
+        dn_model_free(l);
+        dn_model_free(m);
+    }
+}
+
+static void test_corruption(const char *dir) {
+    char path[512], bad[512];
+    snprintf(path, sizeof path, "%s/c.dnm", dir);
+    snprintf(bad, sizeof bad, "%s/bad.dnm", dir);
+    dn_model *m = NULL;
+    CHECK_OK(dn_model_create("784-16-10", NULL, 1, &m, NULL));
+    CHECK_OK(dn_model_save(m, path, NULL));
+    dn_model_free(m);
+    FILE *f = fopen(path, "rb");
+    unsigned char buf[70000];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    CHECK(n > 1000 && n < sizeof buf);
+    /* every truncation length and a flipped byte at many offsets must fail cleanly */
+    for (size_t len = 0; len < n; len += 1 + len / 3) {
+        f = fopen(bad, "wb");
+        fwrite(buf, 1, len, f);
+        fclose(f);
+        dn_error err = {{0}};
+        m = NULL;
+        dn_status st = dn_model_load(bad, &m, &err);
+        CHECK_MSG(st != DN_OK && m == NULL && strstr(err.msg, bad), "truncated at %zu", len);
+    }
+    for (size_t off = 0; off < n; off += 97) {
+        buf[off] ^= 0x40;
+        f = fopen(bad, "wb");
+        fwrite(buf, 1, n, f);
+        fclose(f);
+        buf[off] ^= 0x40;
+        m = NULL;
+        dn_status st = dn_model_load(bad, &m, NULL);
+        CHECK_MSG(st != DN_OK && m == NULL, "flipped byte at %zu accepted", off);
+    }
+    /* the version check names the problem */
+    buf[8] = 9;
+    f = fopen(bad, "wb");
+    fwrite(buf, 1, n, f);
+    fclose(f);
+    dn_error err = {{0}};
+    CHECK(dn_model_load(bad, &m, &err) == DN_E_UNSUPPORTED && strstr(err.msg, "newer"));
+}
+
+/* Batch norm: in inference mode with running statistics equal to the batch
+ * statistics, outputs match training mode. */
+static void test_batchnorm_modes(void) {
+    dn_model *m = NULL;
+    CHECK_OK(dn_model_create("conv3x3x4s3-bn-relu-fc10", NULL, 2, &m, NULL));
+    enum { N = 16 };
+    float x[N * 784];
+    for (int i = 0; i < N * 784; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f;
+    dn_exec e;
+    CHECK_OK(dn_exec_init(&e, m, N, 1, 1, NULL));
+    /* momentum 0.1: many identical batches drive the running stats to the batch stats */
+    for (int it = 0; it < 300; it++) dn_exec_forward(&e, x, NULL, N, 1, NULL, m->state);
+    float train_probs[N * 10];
+    memcpy(train_probs, e.probs, sizeof train_probs);
+    /* the running variance is unbiased (m/(m-1)), so allow a small difference */
+    dn_exec_forward(&e, x, NULL, N, 0, NULL, NULL);
+    double worst = 0;
+    for (int i = 0; i < N * 10; i++) worst = fmax(worst, fabs(train_probs[i] - e.probs[i]));
+    CHECK_MSG(worst < 2e-3, "batch norm train/inference differ by %g", worst);
+    dn_exec_free(&e);
+    dn_model_free(m);
+}
+
+int main(void) {
+    char dir[] = "/tmp/dn-model-XXXXXX";
+    if (!mkdtemp(dir)) return 1;
+    test_spec();
+    test_roundtrip(dir);
+    test_corruption(dir);
+    test_batchnorm_modes();
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) return 1;
+    return check_report("test_model");
+}
