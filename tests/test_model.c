@@ -50,10 +50,10 @@ static void test_spec(void) {
 }
 
 static void test_roundtrip(const char *dir) {
-    static const char *archs[] = {"784-32-10",
-                                  "conv3x3x4p1-bn-relu-pool2-conv3x3x4s2-tanh-"
-                                  "avgpool2-drop0.3-fc16-sigmoid-fc10",
-                                  "conv3x3x10-gap", "conv3x3x2-flatten-fc10"};
+    static const char *archs[] = {
+        "784-32-10",
+        "conv3x3x4p1-bn-relu-pool2-conv3x3x4s2-tanh-avgpool2-drop0.3-fc16-sigmoid-fc10",
+        "conv3x3x10-gap", "conv3x3x2-flatten-fc10"};
     char path[512];
     snprintf(path, sizeof path, "%s/m.dnm", dir);
     for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++) {
