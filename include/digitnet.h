@@ -299,6 +299,35 @@ dn_status dn_png_encode_gray(const unsigned char *pixels, int width, int height,
  * see docs/normalisation.md. Returns DN_E_NODATA for blank images. */
 dn_status dn_normalize(const dn_image *img, unsigned char out[784], dn_error *err);
 
+/* ======================================================================== */
+/* HTTP server (the drawing page and the JSON API, see docs/api.md)         */
+/* ======================================================================== */
+
+typedef struct dn_server dn_server;
+
+typedef struct dn_server_opts {
+    const char *host;        /* numeric address or name to bind; default "127.0.0.1" */
+    int port;                /* default 8080; 0 picks a free port (see dn_server_port) */
+    int workers;             /* worker threads = inference contexts; default 4 */
+    const char *collect_dir; /* where POST /api/samples appends; NULL disables it */
+} dn_server_opts;
+
+/* Fills the defaults listed above. */
+void dn_server_opts_default(dn_server_opts *o);
+
+/* Starts serving the model (borrowed: it must outlive the server).  Fails
+ * with DN_E_ARG for a bad host or option, DN_E_IO when the address cannot
+ * be bound or the collect directory cannot be opened.  *out is owned by the
+ * caller and released with dn_server_stop. */
+dn_status dn_server_start(const dn_model *m, const dn_server_opts *o, dn_server **out,
+                          dn_error *err);
+
+/* The port actually bound (the chosen one when opts.port was 0). */
+int dn_server_port(const dn_server *s);
+
+/* Stops accepting, waits for running requests, frees everything. Accepts NULL. */
+void dn_server_stop(dn_server *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,7 @@ static const struct {
     {"train", "train a network on MNIST-style data and save the model", cmd_train},
     {"test", "evaluate a model: accuracy, per-class precision/recall, confusion", cmd_test},
     {"info", "describe a model file", cmd_info},
+    {"serve", "serve the drawing page and the prediction API", cmd_serve},
 };
 
 static void usage(FILE *out) {

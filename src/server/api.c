@@ -1,0 +1,531 @@
+/*
+ * api.c — request -> response for the web API (contract in api.h).
+ *
+ * Pure apart from inference and the --collect files: no sockets, no
+ * printing.  Each request is parsed and validated before it touches the
+ * network; a bad upload is always an error response, never a crash.  The
+ * sections: the context pool, small helpers, input parsing (JSON pixels and
+ * images), the route handlers, and the router.
+ */
+#include "internal.h"
+#include "server/api.h"
+#include "server/assets.h"
+#include "server/json.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <strings.h>
+
+struct dn_api {
+    const dn_model *model;
+    dn_collect *collect;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    dn_infer **all;  /* every context, for freeing */
+    dn_infer **free; /* stack of idle contexts */
+    size_t n, idle;
+};
+
+/* ======================================================================== */
+/* Context pool                                                             */
+/* ======================================================================== */
+
+dn_status dn_api_create(const dn_model *m, size_t contexts, dn_collect *collect, dn_api **out,
+                        dn_error *err) {
+    *out = NULL;
+    if (!m || contexts < 1 || contexts > 1024)
+        return dn_fail(err, DN_E_ARG, "need a model and 1..1024 inference contexts");
+    if (dn_model_input_size(m) != 784 || dn_model_classes(m) != 10)
+        return dn_fail(err, DN_E_UNSUPPORTED, "the server needs a 784-input, 10-class model");
+    dn_api *a = dn_calloc(1, sizeof *a);
+    if (!a) return dn_fail(err, DN_E_NOMEM, "out of memory");
+    a->model = m;
+    a->all = dn_calloc(contexts, sizeof *a->all);
+    a->free = dn_calloc(contexts, sizeof *a->free);
+    if (!a->all || !a->free) {
+        free(a->all);
+        free(a->free);
+        free(a);
+        return dn_fail(err, DN_E_NOMEM, "out of memory");
+    }
+    if (pthread_mutex_init(&a->mu, NULL) != 0) {
+        free(a->all);
+        free(a->free);
+        free(a);
+        return dn_fail(err, DN_E_NOMEM, "cannot create a mutex");
+    }
+    if (pthread_cond_init(&a->cv, NULL) != 0) {
+        pthread_mutex_destroy(&a->mu);
+        free(a->all);
+        free(a->free);
+        free(a);
+        return dn_fail(err, DN_E_NOMEM, "cannot create a condition variable");
+    }
+    for (size_t i = 0; i < contexts; i++) {
+        dn_status s = dn_infer_create(m, 1, &a->all[i], err);
+        if (s != DN_OK) {
+            a->n = i; /* free what exists; collect stays the caller's */
+            dn_api_free(a);
+            return s;
+        }
+        a->free[i] = a->all[i];
+    }
+    a->n = a->idle = contexts;
+    a->collect = collect;
+    *out = a;
+    return DN_OK;
+}
+
+void dn_api_free(dn_api *a) {
+    if (!a) return;
+    for (size_t i = 0; i < a->n; i++) dn_infer_free(a->all[i]);
+    dn_collect_free(a->collect);
+    pthread_cond_destroy(&a->cv);
+    pthread_mutex_destroy(&a->mu);
+    free(a->all);
+    free(a->free);
+    free(a);
+}
+
+static dn_infer *pool_take(dn_api *a) {
+    pthread_mutex_lock(&a->mu);
+    while (a->idle == 0) pthread_cond_wait(&a->cv, &a->mu);
+    dn_infer *ctx = a->free[--a->idle];
+    pthread_mutex_unlock(&a->mu);
+    return ctx;
+}
+
+static void pool_give(dn_api *a, dn_infer *ctx) {
+    pthread_mutex_lock(&a->mu);
+    a->free[a->idle++] = ctx;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+static dn_status classify(dn_api *a, const unsigned char img[784], float probs[10], dn_error *err) {
+    float x[784];
+    dn_images_to_float(img, 784, x);
+    dn_infer *ctx = pool_take(a);
+    dn_status s = dn_infer_run(ctx, x, 1, probs, err);
+    pool_give(a, ctx);
+    return s;
+}
+
+/* ======================================================================== */
+/* Responses                                                                */
+/* ======================================================================== */
+
+static const char JSON_TYPE[] = "application/json";
+static const char OOM_BODY[] = "{\"error\":\"out of memory\"}";
+
+void dn_api_response_free(dn_api_response *res) {
+    if (!res) return;
+    free(res->owned);
+    memset(res, 0, sizeof *res);
+}
+
+/* Hands a finished buffer to the response (500 when building it failed). */
+static void respond_buf(dn_api_response *res, int status, dn_strbuf *b) {
+    size_t len;
+    char *body = dn_strbuf_take(b, &len);
+    memset(res, 0, sizeof *res);
+    res->content_type = JSON_TYPE;
+    if (!body) {
+        res->status = 500;
+        res->body = (const unsigned char *)OOM_BODY;
+        res->body_size = sizeof OOM_BODY - 1;
+        return;
+    }
+    res->status = status;
+    res->owned = (unsigned char *)body;
+    res->body = res->owned;
+    res->body_size = len;
+}
+
+void dn_api_error(dn_api_response *res, int status, const char *msg) {
+    dn_strbuf b = {0};
+    dn_strbuf_puts(&b, "{\"error\":");
+    dn_strbuf_json_string(&b, msg, strlen(msg));
+    dn_strbuf_puts(&b, "}");
+    respond_buf(res, status, &b);
+}
+
+static void method_not_allowed(dn_api_response *res, const char *allow) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "method not allowed; use %s", allow);
+    dn_api_error(res, 405, msg);
+    res->allow = allow;
+}
+
+/* Maps a library status to an HTTP status for errors about the input: an
+ * unknown image format is a malformed upload (400), like a corrupt one. */
+static int input_status(dn_status s) {
+    switch (s) {
+    case DN_E_NOMEM:
+        return 500;
+    case DN_E_NODATA:
+        return 422;
+    default:
+        return 400;
+    }
+}
+
+/* ======================================================================== */
+/* Inputs                                                                   */
+/* ======================================================================== */
+
+typedef enum body_kind { BODY_JSON, BODY_IMAGE, BODY_UNSUPPORTED } body_kind;
+
+/* JSON for application/json or +json, an image for any image/ type; for no type,
+ * octet-stream and form-urlencoded (what plain `curl --data-binary` sends)
+ * the body is sniffed: a '{' means JSON. */
+static body_kind kind_of(const dn_api_request *req) {
+    const char *ct = req->content_type ? req->content_type : "";
+    while (*ct == ' ' || *ct == '\t') ct++;
+    size_t n = strcspn(ct, "; \t");
+    if ((n == 16 && !strncasecmp(ct, "application/json", 16)) ||
+        (n > 17 && !strncasecmp(ct, "application/", 12) && !strncasecmp(ct + n - 5, "+json", 5)))
+        return BODY_JSON;
+    if (n > 6 && !strncasecmp(ct, "image/", 6)) return BODY_IMAGE;
+    if (n == 0 || (n == 24 && !strncasecmp(ct, "application/octet-stream", 24)) ||
+        (n == 33 && !strncasecmp(ct, "application/x-www-form-urlencoded", 33))) {
+        size_t i = 0;
+        while (i < req->body_size && isspace(req->body[i])) i++;
+        return i < req->body_size && req->body[i] == '{' ? BODY_JSON : BODY_IMAGE;
+    }
+    return BODY_UNSUPPORTED;
+}
+
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Reads the declared size of a PNG, JPEG or PNM image from its header so an
+ * image bomb (a small file that decodes to gigabytes) is refused before any
+ * decoding.  Returns 0 and the size, or -1 when the header is not found (the
+ * decoder then reports the real problem). */
+static int image_dims(const unsigned char *p, size_t n, uint64_t *w, uint64_t *h) {
+    if (n >= 24 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8) && !memcmp(p + 12, "IHDR", 4)) {
+        *w = be32(p + 16);
+        *h = be32(p + 20);
+        return 0;
+    }
+    if (n >= 4 && p[0] == 0xFF && p[1] == 0xD8) {
+        size_t i = 2;
+        while (i + 4 <= n) {
+            if (p[i] != 0xFF) return -1;
+            unsigned m = p[i + 1];
+            if (m == 0xFF) { /* fill byte */
+                i++;
+                continue;
+            }
+            if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { /* no length */
+                i += 2;
+                continue;
+            }
+            if (m == 0xDA || m == 0xD9) return -1; /* scan before any frame header */
+            size_t len = (size_t)p[i + 2] << 8 | p[i + 3];
+            int sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
+            if (sof && len >= 7 && i + 9 <= n) {
+                *h = (uint64_t)p[i + 5] << 8 | p[i + 6];
+                *w = (uint64_t)p[i + 7] << 8 | p[i + 8];
+                return 0;
+            }
+            if (len < 2) return -1;
+            i += 2 + len;
+        }
+        return -1;
+    }
+    if (n >= 3 && p[0] == 'P' && p[1] >= '1' && p[1] <= '6') {
+        uint64_t v[2];
+        size_t i = 2;
+        for (int k = 0; k < 2; k++) {
+            for (;;) { /* whitespace and comments */
+                while (i < n && isspace(p[i])) i++;
+                if (i < n && p[i] == '#')
+                    while (i < n && p[i] != '\n') i++;
+                else
+                    break;
+            }
+            if (i >= n || !isdigit(p[i])) return -1;
+            v[k] = 0;
+            while (i < n && isdigit(p[i]) && v[k] < ((uint64_t)1 << 40))
+                v[k] = v[k] * 10 + (p[i++] - '0');
+        }
+        *w = v[0];
+        *h = v[1];
+        return 0;
+    }
+    return -1;
+}
+
+/* Decodes and normalises an uploaded image. */
+static int image_input(const dn_api_request *req, unsigned char out[784], char *msg,
+                       size_t msg_size) {
+    uint64_t w, h;
+    if (image_dims(req->body, req->body_size, &w, &h) == 0 &&
+        (w == 0 || h == 0 || w > DN_API_MAX_PIXELS || h > DN_API_MAX_PIXELS ||
+         w * h > DN_API_MAX_PIXELS)) {
+        snprintf(msg, msg_size,
+                 "the image is %llux%llu pixels; at most %u pixels (4096x4096) are accepted",
+                 (unsigned long long)w, (unsigned long long)h, DN_API_MAX_PIXELS);
+        return w == 0 || h == 0 ? 400 : 413;
+    }
+    dn_image img = {0};
+    dn_error err = {{0}};
+    dn_status s = dn_image_decode(req->body, req->body_size, &img, &err);
+    if (s == DN_OK) {
+        s = dn_normalize(&img, out, &err);
+        dn_image_free(&img);
+    }
+    if (s != DN_OK) {
+        snprintf(msg, msg_size, "%s", err.msg[0] ? err.msg : dn_strerror(s));
+        return input_status(s);
+    }
+    return 0;
+}
+
+/* Reads "pixels": exactly 784 finite numbers in 0..255, or in 0..1 when
+ * none exceeds 1. */
+static int pixels_input(const dn_json_doc *doc, unsigned char out[784], char *msg,
+                        size_t msg_size) {
+    const dn_json_node *px = dn_json_get(doc, &doc->nodes[0], "pixels");
+    if (!px || px->type != DN_JSON_ARRAY || px->len != 784) {
+        snprintf(msg, msg_size, "expected {\"pixels\": [784 numbers]} (28x28, row-major)");
+        return 400;
+    }
+    double v[784], max = 0;
+    size_t i = 0;
+    for (const dn_json_node *c = dn_json_child(doc, px); c; c = dn_json_next(doc, c), i++) {
+        if (c->type != DN_JSON_NUMBER || c->number < 0 || c->number > 255) {
+            snprintf(msg, msg_size, "pixels[%zu] is not a number in 0..255", i);
+            return 400;
+        }
+        v[i] = c->number;
+        if (v[i] > max) max = v[i];
+    }
+    double scale = max <= 1.0 ? 255.0 : 1.0;
+    for (i = 0; i < 784; i++) out[i] = (unsigned char)lround(v[i] * scale);
+    return 0;
+}
+
+/* Parses the body (JSON or image) into a 28x28 input.  doc receives the
+ * parsed JSON (empty for images) so callers can read more fields. */
+static int read_input(const dn_api_request *req, dn_json_doc *doc, unsigned char out[784],
+                      char *msg, size_t msg_size) {
+    memset(doc, 0, sizeof *doc);
+    if (req->body_size == 0) {
+        snprintf(msg, msg_size, "the request body is empty; send an image or JSON pixels");
+        return 400;
+    }
+    switch (kind_of(req)) {
+    case BODY_JSON:
+        if (dn_json_parse((const char *)req->body, req->body_size, doc, msg, msg_size)) return 400;
+        if (doc->nodes[0].type != DN_JSON_OBJECT) {
+            snprintf(msg, msg_size, "expected a JSON object");
+            return 400;
+        }
+        return pixels_input(doc, out, msg, msg_size);
+    case BODY_IMAGE:
+        return image_input(req, out, msg, msg_size);
+    default:
+        snprintf(msg, msg_size,
+                 "unsupported content type '%s'; send image/png, image/jpeg or application/json",
+                 req->content_type);
+        return 415;
+    }
+}
+
+static int hexval(char c) {
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* The value of `key` in a query string, percent-decoded into buf (values
+ * longer than size-1 bytes are cut). Returns -1 when the key is absent. */
+static int query_get(const char *query, const char *key, char *buf, size_t size) {
+    size_t klen = strlen(key);
+    for (const char *p = query; p && *p;) {
+        const char *end = strchr(p, '&');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > klen && !strncmp(p, key, klen) && p[klen] == '=') {
+            size_t o = 0;
+            for (size_t i = klen + 1; i < len && o + 1 < size; i++) {
+                if (p[i] == '%' && i + 2 < len && isxdigit((unsigned char)p[i + 1]) &&
+                    isxdigit((unsigned char)p[i + 2])) {
+                    buf[o++] = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+                    i += 2;
+                } else
+                    buf[o++] = p[i] == '+' ? ' ' : p[i];
+            }
+            buf[o] = '\0';
+            return 0;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return -1;
+}
+
+/* ======================================================================== */
+/* Handlers                                                                 */
+/* ======================================================================== */
+
+static void handle_predict(dn_api *a, const dn_api_request *req, dn_api_response *res) {
+    char msg[600];
+    unsigned char img[784];
+    dn_json_doc doc;
+    int st = read_input(req, &doc, img, msg, sizeof msg);
+    dn_json_free(&doc);
+    if (st) {
+        dn_api_error(res, st, msg);
+        return;
+    }
+    float probs[10];
+    dn_error err = {{0}};
+    if (classify(a, img, probs, &err) != DN_OK) {
+        dn_api_error(res, 500, err.msg[0] ? err.msg : "inference failed");
+        return;
+    }
+    int best = 0;
+    for (int k = 1; k < 10; k++)
+        if (probs[k] > probs[best]) best = k;
+    dn_strbuf b = {0};
+    dn_strbuf_printf(&b, "{\"label\":%d,\"probabilities\":[", best);
+    for (int k = 0; k < 10; k++) dn_strbuf_printf(&b, "%s%.6g", k ? "," : "", (double)probs[k]);
+    dn_strbuf_puts(&b, "],\"image\":[");
+    for (int i = 0; i < 784; i++) dn_strbuf_printf(&b, "%s%d", i ? "," : "", img[i]);
+    dn_strbuf_puts(&b, "]}");
+    respond_buf(res, 200, &b);
+}
+
+static void handle_samples(dn_api *a, const dn_api_request *req, dn_api_response *res) {
+    if (!a->collect) {
+        dn_api_error(res, 403,
+                     "collecting samples is disabled; start the server with --collect DIR");
+        return;
+    }
+    char msg[600];
+    unsigned char img[784];
+    dn_json_doc doc;
+    int st = read_input(req, &doc, img, msg, sizeof msg);
+    int label = -1;
+    if (!st) {
+        const dn_json_node *ln = doc.count ? dn_json_get(&doc, &doc.nodes[0], "label") : NULL;
+        char q[16];
+        if (ln) {
+            if (ln->type == DN_JSON_NUMBER && ln->number >= 0 && ln->number <= 9 &&
+                ln->number == floor(ln->number))
+                label = (int)ln->number;
+        } else if (!query_get(req->query, "label", q, sizeof q) && q[0] >= '0' && q[0] <= '9' &&
+                   !q[1])
+            label = q[0] - '0';
+        if (label < 0) {
+            st = 400;
+            snprintf(msg, sizeof msg,
+                     "a label 0..9 is required: ?label=D with an image, or \"label\": D in JSON");
+        }
+    }
+    dn_json_free(&doc);
+    if (st) {
+        dn_api_error(res, st, msg);
+        return;
+    }
+    size_t count = 0;
+    dn_error err = {{0}};
+    dn_status s = dn_collect_append(a->collect, img, label, &count, &err);
+    if (s != DN_OK) {
+        dn_api_error(res, s == DN_E_UNSUPPORTED ? 507 : 500, err.msg);
+        return;
+    }
+    dn_strbuf b = {0};
+    dn_strbuf_printf(&b, "{\"stored\":true,\"label\":%d,\"count\":%zu}", label, count);
+    respond_buf(res, 201, &b);
+}
+
+static void handle_model(dn_api *a, dn_api_response *res) {
+    const dn_model *m = a->model;
+    dn_strbuf b = {0};
+    const char *arch = dn_model_arch(m);
+    dn_strbuf_puts(&b, "{\"arch\":");
+    dn_strbuf_json_string(&b, arch, strlen(arch));
+    dn_strbuf_printf(&b, ",\"params\":%zu,\"accuracy\":", dn_model_param_count(m));
+    const char *acc = dn_model_get_meta(m, "test_accuracy");
+    char *end = NULL;
+    double v = acc ? strtod(acc, &end) : NAN;
+    if (acc && end != acc && *end == '\0' && isfinite(v))
+        dn_strbuf_printf(&b, "%.6g", v);
+    else
+        dn_strbuf_puts(&b, "null");
+    dn_strbuf_printf(&b, ",\"input\":%d,\"classes\":%d,\"version\":\"%s\",\"collect\":%s",
+                     dn_model_input_size(m), dn_model_classes(m), dn_version(),
+                     a->collect ? "true" : "false");
+    dn_strbuf_printf(&b, ",\"samples\":%zu,\"meta\":{",
+                     a->collect ? dn_collect_count(a->collect) : (size_t)0);
+    const char *k, *val;
+    for (size_t i = 0; dn_model_meta_at(m, i, &k, &val); i++) {
+        if (i) dn_strbuf_puts(&b, ",");
+        dn_strbuf_json_string(&b, k, strlen(k));
+        dn_strbuf_puts(&b, ":");
+        dn_strbuf_json_string(&b, val, strlen(val));
+    }
+    dn_strbuf_puts(&b, "}}");
+    respond_buf(res, 200, &b);
+}
+
+static void static_body(dn_api_response *res, int status, const char *type, const void *data,
+                        size_t size) {
+    memset(res, 0, sizeof *res);
+    res->status = status;
+    res->content_type = type;
+    res->body = data;
+    res->body_size = size;
+}
+
+/* ======================================================================== */
+/* Router                                                                   */
+/* ======================================================================== */
+
+static const dn_asset *find_asset(const char *path) {
+    if (path[0] != '/') return NULL;
+    const char *name = !strcmp(path, "/") ? "index.html" : path + 1;
+    for (const dn_asset *as = dn_assets; as->name; as++)
+        if (!strcmp(as->name, name)) return as;
+    return NULL;
+}
+
+void dn_api_handle(dn_api *a, const dn_api_request *req, dn_api_response *res) {
+    static const char health[] = "{\"status\":\"ok\"}";
+    const char *m = req->method ? req->method : "";
+    const char *path = req->path ? req->path : "";
+    int get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), post = !strcmp(m, "POST");
+    memset(res, 0, sizeof *res);
+    if (req->body_size > DN_API_MAX_BODY) {
+        dn_api_error(res, 413, "the request body is larger than 2 MiB");
+        return;
+    }
+    if (!strcmp(path, "/api/predict") || !strcmp(path, "/api/samples")) {
+        if (!post)
+            method_not_allowed(res, "POST");
+        else if (path[5] == 'p')
+            handle_predict(a, req, res);
+        else
+            handle_samples(a, req, res);
+        return;
+    }
+    const dn_asset *as = NULL;
+    int known =
+        !strcmp(path, "/api/model") || !strcmp(path, "/healthz") || (as = find_asset(path)) != NULL;
+    if (!known) {
+        dn_api_error(res, 404, "not found");
+        return;
+    }
+    if (!get)
+        method_not_allowed(res, "GET, HEAD");
+    else if (as)
+        static_body(res, 200, as->mime, as->data, as->size);
+    else if (path[1] == 'h')
+        static_body(res, 200, JSON_TYPE, health, sizeof health - 1);
+    else
+        handle_model(a, res);
+}

@@ -1,0 +1,102 @@
+/*
+ * api.h — the HTTP API as plain functions: a request (method, path, query,
+ * content type, body bytes) goes in, a response (status, content type, body)
+ * comes out.  No sockets here, so every route and error path is testable
+ * directly; http.c only moves bytes between libmicrohttpd and dn_api_handle.
+ *
+ * Routes (all JSON answers are UTF-8; errors are {"error": "..."}):
+ *   GET  /  /index.html /app.js /style.css  the embedded page (dn_assets)
+ *   GET  /healthz        {"status":"ok"}
+ *   GET  /api/model      {"arch","params","accuracy"(number|null),"input",
+ *                         "classes","version","collect","samples","meta"}
+ *   POST /api/predict    body: an image (PNG, JPEG, PGM/PPM; Content-Type
+ *                        image/<any> or application/octet-stream) normalised
+ *                        MNIST-style, or JSON {"pixels":[784 numbers]} that
+ *                        is already 28x28 (0..255, or 0..1 when no value
+ *                        exceeds 1) and used as is.
+ *                        -> {"label","probabilities":[10],"image":[784 ints]}
+ *   POST /api/samples    body: an image with ?label=D, or JSON
+ *                        {"pixels":[784], "label":D}; appends the normalised
+ *                        digit to the --collect dataset -> 201
+ *                        {"stored":true,"label","count"}; 403 when disabled.
+ * Statuses: 400 malformed body, 404 unknown path, 405 wrong method (with an
+ * Allow value), 413 body over DN_API_MAX_BODY or image over DN_API_MAX_PIXELS,
+ * 415 unsupported content type, 422 blank image, 500/503 internal.
+ *
+ * dn_api is re-entrant: any number of threads may call dn_api_handle at once.
+ * Inference uses a fixed pool of dn_infer contexts created up front (a
+ * request waits for a free one); the model is shared read-only.
+ */
+#ifndef DN_SERVER_API_H
+#define DN_SERVER_API_H
+
+#include "digitnet.h"
+#include <stddef.h>
+
+#define DN_API_MAX_BODY (2u << 20)        /* bytes */
+#define DN_API_MAX_PIXELS (4096u * 4096u) /* decoded image area */
+#define DN_COLLECT_MAX 100000             /* samples in a --collect dataset */
+
+typedef struct dn_collect dn_collect;
+typedef struct dn_api dn_api;
+
+/* Creates the API over a model (borrowed: it must outlive the dn_api) with
+ * `contexts` inference contexts (>= 1).  collect may be NULL (POST
+ * /api/samples then answers 403); otherwise the dn_api takes ownership. */
+dn_status dn_api_create(const dn_model *m, size_t contexts, dn_collect *collect, dn_api **out,
+                        dn_error *err);
+/* Frees the contexts and the collector. Accepts NULL. No request may be
+ * running. */
+void dn_api_free(dn_api *api);
+
+typedef struct dn_api_request {
+    const char *method;       /* "GET", "POST", ... */
+    const char *path;         /* decoded path without the query: "/api/predict" */
+    const char *query;        /* raw query string without '?', percent-encoded; may be NULL */
+    const char *content_type; /* may be NULL */
+    const unsigned char *body;
+    size_t body_size;
+} dn_api_request;
+
+typedef struct dn_api_response {
+    int status;
+    const char *content_type; /* static string */
+    const char *allow;        /* static; set for 405 (the Allow header), else NULL */
+    const unsigned char *body;
+    size_t body_size;
+    unsigned char *owned; /* malloc'd body to free, or NULL when body is static */
+} dn_api_response;
+
+/* Answers one request.  Never fails: out-of-memory becomes a static 500
+ * answer.  Release the response with dn_api_response_free. */
+void dn_api_handle(dn_api *api, const dn_api_request *req, dn_api_response *res);
+void dn_api_response_free(dn_api_response *res);
+
+/* Fills res with {"error": msg} and the status (used by http.c for errors
+ * it detects itself, such as an oversized body). */
+void dn_api_error(dn_api_response *res, int status, const char *msg);
+
+/* ======================================================================== */
+/* The --collect dataset (collect.c)                                        */
+/* ======================================================================== */
+
+/* A dataset of the user's own digits in DIR, in the MNIST layout so that
+ * `--data DIR` reads it: DIR/train-images-idx3-ubyte (28x28 images) and
+ * DIR/train-labels-idx1-ubyte.  Every append rewrites both files atomically
+ * (temporary file, fsync, rename): images first, then labels.  A crash
+ * leaves at worst one image more than labels; opening treats the smaller
+ * count as the truth and rewrites the longer file to match.  An exclusive
+ * lock (DIR/.lock) keeps two servers from appending to one directory.
+ * Appends are serialised by an internal mutex. */
+
+/* Opens (creating DIR when missing) and loads what is there. */
+dn_status dn_collect_open(const char *dir, dn_collect **out, dn_error *err);
+/* Appends one normalised 28x28 image with its label (0..9); *count receives
+ * the new number of samples.  DN_E_UNSUPPORTED when DN_COLLECT_MAX is
+ * reached.  On failure the files and the in-memory copy are unchanged. */
+dn_status dn_collect_append(dn_collect *c, const unsigned char image[784], int label, size_t *count,
+                            dn_error *err);
+size_t dn_collect_count(dn_collect *c);
+void dn_collect_free(dn_collect *c);
+
+#endif

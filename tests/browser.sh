@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# browser.sh — the web page end to end in headless Chromium: starts
+# `digitnet serve MODEL --port 0 --collect TMP` and runs tests/browser/e2e.mjs
+# (playwright-core driving /usr/bin/chromium; no browser is downloaded).
+# Screenshots are left in $BUILD/browser-*.png.
+# Exits 77 (skip) when chromium, node or playwright-core is missing:
+#   apt-get install chromium && npm ci
+set -u
+BUILD=${BUILD:-build}
+DIGITNET=${DIGITNET:-$BUILD/digitnet}
+[ -x /usr/bin/chromium ] || { echo "skip: /usr/bin/chromium is not installed"; exit 77; }
+command -v node >/dev/null || { echo "skip: node is not installed"; exit 77; }
+[ -d node_modules/playwright-core ] || { echo "skip: playwright-core is not installed (npm ci)"; exit 77; }
+[ -x "$DIGITNET" ] || { echo "skip: $DIGITNET is not built"; exit 77; }
+mnist=${DN_MNIST_DIR:-data/mnist}
+
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+model=models/mnist-mlp.dnm
+if [ ! -f "$model" ]; then
+    [ -f "$mnist/train-images-idx3-ubyte" ] || { echo "skip: no model and no MNIST in $mnist"; exit 77; }
+    model=$tmp/m.dnm
+    "$DIGITNET" train --arch 784-64-10 --epochs 2 --threads 1 --seed 1 -o "$model" \
+        --data "$mnist" >"$tmp/train.log" 2>&1 || { cat "$tmp/train.log"; exit 1; }
+fi
+
+"$DIGITNET" serve "$model" --port 0 --collect "$tmp/collect" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+url=
+for _ in $(seq 100); do
+    url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$tmp/out" 2>/dev/null | head -n1)
+    [ -n "$url" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -z "$url" ]; then
+    cat "$tmp/out" "$tmp/err"
+    echo "FAIL  the server did not print its URL"
+    exit 1
+fi
+echo "server at $url"
+
+mkdir -p "$BUILD"
+DN_URL=$url DN_SHOTS=$BUILD timeout 180 node tests/browser/e2e.mjs
+rc=$?
+kill -TERM "$pid"
+wait "$pid" || { echo "FAIL  the server did not stop cleanly"; rc=1; }
+pid=
+[ $rc -eq 0 ] || tail -n 20 "$tmp/err"
+exit $rc
