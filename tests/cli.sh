@@ -76,5 +76,24 @@ expect 1 "divergence is detected" "diverged" -- $DN train --arch 784-64-10 --lr 
 [ ! -e "$tmp/div.dnm" ] && pass "diverged run writes no model" || fail "diverged run wrote a model"
 ls "$tmp"/*.tmp >/dev/null 2>&1 && fail "temporary files left behind" || pass "no temporary files left"
 
+# --- fine-tuning on a small collection of "user" digits mixed with MNIST
+mkdir -p "$tmp/coll"
+python3 - "$tmp/coll" <<'PY'
+import struct, sys
+d = sys.argv[1]
+im = open('data/mnist/t10k-images-idx3-ubyte', 'rb').read()
+lb = open('data/mnist/t10k-labels-idx1-ubyte', 'rb').read()
+n = 40
+open(d + '/train-images-idx3-ubyte', 'wb').write(struct.pack('>IIII', 0x803, n, 28, 28) + im[16:16 + n * 784])
+open(d + '/train-labels-idx1-ubyte', 'wb').write(struct.pack('>II', 0x801, n) + lb[8:8 + n])
+PY
+out=$($DN train --finetune "$tmp/m.dnm" --data "$tmp/coll" --epochs 1 -o "$tmp/ft.dnm" 2>&1)
+acc=$(sed -n 's/^test accuracy: \([0-9.]*\)%.*/\1/p' <<<"$out")
+if grep -q "fine-tuning on 40 of your digits" <<<"$out" && [ -n "$acc" ] && awk -v a="$acc" 'BEGIN{exit !(a >= 95.0)}'
+then pass "fine-tuning mixes user digits with MNIST and keeps $acc% on the test set"
+else fail "fine-tuning: $out"; fi
+expect 0 "fine-tuned model keeps the architecture" "fc128-relu-fc64-relu-fc10" -- $DN info "$tmp/ft.dnm"
+expect 1 "fine-tuning a missing model" "cannot open" -- $DN train --finetune "$tmp/none.dnm" --data "$tmp/coll" -o "$tmp/x.dnm"
+
 echo "cli: $fails failure(s)"
 [ $fails -eq 0 ]

@@ -38,13 +38,18 @@ static const char *usage_text =
     "      --augment          shortcut for --shift 2 --rotate 10 --scale 0.1\n"
     "      --shift N --rotate DEG --scale F --elastic ALPHA   augmentation (off by default)\n"
     "      --no-test          do not evaluate on the test set at the end\n"
+    "      --finetune MODEL   continue training MODEL (its architecture) on --data DIR,\n"
+    "                         e.g. digits collected by 'digitnet serve --collect DIR',\n"
+    "                         mixed with MNIST so it does not forget (default 3 epochs)\n"
+    "      --mnist DIR        MNIST for mixing and the test set (default data/mnist)\n"
     "  -c, --config FILE      read options from FILE: one 'option = value' per line\n"
     "                         (e.g. 'arch = lenet5'), '#' comments; the command line wins\n"
     "  -q, --quiet            no progress output\n"
     "  -o, --output MODEL     where to save the model (written atomically)\n";
 
 typedef struct train_cli {
-    const char *arch, *act, *data, *out;
+    const char *arch, *act, *data, *out, *finetune, *mnist;
+    int epochs_set;
     int lr_set, quiet, test_after, tty;
     dn_train_opts o;
     double last_draw;
@@ -100,6 +105,8 @@ enum {
     O_SCALE,
     O_ELASTIC,
     O_NOTEST,
+    O_FINETUNE,
+    O_MNIST,
     O_HELP
 };
 
@@ -124,6 +131,8 @@ static const struct option long_opts[] = {{"arch", required_argument, 0, 'a'},
                                           {"scale", required_argument, 0, O_SCALE},
                                           {"elastic", required_argument, 0, O_ELASTIC},
                                           {"no-test", no_argument, 0, O_NOTEST},
+                                          {"finetune", required_argument, 0, O_FINETUNE},
+                                          {"mnist", required_argument, 0, O_MNIST},
                                           {"config", required_argument, 0, 'c'},
                                           {"quiet", no_argument, 0, 'q'},
                                           {"output", required_argument, 0, 'o'},
@@ -144,6 +153,7 @@ static int apply_option(train_cli *c, int opt, const char *arg) {
     case 'e':
         if (cli_parse_long("train", "--epochs", arg, 1, 100000, &l)) return -1;
         o->epochs = (int)l;
+        c->epochs_set = 1;
         break;
     case 'b':
         if (cli_parse_long("train", "--batch", arg, 0, 1000000, &l)) return -1;
@@ -220,6 +230,12 @@ static int apply_option(train_cli *c, int opt, const char *arg) {
         if (cli_parse_float("train", "--elastic", arg, 0, 100, &d)) return -1;
         o->aug_elastic = (float)d;
         break;
+    case O_FINETUNE:
+        c->finetune = arg;
+        break;
+    case O_MNIST:
+        c->mnist = arg;
+        break;
     case O_NOTEST:
         c->test_after = 0;
         break;
@@ -279,7 +295,7 @@ static int apply_config(train_cli *c, const char *path) {
 static int evaluate_test(train_cli *c, dn_model *m) {
     dn_dataset test = {0};
     dn_error err = {{0}};
-    if (dn_mnist_load(c->data, "test", &test, &err) != DN_OK) {
+    if (dn_mnist_load(c->finetune ? c->mnist : c->data, "test", &test, &err) != DN_OK) {
         fprintf(stderr, "digitnet train: note: no test set evaluated: %s\n", err.msg);
         return 0;
     }
@@ -296,8 +312,43 @@ static int evaluate_test(train_cli *c, dn_model *m) {
 
 static int train_main(train_cli *cp, int argc, char **argv);
 
+/* Fine-tuning data: the user's digits first, repeated so they make up about
+ * a tenth of an epoch, then all of MNIST's training set, whose tail stays
+ * the validation set. */
+static dn_status load_finetune_data(const train_cli *c, dn_dataset *out, dn_error *err) {
+    dn_dataset user = {0}, mnist = {0};
+    dn_status st = dn_mnist_load(c->data, "train", &user, err);
+    if (st == DN_OK) st = dn_mnist_load(c->mnist, "train", &mnist, err);
+    if (st == DN_OK && (user.rows != 28 || user.cols != 28 || !user.labels))
+        st = DN_E_ARG,
+        snprintf(err->msg, sizeof err->msg, "%s: need labeled 28x28 images", c->data);
+    size_t reps = user.count ? (6000 + user.count - 1) / user.count : 0;
+    if (reps > 1000) reps = 1000;
+    size_t total = user.count * reps + mnist.count;
+    if (st == DN_OK) {
+        *out = (dn_dataset){total, 28, 28, malloc(total * 784), malloc(total)};
+        if (!out->images || !out->labels) {
+            dn_dataset_free(out);
+            st = DN_E_NOMEM, snprintf(err->msg, sizeof err->msg, "out of memory");
+        }
+    }
+    if (st == DN_OK) {
+        for (size_t r = 0; r < reps; r++) {
+            memcpy(out->images + r * user.count * 784, user.images, user.count * 784);
+            memcpy(out->labels + r * user.count, user.labels, user.count);
+        }
+        memcpy(out->images + reps * user.count * 784, mnist.images, mnist.count * 784);
+        memcpy(out->labels + reps * user.count, mnist.labels, mnist.count);
+        fprintf(stderr, "fine-tuning on %zu of your digits (x%zu) mixed with %zu MNIST digits\n",
+                user.count, reps, mnist.count);
+    }
+    dn_dataset_free(&user);
+    dn_dataset_free(&mnist);
+    return st;
+}
+
 int cmd_train(int argc, char **argv) {
-    train_cli c = {.arch = "mlp", .data = "data/mnist", .test_after = 1};
+    train_cli c = {.arch = "mlp", .data = "data/mnist", .mnist = "data/mnist", .test_after = 1};
     int rc = train_main(&c, argc, argv);
     free(c.config_text);
     return rc;
@@ -333,12 +384,22 @@ static int train_main(train_cli *cp, int argc, char **argv) {
 
     dn_error err = {{0}};
     dn_model *m = NULL;
-    if (dn_model_create(c->arch, c->act, c->o.seed, &m, &err) != DN_OK)
-        return cli_usage_error("train", "%s", err.msg);
     dn_dataset train = {0};
-    if (dn_mnist_load(c->data, "train", &train, &err) != DN_OK) {
-        dn_model_free(m);
-        return cli_error("train", "%s (run 'make data' to download MNIST)", err.msg);
+    if (c->finetune) {
+        if (!c->epochs_set) c->o.epochs = 3;
+        if (!c->lr_set) c->o.lr /= 5; /* gentle: keep what the model knows */
+        if (!(m = cli_load_model("train", c->finetune))) return EXIT_RUNTIME;
+        if (load_finetune_data(c, &train, &err) != DN_OK) {
+            dn_model_free(m);
+            return cli_error("train", "%s", err.msg);
+        }
+    } else {
+        if (dn_model_create(c->arch, c->act, c->o.seed, &m, &err) != DN_OK)
+            return cli_usage_error("train", "%s", err.msg);
+        if (dn_mnist_load(c->data, "train", &train, &err) != DN_OK) {
+            dn_model_free(m);
+            return cli_error("train", "%s (run 'make data' to download MNIST)", err.msg);
+        }
     }
     if (!c->quiet)
         fprintf(stderr, "training %s (%zu parameters) on %zu images, %d threads\n",
