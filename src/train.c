@@ -16,6 +16,8 @@
 #include <math.h>
 #include <string.h>
 
+#define DN_MAX_SPLIT 16
+
 void dn_train_opts_default(dn_train_opts *o) {
     memset(o, 0, sizeof *o);
     o->epochs = 10;
@@ -41,7 +43,14 @@ typedef struct trainer {
     const dn_train_opts *o;
     size_t ntrain, nval;
     int batch;
-    dn_exec exec;
+    /* The batch is split across `split` threads, each with its own executor,
+     * gradient buffer and RNG stream, when the model has no batch-norm state
+     * (whose running statistics would race). Otherwise split = 1 and the
+     * layers parallelise internally. */
+    int split, needs_rng;
+    dn_exec exec[DN_MAX_SPLIT];
+    float *tgrad[DN_MAX_SPLIT];
+    double tloss[DN_MAX_SPLIT];
     dn_optim opt;
     dn_rng rng;
     size_t *order;
@@ -53,7 +62,10 @@ typedef struct trainer {
 } trainer;
 
 static void trainer_free(trainer *t) {
-    dn_exec_free(&t->exec);
+    for (int i = 0; i < DN_MAX_SPLIT; i++) {
+        dn_exec_free(&t->exec[i]);
+        free(t->tgrad[i]);
+    }
     dn_optim_free(&t->opt);
     free(t->order);
     free(t->x);
@@ -88,10 +100,20 @@ static dn_status trainer_init(trainer *t, dn_model *m, const dn_dataset *ds, con
     t->ntrain = ds->count - t->nval;
     t->batch = o->batch == 0 || (size_t)o->batch > t->ntrain ? (int)t->ntrain : o->batch;
     dn_rng_seed(&t->rng, o->seed);
-    dn_status st = dn_exec_init(&t->exec, m, t->batch, dn_get_threads(), 1, err);
+    int threads = dn_get_threads();
+    t->split = threads > 1 && m->nstate == 0 && t->batch >= 8 * threads ? threads : 1;
+    if (t->split > DN_MAX_SPLIT) t->split = DN_MAX_SPLIT;
+    for (int i = 0; i < m->nlayers; i++) t->needs_rng |= m->layers[i].cfg.kind == DN_L_DROPOUT;
+    int chunk = (t->batch + t->split - 1) / t->split;
+    size_t np = m->nparams ? m->nparams : 1, ns = m->nstate ? m->nstate : 1;
+    dn_status st = DN_OK;
+    for (int i = 0; i < t->split && st == DN_OK; i++) {
+        st = dn_exec_init(&t->exec[i], m, chunk, t->split > 1 ? 1 : threads, 1, err);
+        if (st == DN_OK && !(t->tgrad[i] = dn_calloc(np, sizeof(float))))
+            st = dn_fail(err, DN_E_NOMEM, "out of memory for gradients");
+    }
     if (st == DN_OK) st = dn_optim_init(&t->opt, o, m->nparams, err);
     if (st != DN_OK) return st;
-    size_t np = m->nparams ? m->nparams : 1, ns = m->nstate ? m->nstate : 1;
     t->order = dn_calloc(t->ntrain, sizeof *t->order);
     t->x = dn_calloc((size_t)t->batch * 784, sizeof(float));
     t->y = dn_calloc((size_t)t->batch, 1);
@@ -193,6 +215,58 @@ static void restore(dn_model *m, const float *params, const float *state) {
     memcpy(m->state, state, sizeof(float) * m->nstate);
 }
 
+/* Forward and backward over the n images in t->x, split across threads;
+ * leaves the summed gradient (of the mean loss) in t->grad and returns the
+ * summed loss. Each part's RNG is derived from the trainer's, so results
+ * depend only on the seed and the thread count. */
+static double step(trainer *t, int n) {
+    int chunk = (n + t->split - 1) / t->split;
+    uint64_t seeds[DN_MAX_SPLIT] = {0};
+    /* only models with dropout consume randomness here, so that a split run
+     * shuffles exactly like a single-threaded one */
+    for (int i = 0; i < t->split; i++)
+        if (t->split > 1 && t->needs_rng) seeds[i] = dn_rng_u64(&t->rng);
+#pragma omp parallel for schedule(static, 1) num_threads(t->split) if (t->split > 1)
+    for (int i = 0; i < t->split; i++) {
+        int off = i * chunk, k = n - off < chunk ? n - off : chunk;
+        float *g = t->split > 1 ? t->tgrad[i] : t->grad;
+        memset(g, 0, sizeof(float) * t->m->nparams);
+        t->tloss[i] = 0.0;
+        if (k <= 0) continue;
+        dn_rng local;
+        dn_rng_seed(&local, seeds[i]);
+        dn_rng *rng = t->split > 1 ? &local : &t->rng;
+        const float *x = t->x + (size_t)off * 784;
+        t->tloss[i] = dn_exec_forward(&t->exec[i], x, t->y + off, k, 1, rng, t->m->state);
+        dn_exec_backward(&t->exec[i], x, t->y + off, k, g, 1.0f / (float)n);
+    }
+    double loss = 0.0;
+    for (int i = 0; i < t->split; i++) loss += t->tloss[i];
+    if (t->split > 1) {
+        size_t np = t->m->nparams;
+#pragma omp parallel for schedule(static) num_threads(t->split)
+        for (size_t j = 0; j < np; j++) {
+            float s = 0.0f;
+            for (int i = 0; i < t->split; i++) s += t->tgrad[i][j];
+            t->grad[j] = s;
+        }
+    }
+    return loss;
+}
+
+static size_t count_correct(const trainer *t, int n) {
+    int chunk = (n + t->split - 1) / t->split;
+    size_t correct = 0;
+    for (int i = 0; i < n; i++) {
+        const float *p = t->exec[i / chunk].probs + (size_t)(i % chunk) * 10;
+        int best = 0;
+        for (int j = 1; j < 10; j++)
+            if (p[j] > p[best]) best = j;
+        correct += best == t->y[i];
+    }
+    return correct;
+}
+
 /* Runs one epoch; returns DN_E_DIVERGED or DN_E_CANCELLED to stop. */
 static dn_status run_epoch(trainer *t, int epoch, double start, double *loss_out, double *acc_out,
                            double *secs_out, dn_error *err) {
@@ -208,8 +282,7 @@ static dn_status run_epoch(trainer *t, int epoch, double start, double *loss_out
         int n = (int)(t->ntrain - first < (size_t)t->batch ? t->ntrain - first : (size_t)t->batch);
         /* full batch without augmentation: the same data every step */
         if (!full || epoch == 1) load_batch(t, first, n);
-        memset(t->grad, 0, sizeof(float) * t->m->nparams);
-        double loss = dn_exec_forward(&t->exec, t->x, t->y, n, 1, &t->rng, t->m->state);
+        double loss = step(t, n);
         /* A mean cross-entropy above 1000 means logits of order 1000: the
          * run has exploded even if the numbers are still finite. */
         if (!isfinite(loss) || loss / n > 1e3) {
@@ -222,14 +295,7 @@ static dn_status run_epoch(trainer *t, int epoch, double start, double *loss_out
                                          : "exploding",
                            epoch, b + 1, (double)lr);
         }
-        for (int i = 0; i < n; i++) {
-            const float *p = t->exec.probs + (size_t)i * 10;
-            int best = 0;
-            for (int j = 1; j < 10; j++)
-                if (p[j] > p[best]) best = j;
-            correct += best == t->y[i];
-        }
-        dn_exec_backward(&t->exec, t->x, t->y, n, t->grad, 1.0f / (float)n);
+        correct += count_correct(t, n);
         dn_optim_step(&t->opt, t->m->params, t->grad, lr);
         loss_sum += loss;
         seen += (size_t)n;
