@@ -106,6 +106,11 @@ $(BUILD)/tests/%: tests/%.c tests/check.h $(STATIC)
 	@echo "  CC      $<"
 	@$(CC) $(CPPFLAGS_ALL) -Itests $(CFLAGS_ALL) -o $@ $< $(STATIC) $(LIBS) $(LDFLAGS)
 
+$(BUILD)/bench/bench: bench/bench.c $(STATIC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< $(STATIC) $(LIBS) $(LDFLAGS)
+
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
 # ---------------------------------------------------------------- data ----
