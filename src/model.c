@@ -214,7 +214,8 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
     size_t nb = (size_t)max_batch, total = 0, widest = 784, work = 0;
     for (int i = 0; i < m->nlayers; i++) {
         const dn_layer *l = &m->layers[i];
-        total += nb * (dn_shape_size(l->out) + l->aux_per_sample);
+        /* aux (kept for backward) exists only in training executors */
+        total += nb * (dn_shape_size(l->out) + (train ? l->aux_per_sample : 0));
         size_t w = l->ops->work_size(l, max_batch, threads);
         if (w > work) work = w;
         if (dn_shape_size(l->out) > widest) widest = dn_shape_size(l->out);
@@ -232,8 +233,8 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
         const dn_layer *l = &m->layers[i];
         e->act[i + 1] = p;
         p += nb * dn_shape_size(l->out);
-        e->aux[i] = l->aux_per_sample ? p : NULL;
-        p += nb * l->aux_per_sample;
+        e->aux[i] = train && l->aux_per_sample ? p : NULL;
+        p += train ? nb * l->aux_per_sample : 0;
     }
     e->work = p;
     p += work;

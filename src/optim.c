@@ -11,6 +11,9 @@
 
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 dn_status dn_optim_init(dn_optim *o, const dn_train_opts *opts, size_t nparams, dn_error *err) {
     memset(o, 0, sizeof *o);
@@ -42,18 +45,26 @@ void dn_optim_free(dn_optim *o) {
     o->m = o->v = NULL;
 }
 
-void dn_optim_step(dn_optim *o, float *restrict w, const float *restrict g, float lr) {
-    size_t n = o->n;
+/* Sum of the k gradient buffers at i, in a fixed order. */
+static inline float grad_at(const float *const *g, int k, size_t i) {
+    float s = g[0][i];
+    for (int j = 1; j < k; j++) s += g[j][i];
+    return s;
+}
+
+/* Updates w[lo:hi]. Each element's arithmetic is independent of the range
+ * split, so results do not depend on how many threads share the work. */
+static void update_range(dn_optim *o, float *restrict w, const float *const *g, int k, float lr,
+                         float c1, float c2, size_t lo, size_t hi) {
     float wd = o->weight_decay;
-    o->step++;
     switch (o->kind) {
     case DN_OPT_SGD:
-        for (size_t i = 0; i < n; i++) w[i] -= lr * (g[i] + wd * w[i]);
+        for (size_t i = lo; i < hi; i++) w[i] -= lr * (grad_at(g, k, i) + wd * w[i]);
         break;
     case DN_OPT_MOMENTUM: {
         float mu = o->momentum, *restrict v = o->m;
-        for (size_t i = 0; i < n; i++) {
-            float gi = g[i] + wd * w[i];
+        for (size_t i = lo; i < hi; i++) {
+            float gi = grad_at(g, k, i) + wd * w[i];
             v[i] = mu * v[i] + gi;
             w[i] -= lr * (o->nesterov ? gi + mu * v[i] : v[i]);
         }
@@ -61,11 +72,9 @@ void dn_optim_step(dn_optim *o, float *restrict w, const float *restrict g, floa
     }
     case DN_OPT_ADAM: {
         float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
-        float c1 = 1.0f / (1.0f - powf(b1, (float)o->step));
-        float c2 = 1.0f / (1.0f - powf(b2, (float)o->step));
         float *restrict m = o->m, *restrict v = o->v;
-        for (size_t i = 0; i < n; i++) {
-            float gi = g[i] + wd * w[i];
+        for (size_t i = lo; i < hi; i++) {
+            float gi = grad_at(g, k, i) + wd * w[i];
             m[i] = b1 * m[i] + (1.0f - b1) * gi;
             v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
             w[i] -= lr * (m[i] * c1) / (sqrtf(v[i] * c2) + eps);
@@ -73,6 +82,37 @@ void dn_optim_step(dn_optim *o, float *restrict w, const float *restrict g, floa
         break;
     }
     }
+}
+
+void dn_optim_step_sum(dn_optim *o, float *w, const float *const *grads, int k, float lr,
+                       int threads) {
+    o->step++;
+    float c1 = 1.0f, c2 = 1.0f;
+    if (o->kind == DN_OPT_ADAM) {
+        c1 = 1.0f / (1.0f - powf(o->beta1, (float)o->step));
+        c2 = 1.0f / (1.0f - powf(o->beta2, (float)o->step));
+    }
+    size_t n = o->n;
+    if (threads < 2 || n < 4096) {
+        update_range(o, w, grads, k, lr, c1, c2, 0, n);
+        return;
+    }
+#pragma omp parallel num_threads(threads)
+    {
+#ifdef _OPENMP
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+        int t = 0, nt = 1;
+#endif
+        /* 16-float aligned chunks keep the loops vectorised and unshared */
+        size_t per = ((n + (size_t)nt - 1) / (size_t)nt + 15) & ~(size_t)15;
+        size_t lo = (size_t)t * per, hi = lo + per < n ? lo + per : n;
+        if (lo < hi) update_range(o, w, grads, k, lr, c1, c2, lo, hi);
+    }
+}
+
+void dn_optim_step(dn_optim *o, float *w, const float *g, float lr) {
+    dn_optim_step_sum(o, w, &g, 1, lr, 1);
 }
 
 float dn_schedule_lr(const dn_train_opts *o, int epoch) {

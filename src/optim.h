@@ -20,6 +20,11 @@ dn_status dn_optim_init(dn_optim *o, const dn_train_opts *opts, size_t nparams, 
 void dn_optim_free(dn_optim *o);
 /* One update of w from gradient g (already averaged over the batch). */
 void dn_optim_step(dn_optim *o, float *w, const float *g, float lr);
+/* The same update from the sum of k gradient buffers (per-thread parts of
+ * one batch), summed in buffer order, with the parameters split across
+ * `threads` threads. */
+void dn_optim_step_sum(dn_optim *o, float *w, const float *const *grads, int k, float lr,
+                       int threads);
 /* Learning rate for a 0-based epoch. */
 float dn_schedule_lr(const dn_train_opts *o, int epoch);
 

@@ -216,8 +216,9 @@ static void restore(dn_model *m, const float *params, const float *state) {
 }
 
 /* Forward and backward over the n images in t->x, split across threads;
- * leaves the summed gradient (of the mean loss) in t->grad and returns the
- * summed loss. Each part's RNG is derived from the trainer's, so results
+ * leaves the gradient of the mean loss in t->grad (one thread) or in the
+ * per-thread parts t->tgrad (summed by the optimiser), returns the summed
+ * loss. Each part's RNG is derived from the trainer's, so results
  * depend only on the seed and the thread count. */
 static double step(trainer *t, int n) {
     int chunk = (n + t->split - 1) / t->split;
@@ -242,15 +243,6 @@ static double step(trainer *t, int n) {
     }
     double loss = 0.0;
     for (int i = 0; i < t->split; i++) loss += t->tloss[i];
-    if (t->split > 1) {
-        size_t np = t->m->nparams;
-#pragma omp parallel for schedule(static) num_threads(t->split)
-        for (size_t j = 0; j < np; j++) {
-            float s = 0.0f;
-            for (int i = 0; i < t->split; i++) s += t->tgrad[i][j];
-            t->grad[j] = s;
-        }
-    }
     return loss;
 }
 
@@ -296,7 +288,11 @@ static dn_status run_epoch(trainer *t, int epoch, double start, double *loss_out
                            epoch, b + 1, (double)lr);
         }
         correct += count_correct(t, n);
-        dn_optim_step(&t->opt, t->m->params, t->grad, lr);
+        if (t->split > 1)
+            dn_optim_step_sum(&t->opt, t->m->params, (const float *const *)t->tgrad, t->split, lr,
+                              t->split);
+        else
+            dn_optim_step(&t->opt, t->m->params, t->grad, lr);
         loss_sum += loss;
         seen += (size_t)n;
         if (o->progress && ((b + 1) % (o->progress_every ? o->progress_every : 1) == 0)) {

@@ -4,24 +4,42 @@
  */
 #include "kernels/im2col.h"
 
+#include <string.h>
+
+/* Output columns [lo, hi) of a row read inside the image; outside them the
+ * window hangs over the padding. */
+static void valid_range(int OW, int W, int s, int off, int *lo, int *hi) {
+    /* need 0 <= ow*s + off < W */
+    int a = off >= 0 ? 0 : (-off + s - 1) / s;
+    int b = W - off <= 0 ? 0 : (W - off + s - 1) / s;
+    *lo = a < OW ? a : OW;
+    *hi = b < OW ? b : OW;
+    if (*hi < *lo) *hi = *lo;
+}
+
 void dn_im2col(const float *x, int C, int H, int W, int k, int s, int p, float *col) {
     int OH = (H + 2 * p - k) / s + 1, OW = (W + 2 * p - k) / s + 1;
     for (int c = 0; c < C; c++)
         for (int ki = 0; ki < k; ki++)
             for (int kj = 0; kj < k; kj++) {
                 float *dst = col + ((long)(c * k + ki) * k + kj) * OH * OW;
+                int lo, hi, off = kj - p;
+                valid_range(OW, W, s, off, &lo, &hi);
                 for (int oh = 0; oh < OH; oh++) {
                     int ih = oh * s + ki - p;
                     float *row = dst + (long)oh * OW;
                     if (ih < 0 || ih >= H) {
-                        for (int ow = 0; ow < OW; ow++) row[ow] = 0.0f;
+                        memset(row, 0, sizeof(float) * (size_t)OW);
                         continue;
                     }
                     const float *src = x + ((long)c * H + ih) * W;
-                    for (int ow = 0; ow < OW; ow++) {
-                        int iw = ow * s + kj - p;
-                        row[ow] = (iw >= 0 && iw < W) ? src[iw] : 0.0f;
-                    }
+                    for (int ow = 0; ow < lo; ow++) row[ow] = 0.0f;
+                    /* rows are short (tens of floats): an inline loop beats memcpy */
+                    if (s == 1)
+                        for (int ow = lo; ow < hi; ow++) row[ow] = src[ow + off];
+                    else
+                        for (int ow = lo; ow < hi; ow++) row[ow] = src[ow * s + off];
+                    for (int ow = hi; ow < OW; ow++) row[ow] = 0.0f;
                 }
             }
 }
@@ -32,15 +50,14 @@ void dn_col2im(const float *col, int C, int H, int W, int k, int s, int p, float
         for (int ki = 0; ki < k; ki++)
             for (int kj = 0; kj < k; kj++) {
                 const float *srcc = col + ((long)(c * k + ki) * k + kj) * OH * OW;
+                int lo, hi, off = kj - p;
+                valid_range(OW, W, s, off, &lo, &hi);
                 for (int oh = 0; oh < OH; oh++) {
                     int ih = oh * s + ki - p;
                     if (ih < 0 || ih >= H) continue;
                     const float *row = srcc + (long)oh * OW;
                     float *dst = dx + ((long)c * H + ih) * W;
-                    for (int ow = 0; ow < OW; ow++) {
-                        int iw = ow * s + kj - p;
-                        if (iw >= 0 && iw < W) dst[iw] += row[ow];
-                    }
+                    for (int ow = lo; ow < hi; ow++) dst[ow * s + off] += row[ow];
                 }
             }
 }

@@ -36,6 +36,10 @@ static dn_status conv_setup(dn_layer *l, dn_error *err) {
         return dn_fail(err, DN_E_ARG, "conv%dx%d: input %dx%d is too small", c->k, c->k, l->in.h,
                        l->in.w);
     l->out = (dn_shape){c->ch, oh, ow};
+    /* training keeps each sample's im2col matrix for backward (unless the
+     * convolution is 1x1, which needs none) */
+    l->aux_per_sample =
+        c->k == 1 && c->stride == 1 && c->pad == 0 ? 0 : (size_t)l->in.c * c->k * c->k * oh * ow;
     l->nparams = (size_t)c->ch * l->in.c * c->k * c->k + (size_t)c->ch;
     return DN_OK;
 }
@@ -73,7 +77,8 @@ static void conv_forward(const dn_layer *l, const float *x, float *y, int n, dn_
     const float *Wt = l->w, *b = l->w + (size_t)OC * ckk;
 #pragma omp parallel for schedule(static) num_threads(c->threads) if (c->threads > 1 && n > 1)
     for (int i = 0; i < n; i++) {
-        float *col = c->work + (size_t)thread_id() * per_thread;
+        float *col = c->aux ? c->aux + (size_t)i * l->aux_per_sample
+                            : c->work + (size_t)thread_id() * per_thread;
         float *yi = y + (size_t)i * out_sz;
         if (k == 1 && s == 1 && p == 0) {
             dn_gemm_portable_st(0, 0, OC, P, ckk, 1.0f, Wt, ckk, x + (size_t)i * in_sz, P, 0.0f, yi,
@@ -101,7 +106,12 @@ static void conv_backward(const dn_layer *l, const float *x, const float *y, con
         float *col = c->work + (size_t)thread_id() * per_thread, *dcol = col + cs;
         float *gW = dcol + cs, *gb = gW + (size_t)OC * ckk;
         const float *xi = x + (size_t)i * in_sz, *dyi = dy + (size_t)i * out_sz;
-        dn_im2col(xi, C, H, W, k, s, p, col);
+        if (c->aux && l->aux_per_sample)
+            col = c->aux + (size_t)i * l->aux_per_sample;
+        else if (k == 1 && s == 1 && p == 0)
+            col = (float *)xi;
+        else
+            dn_im2col(xi, C, H, W, k, s, p, col);
         dn_gemm_portable_st(0, 1, OC, ckk, P, 1.0f, dyi, P, col, P, 1.0f, gW, ckk);
         for (int o = 0; o < OC; o++) {
             float acc = 0.0f;

@@ -27,6 +27,22 @@ static size_t pool_work(const dn_layer *l, int n, int threads) {
 
 static void pool_init(dn_layer *l, dn_rng *rng) {}
 
+/* The common 2x2 stride-2 case without the generic window loops. */
+static void maxpool2x2(const float *xc, int W, int OH, int OW, float *yc, float *ac) {
+    for (int oh = 0; oh < OH; oh++) {
+        const float *r0 = xc + 2 * oh * W, *r1 = r0 + W;
+        for (int ow = 0; ow < OW; ow++) {
+            int j = 2 * ow, best = j;
+            float v = r0[j];
+            if (r0[j + 1] > v) v = r0[j + 1], best = j + 1;
+            if (r1[j] > v) v = r1[j], best = W + j;
+            if (r1[j + 1] > v) v = r1[j + 1], best = W + j + 1;
+            yc[oh * OW + ow] = v;
+            if (ac) ac[oh * OW + ow] = (float)(2 * oh * W + best);
+        }
+    }
+}
+
 static void maxpool_forward(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c) {
     int C = l->in.c, H = l->in.h, W = l->in.w, k = l->cfg.k, s = l->cfg.stride;
     int OH = l->out.h, OW = l->out.w;
@@ -36,6 +52,10 @@ static void maxpool_forward(const dn_layer *l, const float *x, float *y, int n, 
             const float *xc = x + (size_t)i * in_sz + (size_t)ch * H * W;
             float *yc = y + (size_t)i * out_sz + (size_t)ch * OH * OW;
             float *ac = c->aux ? c->aux + (size_t)i * out_sz + (size_t)ch * OH * OW : NULL;
+            if (k == 2 && s == 2) {
+                maxpool2x2(xc, W, OH, OW, yc, ac);
+                continue;
+            }
             for (int oh = 0; oh < OH; oh++)
                 for (int ow = 0; ow < OW; ow++) {
                     int best = (oh * s) * W + ow * s;
