@@ -33,6 +33,7 @@ if python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert 0.95<=d["accur
 then pass "test --json has accuracy, count and a 10x10 confusion"; else fail "test --json: $json"; fi
 expect 0 "info shows architecture" "fc128-relu-fc64-relu-fc10" -- $DN info "$tmp/m.dnm"
 expect 0 "info shows parameter count" "109386" -- $DN info "$tmp/m.dnm"
+expect 0 "info shows the per-epoch history" "^ +3 +[0-9.]+ +[0-9.]+% +[0-9.]+%" -- $DN info "$tmp/m.dnm"
 
 # --- determinism: same command and seed, one thread -> identical files
 $DN train --arch 784-32-10 --epochs 1 --seed 7 -j 1 --no-test -q -o "$tmp/a.dnm" >/dev/null 2>&1

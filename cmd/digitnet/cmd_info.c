@@ -33,14 +33,13 @@ int cmd_info(int argc, char **argv) {
         const char *p = hist;
         while (*p) {
             int e;
-            double loss, acc, vacc, secs;
-            if (sscanf(p, "%d:%lf:%lf:%lf:%lf", &e, &loss, &acc, &vacc, &secs) == 5) {
+            double loss, acc, vacc;
+            if (sscanf(p, "%d:%lf:%lf:%lf", &e, &loss, &acc, &vacc) == 4) {
                 printf("%5d  %10.4f  %8.2f%%  ", e, loss, 100 * acc);
                 if (vacc >= 0)
-                    printf("%6.2f%%  ", 100 * vacc);
+                    printf("%6.2f%%\n", 100 * vacc);
                 else
-                    printf("%7s  ", "-");
-                printf("%7.2f\n", secs);
+                    printf("%7s\n", "-");
             }
             const char *semi = strchr(p, ';');
             if (!semi) break;
