@@ -12,6 +12,9 @@ static const struct {
     {"train", "train a network on MNIST-style data and save the model", cmd_train},
     {"test", "evaluate a model: accuracy, per-class precision/recall, confusion", cmd_test},
     {"info", "describe a model file", cmd_info},
+    {"predict", "classify images, folders, CSV files or standard input", cmd_predict},
+    {"convert", "convert data sets between image folders, IDX and CSV", cmd_convert},
+    {"show", "draw digits in the terminal; PNG grids, confusion heatmap, curves", cmd_show},
     {"serve", "serve the drawing page and the prediction API", cmd_serve},
 };
 
