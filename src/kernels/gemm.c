@@ -18,6 +18,7 @@
 #include <cblas.h>
 #endif
 
+#define SMALL_M 4 /* at most this many rows: gemm_small, no packing */
 #define MR 6
 #define NR 16
 #define KC 256
@@ -127,9 +128,59 @@ static void block_kernel(const float *Ap, const float *Bp, int mc, int nc, int k
     }
 }
 
+/* Products with very few rows of C (single-image inference, the output
+ * layer's backward) are dominated by packing; these loops read A and B in
+ * place instead: dot products when op(B) = B^T (both rows contiguous),
+ * row updates otherwise. */
+/* Dot product with eight independent partial sums (a fixed order, so the
+ * result is reproducible) that the compiler maps to one vector register. */
+static float dot(const float *a, const float *b, int n) {
+    typedef float v8 __attribute__((vector_size(32), aligned(4)));
+    v8 acc = {0};
+    int k = 0;
+    for (; k + 8 <= n; k += 8) acc += *(const v8 *)(a + k) * *(const v8 *)(b + k);
+    float s = 0.0f;
+    for (int j = 0; j < 8; j++) s += acc[j];
+    for (; k < n; k++) s += a[k] * b[k];
+    return s;
+}
+
+static void gemm_small(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                       const float *B, int ldb, float beta, float *C, int ldc) {
+    for (int i = 0; i < M; i++) {
+        float *c = C + (long)i * ldc;
+        if (tb) {
+            for (int j = 0; j < N; j++) {
+                const float *b = B + (long)j * ldb;
+                float acc = 0.0f;
+                if (!ta) {
+                    acc = dot(A + (long)i * lda, b, K);
+                } else {
+                    for (int k = 0; k < K; k++) acc += A[(long)k * lda + i] * b[k];
+                }
+                c[j] = alpha * acc + (beta == 0.0f ? 0.0f : beta * c[j]);
+            }
+        } else {
+            if (beta == 0.0f)
+                for (int j = 0; j < N; j++) c[j] = 0.0f;
+            else if (beta != 1.0f)
+                for (int j = 0; j < N; j++) c[j] *= beta;
+            for (int k = 0; k < K; k++) {
+                float a = alpha * (ta ? A[(long)k * lda + i] : A[(long)i * lda + k]);
+                const float *b = B + (long)k * ldb;
+                for (int j = 0; j < N; j++) c[j] += a * b[j];
+            }
+        }
+    }
+}
+
 static void gemm_blocked(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                          const float *B, int ldb, float beta, float *C, int ldc, int parallel) {
     if (M <= 0 || N <= 0) return;
+    if (M <= SMALL_M && K > 0 && alpha != 0.0f) {
+        gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     if (K <= 0 || alpha == 0.0f) {
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) {
