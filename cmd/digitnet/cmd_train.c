@@ -35,6 +35,7 @@ static const char *usage_text =
     "  -j, --threads N        worker threads (default: all cores; 1 = bit-reproducible)\n"
     "  -d, --data DIR         directory with MNIST-named IDX files (default data/mnist)\n"
     "      --val N            validation images held out (default 5000)\n"
+    "      --subset N         use only the first N training images (quick experiments)\n"
     "      --augment          shortcut for --shift 2 --rotate 10 --scale 0.1\n"
     "      --shift N --rotate DEG --scale F --elastic ALPHA   augmentation (off by default)\n"
     "      --no-test          do not evaluate on the test set at the end\n"
@@ -50,6 +51,7 @@ static const char *usage_text =
 typedef struct train_cli {
     const char *arch, *act, *data, *out, *finetune, *mnist;
     int epochs_set;
+    size_t subset;
     int lr_set, quiet, test_after, tty;
     dn_train_opts o;
     double last_draw;
@@ -107,6 +109,7 @@ enum {
     O_NOTEST,
     O_FINETUNE,
     O_MNIST,
+    O_SUBSET,
     O_HELP
 };
 
@@ -133,6 +136,7 @@ static const struct option long_opts[] = {{"arch", required_argument, 0, 'a'},
                                           {"no-test", no_argument, 0, O_NOTEST},
                                           {"finetune", required_argument, 0, O_FINETUNE},
                                           {"mnist", required_argument, 0, O_MNIST},
+                                          {"subset", required_argument, 0, O_SUBSET},
                                           {"config", required_argument, 0, 'c'},
                                           {"quiet", no_argument, 0, 'q'},
                                           {"output", required_argument, 0, 'o'},
@@ -235,6 +239,10 @@ static int apply_option(train_cli *c, int opt, const char *arg) {
         break;
     case O_MNIST:
         c->mnist = arg;
+        break;
+    case O_SUBSET:
+        if (cli_parse_long("train", "--subset", arg, 1, 100000000, &l)) return -1;
+        c->subset = (size_t)l;
         break;
     case O_NOTEST:
         c->test_after = 0;
@@ -401,6 +409,7 @@ static int train_main(train_cli *cp, int argc, char **argv) {
             return cli_error("train", "%s (run 'make data' to download MNIST)", err.msg);
         }
     }
+    if (c->subset && c->subset < train.count) train.count = c->subset;
     if (!c->quiet)
         fprintf(stderr, "training %s (%zu parameters) on %zu images, %d threads\n",
                 dn_model_arch(m), dn_model_param_count(m), train.count - c->o.val_count,
