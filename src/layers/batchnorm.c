@@ -62,6 +62,9 @@ static void bn_forward(const dn_layer *l, const float *x, float *y, int n, dn_la
     int C = l->in.c;
     size_t P = (size_t)l->in.h * l->in.w, sz = dn_shape_size(l->in);
     const float *gamma = l->w, *beta = l->w + C;
+    /* channels are independent (their running statistics too) */
+#pragma omp parallel for schedule(static)                                                          \
+    num_threads(c->threads) if (c->threads > 1 && (size_t)n * P * C > 32768)
     for (int ch = 0; ch < C; ch++) {
         double mu, var;
         if (c->train) {
@@ -89,6 +92,8 @@ static void bn_backward(const dn_layer *l, const float *x, const float *y, const
     int C = l->in.c;
     size_t P = (size_t)l->in.h * l->in.w, sz = dn_shape_size(l->in);
     float *dgamma = c->gw, *dbeta = c->gw + C;
+#pragma omp parallel for schedule(static)                                                          \
+    num_threads(c->threads) if (c->threads > 1 && (size_t)n * P * C > 32768)
     for (int ch = 0; ch < C; ch++) {
         double mu, var;
         channel_stats(l, x, n, ch, &mu, &var);

@@ -47,6 +47,8 @@ static void maxpool_forward(const dn_layer *l, const float *x, float *y, int n, 
     int C = l->in.c, H = l->in.h, W = l->in.w, k = l->cfg.k, s = l->cfg.stride;
     int OH = l->out.h, OW = l->out.w;
     size_t in_sz = dn_shape_size(l->in), out_sz = dn_shape_size(l->out);
+#pragma omp parallel for collapse(2) schedule(static)                                              \
+    num_threads(c->threads) if (c->threads > 1 && (size_t)n * in_sz > 65536)
     for (int i = 0; i < n; i++)
         for (int ch = 0; ch < C; ch++) {
             const float *xc = x + (size_t)i * in_sz + (size_t)ch * H * W;
