@@ -14,6 +14,9 @@
 #include "kernels/gemm.h"
 
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #ifdef DN_HAVE_CBLAS
 #include <cblas.h>
 #endif
@@ -61,21 +64,19 @@ static void pack_a(int ta, const float *A, int lda, int i0, int mc, int k0, int 
     }
 }
 
-/* Packs op(B)[k0:k0+kc, j0:j0+nc] as NR-wide panels, zero-padded. */
-static void pack_b(int tb, const float *B, int ldb, int k0, int kc, int j0, int nc, float *dst) {
-    for (int jp = 0; jp < nc; jp += NR) {
-        int nr = nc - jp < NR ? nc - jp : NR;
-        for (int k = 0; k < kc; k++) {
-            long r = k0 + k;
-            if (!tb) {
-                const float *src = &B[r * ldb + j0 + jp];
-                for (int j = 0; j < nr; j++) dst[j] = src[j];
-            } else {
-                for (int j = 0; j < nr; j++) dst[j] = B[(long)(j0 + jp + j) * ldb + r];
-            }
-            for (int j = nr; j < NR; j++) dst[j] = 0.0f;
-            dst += NR;
+/* Packs one NR-wide panel of op(B)[k0:k0+kc, j:j+nr], zero-padded to NR. */
+static void pack_b_panel(int tb, const float *B, int ldb, int k0, int kc, int j, int nr,
+                         float *dst) {
+    for (int k = 0; k < kc; k++) {
+        long r = k0 + k;
+        if (!tb) {
+            const float *src = &B[r * ldb + j];
+            for (int jj = 0; jj < nr; jj++) dst[jj] = src[jj];
+        } else {
+            for (int jj = 0; jj < nr; jj++) dst[jj] = B[(long)(j + jj) * ldb + r];
         }
+        for (int jj = nr; jj < NR; jj++) dst[jj] = 0.0f;
+        dst += NR;
     }
 }
 
@@ -192,20 +193,39 @@ static void gemm_blocked(int ta, int tb, int M, int N, int K, float alpha, const
     /* Thread-local so that concurrent callers (server workers, batch-split
      * training threads) never share packing space; no heap in the kernel. */
     static _Thread_local float bpack[KC * NC] __attribute__((aligned(64)));
+    int threads = 1;
+#ifdef _OPENMP
+    if (omp_in_parallel()) parallel = 0; /* already one of a team: stay sequential */
+    if (parallel) threads = omp_get_max_threads();
+#endif
     for (int j0 = 0; j0 < N; j0 += NC) {
         int nc = N - j0 < NC ? N - j0 : NC;
         for (int k0 = 0; k0 < K; k0 += KC) {
             int kc = K - k0 < KC ? K - k0 : KC;
             float b_eff = k0 == 0 ? beta : 1.0f;
-            pack_b(tb, B, ldb, k0, kc, j0, nc, bpack);
-            const float *bp = bpack; /* the packing thread's buffer, shared read-only */
-            int nblocks = (M + MC - 1) / MC;
-#pragma omp parallel for schedule(static) if (parallel && nblocks > 1)
-            for (int blk = 0; blk < nblocks; blk++) {
+            int npan = (nc + NR - 1) / NR, nblocks = (M + MC - 1) / MC;
+            float *bp = bpack; /* the calling thread's buffer, shared by the team */
+#pragma omp parallel for schedule(static) if (parallel && npan > 1)
+            for (int pn = 0; pn < npan; pn++) {
+                int j = pn * NR, nr = nc - j < NR ? nc - j : NR;
+                pack_b_panel(tb, B, ldb, k0, kc, j0 + j, nr, bp + (long)pn * NR * kc);
+            }
+            /* With fewer row blocks than threads, the column panels are
+             * split too; each C element is still computed by one task in
+             * the same order, so results do not depend on the split. */
+            int groups = parallel && nblocks < threads ? (threads < npan ? threads : npan) : 1;
+            int tasks = nblocks * groups;
+#pragma omp parallel for schedule(static) if (parallel && tasks > 1)
+            for (int t = 0; t < tasks; t++) {
                 static _Thread_local float apack[MC * KC] __attribute__((aligned(64)));
+                int blk = t / groups, g = t % groups;
+                int plo = npan * g / groups, phi = npan * (g + 1) / groups;
+                if (plo == phi) continue;
                 int i0 = blk * MC, mc = M - i0 < MC ? M - i0 : MC;
+                int jlo = plo * NR, jw = (phi * NR < nc ? phi * NR : nc) - jlo;
                 pack_a(ta, A, lda, i0, mc, k0, kc, apack);
-                block_kernel(apack, bp, mc, nc, kc, C + (long)i0 * ldc + j0, ldc, alpha, b_eff);
+                block_kernel(apack, bp + (long)jlo * kc, mc, jw, kc, C + (long)i0 * ldc + j0 + jlo,
+                             ldc, alpha, b_eff);
             }
         }
     }
