@@ -64,6 +64,11 @@ const char *dn_version(void);
 void dn_set_threads(int n);
 int dn_get_threads(void);
 
+/* Writes size bytes to path atomically: PATH.tmp, fsync, rename over PATH,
+ * fsync of the directory. On failure PATH is untouched and no PATH.tmp is
+ * left behind. Every file digitnet writes goes through this. */
+dn_status dn_write_atomic(const char *path, const void *data, size_t size, dn_error *err);
+
 /* ======================================================================== */
 /* Datasets                                                                 */
 /* ======================================================================== */

@@ -40,10 +40,6 @@ double dn_now(void);
 /* calloc that returns NULL for n*size overflow. */
 void *dn_calloc(size_t n, size_t size);
 
-/* Writes `size` bytes atomically: PATH.tmp, fsync, rename, fsync(dir).
- * On failure no PATH.tmp is left behind and PATH is untouched. */
-dn_status dn_write_atomic(const char *path, const void *data, size_t size, dn_error *err);
-
 /* Reads a whole file (at most max_size bytes) into a malloc'd buffer. */
 dn_status dn_read_file(const char *path, size_t max_size, unsigned char **out, size_t *out_size,
                        dn_error *err);

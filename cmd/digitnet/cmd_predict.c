@@ -360,7 +360,7 @@ static int write_submission(const predictor *P) {
     for (size_t i = 0; i < P->nlabels; i++)
         len += (size_t)snprintf(buf + len, cap - len, "%zu,%d\n", i + 1, P->labels[i]);
     dn_error err = {{0}};
-    dn_status st = ds_write_atomic(P->o->submission, buf, len, &err);
+    dn_status st = dn_write_atomic(P->o->submission, buf, len, &err);
     free(buf);
     if (st != DN_OK) return cli_error("predict", "%s", err.msg);
     return EXIT_OK;

@@ -292,7 +292,7 @@ static int do_curves(show_ctx *c) {
     free(h);
     if (!svg) return cli_error("show", "out of memory");
     dn_error err = {{0}};
-    dn_status st = ds_write_atomic(c->a->curves, svg, strlen(svg), &err);
+    dn_status st = dn_write_atomic(c->a->curves, svg, strlen(svg), &err);
     free(svg);
     if (st != DN_OK) return cli_error("show", "%s", err.msg);
     printf("wrote %s (%zu epochs)\n", c->a->curves, n);

@@ -377,43 +377,6 @@ static void fsync_parent(const char *path) {
     free(dup);
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n) {
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-dn_status ds_write_atomic(const char *path, const void *data, size_t size, dn_error *err) {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 5);
-    if (!tmp) return ds_fail(err, DN_E_NOMEM, "out of memory");
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp", 5);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    if (fd < 0) {
-        dn_status st = ds_fail(err, DN_E_IO, "%s: cannot create: %s", path, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    int bad = write_all(fd, data, size) || fsync(fd);
-    int saved = errno;
-    bad = close(fd) || bad;
-    if (!bad && rename(tmp, path) != 0) bad = 1, saved = errno;
-    if (bad) {
-        unlink(tmp);
-        free(tmp);
-        return ds_fail(err, DN_E_IO, "%s: cannot write: %s", path, strerror(saved));
-    }
-    free(tmp);
-    fsync_parent(path);
-    return DN_OK;
-}
-
 /* Removes a folder we created: its files and, one level down, theirs. */
 static void remove_tree(const char *dir, int depth) {
     ds_paths names = {0};

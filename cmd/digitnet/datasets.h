@@ -75,8 +75,7 @@ dn_status ds_list_images(const char *dir, int recursive, ds_paths *out, dn_error
 dn_status ds_image_digit(const dn_image *img, int normalize, int invert, unsigned char out[784],
                          dn_error *err);
 
-/* Writes data to path atomically (temporary file, fsync, rename). */
-dn_status ds_write_atomic(const char *path, const void *data, size_t size, dn_error *err);
+
 
 /* printf into err->msg; returns st. */
 dn_status ds_fail(dn_error *err, dn_status st, const char *fmt, ...)
