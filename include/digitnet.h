@@ -333,6 +333,41 @@ int dn_server_port(const dn_server *s);
 /* Stops accepting, waits for running requests, frees everything. Accepts NULL. */
 void dn_server_stop(dn_server *s);
 
+/* ======================================================================== */
+/* Looking inside: activations, first-layer weights, saliency               */
+/* ======================================================================== */
+
+/* A read-only view of numbers owned by the library: c maps of h x w floats,
+ * row-major (for a dense layer's output: c units, h = w = 1). */
+typedef struct dn_tensor_view {
+    const char *name; /* layer kind, "dense", "conv", "relu"...; NULL when empty */
+    int c, h, w;
+    const float *data;
+} dn_tensor_view;
+
+typedef struct dn_explain dn_explain;
+
+/* A context for explaining single images with model m (borrowed; it must
+ * outlive the context). Allocates once; one context per thread. */
+dn_status dn_explain_create(const dn_model *m, dn_explain **out, dn_error *err);
+void dn_explain_free(dn_explain *e);
+
+/* Classifies x [784] (floats in [0,1]) into probs [10] and writes the
+ * saliency map saliency [784]: the gradient of the winning class's logit
+ * with respect to each input pixel (inference mode). Afterwards
+ * dn_explain_layer describes this image. */
+dn_status dn_explain_run(dn_explain *e, const float *x, float *probs, float *saliency,
+                         dn_error *err);
+int dn_explain_layer_count(const dn_explain *e);
+/* The output of layer i (0-based) for the last image run; empty before. */
+dn_tensor_view dn_explain_layer(const dn_explain *e, int i);
+
+/* The first layer's weights as pictures: a dense layer on the 784 pixels
+ * gives c = units maps of 28x28; a convolution on the image gives c =
+ * filters maps of k x k. Empty when the first parameterised layer sees
+ * something else. Owned by the model. */
+dn_tensor_view dn_model_first_weights(const dn_model *m);
+
 #ifdef __cplusplus
 }
 #endif

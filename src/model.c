@@ -270,23 +270,38 @@ double dn_exec_forward(dn_exec *e, const float *x, const unsigned char *labels, 
     return dn_softmax_xent_forward(e->act[m->nlayers], labels, e->probs, n, DN_CLASSES);
 }
 
-void dn_exec_backward(dn_exec *e, const float *x, const unsigned char *labels, int n, float *grad,
-                      float scale) {
+/* Backward through the layers, last to first, from dL/dlogits already in
+ * e->grad_a. dinput (may be NULL) receives dL/dx of the network's input. */
+static void backward_layers(dn_exec *e, const float *x, int n, float *grad, float *dinput,
+                            int train) {
     const dn_model *m = e->m;
     float *dy = e->grad_a, *dx = e->grad_b;
-    dn_softmax_xent_backward(e->probs, labels, dy, n, DN_CLASSES, scale);
+    e->act[0] = (float *)x;
     for (int i = m->nlayers - 1; i >= 0; i--) {
         const dn_layer *l = &m->layers[i];
-        dn_layer_ctx c = {.train = 1,
+        dn_layer_ctx c = {.train = train,
                           .aux = e->aux[i],
                           .work = e->work,
                           .gw = grad + l->param_offset,
                           .threads = e->threads};
-        l->ops->backward(l, e->act[i], e->act[i + 1], dy, i > 0 ? dx : NULL, n, &c);
+        float *target = i > 0 ? dx : dinput;
+        l->ops->backward(l, e->act[i], e->act[i + 1], dy, target, n, &c);
         float *t = dy;
         dy = dx;
         dx = t;
     }
+}
+
+void dn_exec_backward(dn_exec *e, const float *x, const unsigned char *labels, int n, float *grad,
+                      float scale) {
+    dn_softmax_xent_backward(e->probs, labels, e->grad_a, n, DN_CLASSES, scale);
+    backward_layers(e, x, n, grad, NULL, 1);
+}
+
+void dn_exec_backward_from(dn_exec *e, const float *x, const float *dlogits, int n, float *grad,
+                           float *dinput, int train) {
+    memcpy(e->grad_a, dlogits, sizeof(float) * (size_t)n * DN_CLASSES);
+    backward_layers(e, x, n, grad, dinput, train);
 }
 
 /* ================================================================ inference */

@@ -69,4 +69,12 @@ double dn_exec_forward(dn_exec *e, const float *x, const unsigned char *labels, 
 void dn_exec_backward(dn_exec *e, const float *x, const unsigned char *labels, int n, float *grad,
                       float scale);
 
+/* Backward from a given dL/dlogits [n, 10] (for example a one-hot vector,
+ * giving the gradient of one class's logit). dinput [n, 784] (may be NULL)
+ * receives the gradient with respect to the input; train = 0 treats batch
+ * norm and dropout as in inference (after a forward with train = 0 on an
+ * executor made with train = 1, so that backward data is kept). */
+void dn_exec_backward_from(dn_exec *e, const float *x, const float *dlogits, int n, float *grad,
+                           float *dinput, int train);
+
 #endif

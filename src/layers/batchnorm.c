@@ -7,7 +7,9 @@
  *   y = gamma * xhat + beta
  *   running_mean/var <- 0.9 * running + 0.1 * batch (unbiased var)
  * Inference: the running statistics replace mu and var.
- * Backward (training statistics, recomputed from x rather than stored):
+ * Backward in inference mode (saliency maps) is the per-channel affine map
+ * dx = dy * gamma / sqrt(running_var + eps). In training mode, with the
+ * batch statistics recomputed from x rather than stored:
  *   dgamma += sum dy*xhat, dbeta += sum dy
  *   dx = gamma / (m * sqrt(var+eps)) * (m*dy - sum dy - xhat * sum dy*xhat)
  * Parameters: gamma [C] then beta [C]; state: running mean [C], var [C].
@@ -92,6 +94,18 @@ static void bn_backward(const dn_layer *l, const float *x, const float *y, const
     int C = l->in.c;
     size_t P = (size_t)l->in.h * l->in.w, sz = dn_shape_size(l->in);
     float *dgamma = c->gw, *dbeta = c->gw + C;
+    if (!c->train) {
+        /* inference mode: an affine map per channel with the running statistics */
+        for (int ch = 0; ch < C; ch++) {
+            float k = l->w[ch] / sqrtf(l->state[C + ch] + BN_EPS);
+            for (int i = 0; i < n && dx; i++) {
+                const float *dyc = dy + (size_t)i * sz + (size_t)ch * P;
+                float *dxc = dx + (size_t)i * sz + (size_t)ch * P;
+                for (size_t q = 0; q < P; q++) dxc[q] = k * dyc[q];
+            }
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static)                                                          \
     num_threads(c->threads) if (c->threads > 1 && (size_t)n * P * C > 32768)
     for (int ch = 0; ch < C; ch++) {
