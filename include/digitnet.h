@@ -235,13 +235,23 @@ typedef struct dn_train_opts {
     size_t val_count;        /* images held out of the END of train; default 5000 */
     int keep_best;           /* restore the parameters of the best validation epoch; default 1 */
     /* augmentation (applied on the fly to training images only) */
-    int aug_shift;           /* max shift in pixels, 0 = off */
-    float aug_rotate;        /* max rotation in degrees, 0 = off */
-    float aug_scale;         /* max relative scale change (0.1 = +-10%), 0 = off */
-    float aug_elastic;       /* elastic alpha (pixels), 0 = off; sigma fixed at 4 */
+    int aug_shift;           /* max shift in pixels, 0 = off; at most 28 */
+    float aug_rotate;        /* max rotation in degrees, 0 = off; at most 360 */
+    float aug_scale;         /* max relative scale change (0.1 = +-10%), 0 = off; at most 0.9 */
+    float aug_elastic;       /* elastic alpha (pixels), 0 = off, at most 100; sigma fixed at 4 */
     dn_progress_fn progress; /* may be NULL */
     void *progress_user;
     size_t progress_every; /* call progress every N batches (default 1) */
+    /* Crash safety. When checkpoint is not NULL, the whole training state
+     * (model, optimiser, RNG, data order, best epoch, history, these
+     * options) is written to that path atomically after every finished
+     * epoch, so a run killed at any moment can continue with
+     * dn_train_resume. A failed write stops training with DN_E_IO.
+     * checkpoint_note is free text stored with it for the caller (for
+     * example where the data came from); may be NULL. Both default NULL;
+     * the strings are borrowed for the duration of the call. */
+    const char *checkpoint;
+    const char *checkpoint_note;
 } dn_train_opts;
 
 /* Fills the defaults listed above. */
@@ -258,10 +268,50 @@ typedef struct dn_train_result {
 
 /* Trains m on train (labels required).  The last o->val_count images are
  * held out for validation and best-epoch selection.  Records settings and
- * per-epoch history into the model's metadata.  On DN_E_DIVERGED the model
- * keeps the parameters of the last finished epoch. */
+ * per-epoch history into the model's metadata.  On DN_E_DIVERGED and
+ * DN_E_CANCELLED the model keeps the parameters of the last finished epoch
+ * and res->epochs_run says which one that is (0: none).  res may be NULL;
+ * otherwise it is filled on every return. */
 dn_status dn_train(dn_model *m, const dn_dataset *train, const dn_train_opts *o,
                    dn_train_result *res, dn_error *err);
+
+/* A training checkpoint loaded from disk (see dn_train_opts.checkpoint). */
+typedef struct dn_checkpoint dn_checkpoint;
+
+/* Loads and validates a checkpoint file: magic "DNCKPT01", version, CRC-32
+ * of the whole file, every field and size (format at the top of
+ * src/checkpoint.c).  *out is owned by the caller (dn_checkpoint_free);
+ * NULL on failure. */
+dn_status dn_checkpoint_load(const char *path, dn_checkpoint **out, dn_error *err);
+void dn_checkpoint_free(dn_checkpoint *ck);
+
+/* What a checkpoint holds, to rebuild the run around it. */
+typedef struct dn_checkpoint_info {
+    int epoch;          /* epochs completed, 1..opts.epochs */
+    int threads;        /* dn_get_threads() of the run that wrote it */
+    size_t data_count;  /* images of the training set, validation tail included */
+    const char *arch;   /* the model's architecture, for dn_model_create */
+    const char *note;   /* the run's checkpoint_note, "" when none */
+    dn_train_opts opts; /* the stored settings; callbacks and checkpoint fields NULL */
+} dn_checkpoint_info;
+
+/* Fills *out; its strings are owned by ck and live as long as it. */
+void dn_checkpoint_describe(const dn_checkpoint *ck, dn_checkpoint_info *out);
+
+/* Continues the run saved in ck for its remaining epochs, with the settings
+ * stored in it: the result is what the uninterrupted dn_train would have
+ * produced, bit for bit when dn_get_threads() equals info.threads.
+ *   m      a model of the checkpoint's architecture (e.g. from
+ *          dn_model_create(info.arch, NULL, 0, ...)), owned by the caller;
+ *          its parameters, state and metadata are replaced by ck's first.
+ *   train  the same data set the run started with: its size and the
+ *          checksums of labels and pixels must match (DN_E_ARG otherwise).
+ *   o      only progress, progress_user, progress_every, checkpoint and
+ *          checkpoint_note are used; every training setting comes from ck.
+ *          May be NULL (no progress reports, no further checkpoints).
+ * Returns like dn_train; ck is only read and may be used again. */
+dn_status dn_train_resume(dn_model *m, const dn_dataset *train, const dn_checkpoint *ck,
+                          const dn_train_opts *o, dn_train_result *res, dn_error *err);
 
 /* Parses "sgd", "momentum", "nesterov", "adam" / "constant", "step",
  * "cosine". Returns DN_E_ARG for unknown names. */

@@ -8,9 +8,14 @@
  * Determinism: all randomness (shuffling, dropout, augmentation) comes from
  * one RNG seeded by opts->seed; with one thread the same inputs and seed
  * give bit-identical parameters.
+ *
+ * Checkpoints: the trainer's whole state after an epoch (model, optimiser
+ * moments and step, RNG, data order, best epoch, history) can be written
+ * out (checkpoint.c) and restored into a fresh trainer, whose epoch loop
+ * then continues exactly as the uninterrupted run would have.
  */
 #include "augment.h"
-#include "model.h"
+#include "checkpoint.h"
 #include "optim.h"
 
 #include <math.h>
@@ -40,7 +45,7 @@ void dn_train_opts_default(dn_train_opts *o) {
 typedef struct trainer {
     dn_model *m;
     const dn_dataset *ds;
-    const dn_train_opts *o;
+    dn_train_opts o; /* settings (from the caller or a checkpoint) and callbacks */
     size_t ntrain, nval;
     int batch;
     /* The batch is split across `split` threads, each with its own executor,
@@ -59,6 +64,12 @@ typedef struct trainer {
     float *best_params, *best_state, *good_params, *good_state;
     char *history;
     size_t history_len, history_cap;
+    int epoch;                       /* epochs completed */
+    int x_loaded;                    /* full-batch mode: t->x holds the data */
+    double best;                     /* best validation accuracy, -1 = none */
+    double start, seconds_before;    /* dn_now() at the start of this call; earlier runs' time */
+    uint32_t labels_crc, images_crc; /* identity of the data, for checkpoints */
+    dn_train_result r;
 } trainer;
 
 static void trainer_free(trainer *t) {
@@ -79,18 +90,27 @@ static void trainer_free(trainer *t) {
     free(t->history);
 }
 
+/* Sets up buffers for the settings in *o (copied); identify: checksum the
+ * data for checkpoints. Leaves t freeable on every path. */
 static dn_status trainer_init(trainer *t, dn_model *m, const dn_dataset *ds, const dn_train_opts *o,
-                              dn_error *err) {
+                              int identify, dn_error *err) {
     memset(t, 0, sizeof *t);
     t->m = m;
     t->ds = ds;
-    t->o = o;
+    t->o = *o;
+    t->best = -1.0;
     if (!ds->labels) return dn_fail(err, DN_E_ARG, "training data has no labels");
     if (ds->rows != 28 || ds->cols != 28)
         return dn_fail(err, DN_E_ARG, "training images are %dx%d, expected 28x28", ds->rows,
                        ds->cols);
     if (o->epochs <= 0 || o->batch < 0 || !(o->lr > 0.0f) || !isfinite(o->lr))
         return dn_fail(err, DN_E_ARG, "epochs and learning rate must be positive");
+    if (o->aug_shift < 0 || o->aug_shift > 28 || !(o->aug_rotate >= 0 && o->aug_rotate <= 360) ||
+        !(o->aug_scale >= 0 && o->aug_scale <= 0.9f) ||
+        !(o->aug_elastic >= 0 && o->aug_elastic <= 100))
+        return dn_fail(err, DN_E_ARG,
+                       "augmentation out of range (shift 0..28, rotate 0..360, scale 0..0.9, "
+                       "elastic 0..100)");
     if (o->val_count >= ds->count)
         return dn_fail(err, DN_E_ARG,
                        "validation set (%zu) must be smaller than the %zu training "
@@ -127,6 +147,10 @@ static dn_status trainer_init(trainer *t, dn_model *m, const dn_dataset *ds, con
         !t->best_state || !t->good_params || !t->good_state)
         return dn_fail(err, DN_E_NOMEM, "out of memory for training buffers");
     for (size_t i = 0; i < t->ntrain; i++) t->order[i] = i;
+    if (identify) {
+        t->labels_crc = dn_checksum(ds->labels, ds->count);
+        t->images_crc = dn_checksum(ds->images, ds->count * 784);
+    }
     return DN_OK;
 }
 
@@ -140,14 +164,14 @@ static void shuffle(trainer *t) {
 
 /* Copies batch b's images (augmented when enabled) and labels. */
 static void load_batch(trainer *t, size_t first, int n) {
-    int aug = dn_augment_enabled(t->o);
+    int aug = dn_augment_enabled(&t->o);
     for (int i = 0; i < n; i++) {
         size_t idx = t->order[first + (size_t)i];
         float *dst = t->x + (size_t)i * 784;
         if (aug) {
             float *tmp = t->scratch + 3 * 784;
             dn_images_to_float(t->ds->images + idx * 784, 784, tmp);
-            dn_augment(t->o, &t->rng, tmp, dst, t->scratch);
+            dn_augment(&t->o, &t->rng, tmp, dst, t->scratch);
         } else {
             dn_images_to_float(t->ds->images + idx * 784, 784, dst);
         }
@@ -260,9 +284,9 @@ static size_t count_correct(const trainer *t, int n) {
 }
 
 /* Runs one epoch; returns DN_E_DIVERGED or DN_E_CANCELLED to stop. */
-static dn_status run_epoch(trainer *t, int epoch, double start, double *loss_out, double *acc_out,
+static dn_status run_epoch(trainer *t, int epoch, double *loss_out, double *acc_out,
                            double *secs_out, dn_error *err) {
-    const dn_train_opts *o = t->o;
+    const dn_train_opts *o = &t->o;
     size_t batches = (t->ntrain + (size_t)t->batch - 1) / (size_t)t->batch;
     float lr = dn_schedule_lr(o, epoch - 1);
     double t0 = dn_now(), loss_sum = 0.0;
@@ -273,7 +297,8 @@ static dn_status run_epoch(trainer *t, int epoch, double start, double *loss_out
         size_t first = b * (size_t)t->batch;
         int n = (int)(t->ntrain - first < (size_t)t->batch ? t->ntrain - first : (size_t)t->batch);
         /* full batch without augmentation: the same data every step */
-        if (!full || epoch == 1) load_batch(t, first, n);
+        if (!full || !t->x_loaded) load_batch(t, first, n);
+        t->x_loaded = full;
         double loss = step(t, n);
         /* A mean cross-entropy above 1000 means logits of order 1000: the
          * run has exploded even if the numbers are still finite. */
@@ -304,7 +329,7 @@ static dn_status run_epoch(trainer *t, int epoch, double start, double *loss_out
                              .images_done = seen,
                              .loss = loss_sum / seen,
                              .images_per_sec = seen / (now - t0 + 1e-9),
-                             .elapsed = now - start,
+                             .elapsed = t->seconds_before + now - t->start,
                              .val_accuracy = -1,
                              .lr = lr};
             if (o->progress(&p, o->progress_user)) {
@@ -319,41 +344,140 @@ static dn_status run_epoch(trainer *t, int epoch, double start, double *loss_out
     return DN_OK;
 }
 
-dn_status dn_train(dn_model *m, const dn_dataset *ds, const dn_train_opts *o, dn_train_result *res,
-                   dn_error *err) {
-    trainer t;
-    dn_train_result r = {0};
-    dn_status st = trainer_init(&t, m, ds, o, err);
-    double start = dn_now(), best = -1.0;
-    if (st == DN_OK) {
-        record_settings(m, o, &t);
-        snapshot(m, t.good_params, t.good_state);
+/* ================================================================ checkpoints */
+
+static dn_status save_checkpoint(trainer *t, dn_error *err) {
+    dn_checkpoint ck = {.opts = t->o,
+                        .epoch = t->epoch,
+                        .threads = dn_get_threads(),
+                        .split = t->split,
+                        .data_count = t->ds->count,
+                        .labels_crc = t->labels_crc,
+                        .images_crc = t->images_crc,
+                        .rng = t->rng,
+                        .opt_step = t->opt.step,
+                        .nmoments = t->o.optimizer == DN_OPT_SGD    ? 0
+                                    : t->o.optimizer == DN_OPT_ADAM ? 2
+                                                                    : 1,
+                        .moments = {t->opt.m, t->opt.v},
+                        .ntrain = t->ntrain,
+                        .order = t->order,
+                        .best_epoch = t->r.best_epoch,
+                        .best_accuracy = t->best,
+                        .train_loss = t->r.final_train_loss,
+                        .seconds = t->seconds_before + dn_now() - t->start,
+                        .history = t->history,
+                        .note = (char *)t->o.checkpoint_note,
+                        .model = t->m};
+    ck.opts.progress = NULL;
+    ck.opts.progress_user = NULL;
+    ck.opts.checkpoint = ck.opts.checkpoint_note = NULL;
+    if (t->r.best_epoch && t->o.keep_best) {
+        ck.best_params = t->best_params;
+        ck.best_state = t->best_state;
     }
-    for (int epoch = 1; st == DN_OK && epoch <= o->epochs; epoch++) {
+    return dn_checkpoint_save(t->o.checkpoint, &ck, err);
+}
+
+/* Replaces m's metadata by a copy of src's. */
+static dn_status copy_meta(dn_model *m, const dn_model *src) {
+    for (size_t i = 0; i < m->nmeta; i++) {
+        free(m->meta[i].key);
+        free(m->meta[i].value);
+    }
+    m->nmeta = 0;
+    dn_status st = DN_OK;
+    for (size_t i = 0; i < src->nmeta && st == DN_OK; i++)
+        st = dn_model_set_meta(m, src->meta[i].key, src->meta[i].value);
+    return st;
+}
+
+/* Puts the state saved in ck into a freshly initialised trainer and its
+ * model, after checking that both match what the checkpoint was made with. */
+static dn_status trainer_restore(trainer *t, const dn_checkpoint *ck, dn_error *err) {
+    dn_model *m = t->m;
+    const dn_model *src = ck->model;
+    if (strcmp(m->arch, src->arch) || m->nparams != src->nparams || m->nstate != src->nstate)
+        return dn_fail(err, DN_E_ARG,
+                       "the model (%.200s) does not have the checkpoint's "
+                       "architecture (%.200s)",
+                       m->arch, src->arch);
+    if (t->ds->count != ck->data_count)
+        return dn_fail(err, DN_E_ARG,
+                       "the checkpoint was made on %zu training images, this data set has %zu; "
+                       "resume with the data the run started with",
+                       ck->data_count, t->ds->count);
+    if (t->labels_crc != ck->labels_crc || t->images_crc != ck->images_crc)
+        return dn_fail(err, DN_E_ARG,
+                       "the training data differs from the data the checkpoint was made on "
+                       "(the %s do not match); resume with the data the run started with",
+                       t->labels_crc != ck->labels_crc ? "labels" : "images");
+    if (ck->ntrain != t->ntrain || ck->best_epoch > ck->epoch)
+        return dn_fail(err, DN_E_ARG, "the checkpoint does not fit this data set");
+    memcpy(m->params, src->params, sizeof(float) * m->nparams);
+    memcpy(m->state, src->state, sizeof(float) * m->nstate);
+    if (copy_meta(m, src) != DN_OK) return dn_fail(err, DN_E_NOMEM, "out of memory");
+    float *moments[2] = {t->opt.m, t->opt.v};
+    for (int k = 0; k < ck->nmoments && k < 2; k++)
+        if (moments[k]) memcpy(moments[k], ck->moments[k], sizeof(float) * m->nparams);
+    t->opt.step = ck->opt_step;
+    t->rng = ck->rng;
+    memcpy(t->order, ck->order, sizeof *t->order * t->ntrain);
+    if (ck->best_params) {
+        memcpy(t->best_params, ck->best_params, sizeof(float) * m->nparams);
+        memcpy(t->best_state, ck->best_state, sizeof(float) * m->nstate);
+    }
+    t->best = ck->best_accuracy;
+    t->epoch = ck->epoch;
+    t->r.epochs_run = ck->epoch;
+    t->r.best_epoch = ck->best_epoch;
+    t->r.final_train_loss = ck->train_loss;
+    t->seconds_before = ck->seconds;
+    if (ck->history && ck->history[0]) {
+        size_t len = strlen(ck->history);
+        if (!(t->history = malloc(len + 1))) return dn_fail(err, DN_E_NOMEM, "out of memory");
+        memcpy(t->history, ck->history, len + 1);
+        t->history_len = len;
+        t->history_cap = len + 1;
+    }
+    return DN_OK;
+}
+
+/* ================================================================ the loop */
+
+/* Runs epochs t->epoch+1 .. epochs, then records the results. */
+static dn_status train_loop(trainer *t, dn_error *err) {
+    const dn_train_opts *o = &t->o;
+    dn_model *m = t->m;
+    dn_status st = DN_OK;
+    t->start = dn_now();
+    snapshot(m, t->good_params, t->good_state);
+    for (int epoch = t->epoch + 1; st == DN_OK && epoch <= o->epochs; epoch++) {
         double loss = 0, acc = 0, secs = 0, vacc = -1.0, vloss = NAN;
-        st = run_epoch(&t, epoch, start, &loss, &acc, &secs, err);
+        st = run_epoch(t, epoch, &loss, &acc, &secs, err);
         if (st != DN_OK) break;
-        if (t.nval) validate(&t, &vacc, &vloss);
-        snapshot(m, t.good_params, t.good_state);
-        if (t.nval && vacc > best) {
-            best = vacc;
-            r.best_epoch = epoch;
-            snapshot(m, t.best_params, t.best_state);
+        if (t->nval) validate(t, &vacc, &vloss);
+        snapshot(m, t->good_params, t->good_state);
+        if (t->nval && vacc > t->best) {
+            t->best = vacc;
+            t->r.best_epoch = epoch;
+            snapshot(m, t->best_params, t->best_state);
         }
-        r.epochs_run = epoch;
-        r.final_train_loss = loss;
-        if (history_add(&t, epoch, loss, acc, vacc, secs) != DN_OK)
+        t->epoch = t->r.epochs_run = epoch;
+        t->r.final_train_loss = loss;
+        if (history_add(t, epoch, loss, acc, vacc, secs) != DN_OK)
             st = dn_fail(err, DN_E_NOMEM, "out of memory");
+        if (st == DN_OK && o->checkpoint) st = save_checkpoint(t, err);
         if (st == DN_OK && o->progress) {
-            size_t batches = (t.ntrain + (size_t)t.batch - 1) / (size_t)t.batch;
+            size_t batches = (t->ntrain + (size_t)t->batch - 1) / (size_t)t->batch;
             dn_progress p = {.epoch = epoch,
                              .epochs = o->epochs,
                              .batch = batches,
                              .batches = batches,
-                             .images_done = t.ntrain,
+                             .images_done = t->ntrain,
                              .loss = loss,
-                             .images_per_sec = t.ntrain / (secs + 1e-9),
-                             .elapsed = dn_now() - start,
+                             .images_per_sec = t->ntrain / (secs + 1e-9),
+                             .elapsed = t->seconds_before + dn_now() - t->start,
                              .epoch_done = 1,
                              .val_accuracy = vacc,
                              .val_loss = vloss,
@@ -364,20 +488,47 @@ dn_status dn_train(dn_model *m, const dn_dataset *ds, const dn_train_opts *o, dn
                 st = dn_fail(err, DN_E_CANCELLED, "training cancelled");
         }
     }
-    if (t.history) dn_model_set_meta(m, "history", t.history);
-    if (st == DN_OK && o->keep_best && t.nval && r.best_epoch) {
-        restore(m, t.best_params, t.best_state);
-    }
-    r.best_val_accuracy = best;
-    r.seconds = dn_now() - start;
-    if (st == DN_OK && t.nval) {
+    if (t->history) dn_model_set_meta(m, "history", t->history);
+    if (st == DN_OK && o->keep_best && t->nval && t->r.best_epoch)
+        restore(m, t->best_params, t->best_state);
+    t->r.best_val_accuracy = t->best;
+    t->r.seconds = t->seconds_before + dn_now() - t->start;
+    if (st == DN_OK && t->nval) {
         char buf[64];
-        snprintf(buf, sizeof buf, "%.6f", best);
+        snprintf(buf, sizeof buf, "%.6f", t->best);
         dn_model_set_meta(m, "val_accuracy", buf);
-        snprintf(buf, sizeof buf, "%d", r.best_epoch);
+        snprintf(buf, sizeof buf, "%d", t->r.best_epoch);
         dn_model_set_meta(m, "best_epoch", buf);
     }
-    if (res) *res = r;
+    return st;
+}
+
+dn_status dn_train(dn_model *m, const dn_dataset *ds, const dn_train_opts *o, dn_train_result *res,
+                   dn_error *err) {
+    trainer t;
+    dn_status st = trainer_init(&t, m, ds, o, o->checkpoint != NULL, err);
+    if (st == DN_OK) {
+        record_settings(m, o, &t);
+        st = train_loop(&t, err);
+    }
+    if (res) *res = t.r;
+    trainer_free(&t);
+    return st;
+}
+
+dn_status dn_train_resume(dn_model *m, const dn_dataset *ds, const dn_checkpoint *ck,
+                          const dn_train_opts *o, dn_train_result *res, dn_error *err) {
+    dn_train_opts merged = ck->opts;
+    merged.progress = o ? o->progress : NULL;
+    merged.progress_user = o ? o->progress_user : NULL;
+    merged.progress_every = o ? o->progress_every : 1;
+    merged.checkpoint = o ? o->checkpoint : NULL;
+    merged.checkpoint_note = o ? o->checkpoint_note : NULL;
+    trainer t;
+    dn_status st = trainer_init(&t, m, ds, &merged, 1, err);
+    if (st == DN_OK) st = trainer_restore(&t, ck, err);
+    if (st == DN_OK) st = train_loop(&t, err);
+    if (res) *res = t.r;
     trainer_free(&t);
     return st;
 }

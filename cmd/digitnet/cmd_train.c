@@ -1,11 +1,22 @@
 /*
  * cmd_train.c — `digitnet train`: options (command line and --config file),
- * the progress display, and saving the model.
+ * the progress display, checkpoints and --resume, and saving the model.
+ *
+ * A checkpoint MODEL.ckpt is written after every epoch and removed once
+ * MODEL is saved; `--resume MODEL.ckpt` rebuilds the run from it (settings,
+ * data source recorded in its note, thread count) and continues it.
+ *
+ * Test hook: DIGITNET_TEST_KILL_AFTER_BATCHES=N makes the command raise
+ * SIGKILL on itself after N training batches of this process, so tests can
+ * interrupt a run at a deterministic point. (The library's
+ * DIGITNET_TEST_KILL_IN_SAVE is described in src/checkpoint.h.)
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,22 +57,57 @@ static const char *usage_text =
     "  -c, --config FILE      read options from FILE: one 'option = value' per line\n"
     "                         (e.g. 'arch = lenet5'), '#' comments; the command line wins\n"
     "  -q, --quiet            no progress output\n"
-    "  -o, --output MODEL     where to save the model (written atomically)\n";
+    "  -o, --output MODEL     where to save the model (written atomically)\n"
+    "\n"
+    "Crash safety: after every epoch the whole training state is written atomically\n"
+    "to MODEL.ckpt, which is removed once MODEL is saved. If the run is killed, the\n"
+    "machine crashes or Ctrl-C stops it, continue with --resume. A run that diverges\n"
+    "keeps the checkpoint of its last good epoch.\n"
+    "      --resume CKPT      continue the run saved in CKPT with its stored settings,\n"
+    "                         data source and thread count (only -o, -q, -j, --data,\n"
+    "                         --mnist, --no-test and the checkpoint options may be\n"
+    "                         given); with the same thread count the final model is\n"
+    "                         bit-identical to an uninterrupted run's\n"
+    "      --checkpoint PATH  write checkpoints to PATH instead of MODEL.ckpt\n"
+    "      --no-checkpoint    write no checkpoints\n";
 
 typedef struct train_cli {
     const char *arch, *act, *data, *out, *finetune, *mnist;
-    int epochs_set;
+    const char *resume, *ckpt; /* --resume CKPT; where checkpoints go (NULL = none) */
+    int epochs_set, mix;       /* mix: fine-tuning data (user digits + MNIST) */
     size_t subset;
-    int lr_set, quiet, test_after, tty;
+    int lr_set, quiet, test_after, tty, threads_set, no_ckpt, notest_set;
+    int setting;                   /* an option that --resume does not accept, 0 = none */
+    long kill_after, batches_done; /* the test hook, see the top of the file */
     dn_train_opts o;
     double last_draw;
     char *config_text; /* --config file contents; option values point into it */
+    char *ckpt_buf, *note_buf, *resume_text;
 } train_cli;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) {
+    interrupted = 1;
+    signal(sig, SIG_DFL); /* a second Ctrl-C stops at once */
+}
+
+/* While training, Ctrl-C and SIGTERM stop after the current batch with a
+ * resume hint, unless they were ignored when the command started (nohup). */
+static void catch_signals(int on) {
+    static const int sigs[] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        void (*old)(int) = signal(sigs[i], on ? on_signal : SIG_DFL);
+        if (old == SIG_IGN) signal(sigs[i], SIG_IGN);
+    }
+}
 
 /* ---------------------------------------------------------------- progress */
 
 static int on_progress(const dn_progress *p, void *user) {
     train_cli *c = user;
+    if (c->kill_after && !p->epoch_done && ++c->batches_done >= c->kill_after) raise(SIGKILL);
+    if (interrupted) return 1;
     if (c->quiet) return 0;
     if (p->epoch_done) {
         if (c->tty) fprintf(stderr, "\r\033[K");
@@ -110,6 +156,9 @@ enum {
     O_FINETUNE,
     O_MNIST,
     O_SUBSET,
+    O_RESUME,
+    O_CKPT,
+    O_NOCKPT,
     O_HELP
 };
 
@@ -140,13 +189,25 @@ static const struct option long_opts[] = {{"arch", required_argument, 0, 'a'},
                                           {"config", required_argument, 0, 'c'},
                                           {"quiet", no_argument, 0, 'q'},
                                           {"output", required_argument, 0, 'o'},
+                                          {"resume", required_argument, 0, O_RESUME},
+                                          {"checkpoint", required_argument, 0, O_CKPT},
+                                          {"no-checkpoint", no_argument, 0, O_NOCKPT},
                                           {"help", no_argument, 0, O_HELP},
                                           {0, 0, 0, 0}};
+
+/* Options that do not change what is trained, so --resume accepts them. */
+static int allowed_with_resume(int opt) {
+    static const int ok[] = {'j', 'd', 'q', 'o', O_MNIST, O_NOTEST, O_RESUME, O_CKPT, O_NOCKPT};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (opt == ok[i]) return 1;
+    return 0;
+}
 
 static int apply_option(train_cli *c, int opt, const char *arg) {
     long l;
     double d;
     dn_train_opts *o = &c->o;
+    if (!allowed_with_resume(opt) && !c->setting) c->setting = opt;
     switch (opt) {
     case 'a':
         c->arch = arg;
@@ -205,6 +266,7 @@ static int apply_option(train_cli *c, int opt, const char *arg) {
     case 'j':
         if (cli_parse_long("train", "--threads", arg, 0, 256, &l)) return -1;
         dn_set_threads((int)l);
+        c->threads_set = 1;
         break;
     case 'd':
         c->data = arg;
@@ -246,6 +308,16 @@ static int apply_option(train_cli *c, int opt, const char *arg) {
         break;
     case O_NOTEST:
         c->test_after = 0;
+        c->notest_set = 1;
+        break;
+    case O_RESUME:
+        c->resume = arg;
+        break;
+    case O_CKPT:
+        c->ckpt = arg;
+        break;
+    case O_NOCKPT:
+        c->no_ckpt = 1;
         break;
     case 'q':
         c->quiet = 1;
@@ -303,7 +375,7 @@ static int apply_config(train_cli *c, const char *path) {
 static int evaluate_test(train_cli *c, dn_model *m) {
     dn_dataset test = {0};
     dn_error err = {{0}};
-    if (dn_mnist_load(c->finetune ? c->mnist : c->data, "test", &test, &err) != DN_OK) {
+    if (dn_mnist_load(c->mix ? c->mnist : c->data, "test", &test, &err) != DN_OK) {
         fprintf(stderr, "digitnet train: note: no test set evaluated: %s\n", err.msg);
         return 0;
     }
@@ -317,8 +389,6 @@ static int evaluate_test(train_cli *c, dn_model *m) {
     dn_dataset_free(&test);
     return 0;
 }
-
-static int train_main(train_cli *cp, int argc, char **argv);
 
 /* Fine-tuning data: the user's digits first, repeated so they make up about
  * a tenth of an epoch, then all of MNIST's training set, whose tail stays
@@ -355,17 +425,171 @@ static dn_status load_finetune_data(const train_cli *c, dn_dataset *out, dn_erro
     return st;
 }
 
-int cmd_train(int argc, char **argv) {
-    train_cli c = {.arch = "mlp", .data = "data/mnist", .mnist = "data/mnist", .test_after = 1};
-    int rc = train_main(&c, argc, argv);
-    free(c.config_text);
-    return rc;
+/* ---------------------------------------------------------------- resume */
+
+/* The note stored in every checkpoint: where the data came from, so that
+ * --resume can load the same data again. One "key=value" per line. */
+static int build_note(train_cli *c) {
+    size_t n = strlen(c->data) + strlen(c->mnist) + 96;
+    if (!(c->note_buf = malloc(n))) return -1;
+    snprintf(c->note_buf, n, "data=%s\nmnist=%s\nmix=%d\nsubset=%zu\ntest=%d\n", c->data, c->mnist,
+             c->mix, c->subset, c->test_after);
+    return 0;
 }
 
-static int train_main(train_cli *cp, int argc, char **argv) {
-    train_cli *c = cp;
-    dn_train_opts_default(&c->o);
-    c->tty = isatty(STDERR_FILENO);
+/* Applies a checkpoint's note; --data, --mnist and --no-test given on the
+ * command line win. Values point into c->resume_text. */
+static int apply_note(train_cli *c, const char *note) {
+    if (!(c->resume_text = strdup(note))) return -1;
+    for (char *save = NULL, *s = strtok_r(c->resume_text, "\n", &save); s;
+         s = strtok_r(NULL, "\n", &save)) {
+        char *v = strchr(s, '=');
+        if (!v) continue;
+        *v++ = 0;
+        if (!strcmp(s, "data") && !c->data)
+            c->data = v;
+        else if (!strcmp(s, "mnist") && !c->mnist)
+            c->mnist = v;
+        else if (!strcmp(s, "mix"))
+            c->mix = atoi(v) != 0;
+        else if (!strcmp(s, "subset"))
+            c->subset = (size_t)strtoull(v, NULL, 10);
+        else if (!strcmp(s, "test") && !c->notest_set)
+            c->test_after = atoi(v) != 0;
+    }
+    return 0;
+}
+
+static int load_data(train_cli *c, dn_dataset *train) {
+    dn_error err = {{0}};
+    if (c->mix) {
+        if (load_finetune_data(c, train, &err) != DN_OK) return cli_error("train", "%s", err.msg);
+    } else if (dn_mnist_load(c->data, "train", train, &err) != DN_OK) {
+        return cli_error("train", "%s (run 'make data' to download MNIST)", err.msg);
+    }
+    if (c->subset && c->subset < train->count) train->count = c->subset;
+    return EXIT_OK;
+}
+
+/* A new run: the model (created or loaded for fine-tuning) and its data. */
+static int prepare_new(train_cli *c, dn_model **m, dn_dataset *train) {
+    dn_error err = {{0}};
+    if (!c->lr_set)
+        c->o.lr = c->o.optimizer == DN_OPT_ADAM       ? 0.001f
+                  : c->o.optimizer == DN_OPT_MOMENTUM ? 0.05f
+                                                      : 0.1f;
+    c->mix = c->finetune != NULL;
+    if (c->finetune) {
+        if (!c->epochs_set) c->o.epochs = 3;
+        if (!c->lr_set) c->o.lr /= 5; /* gentle: keep what the model knows */
+        if (!(*m = cli_load_model("train", c->finetune))) return EXIT_RUNTIME;
+    } else if (dn_model_create(c->arch, c->act, c->o.seed, m, &err) != DN_OK) {
+        return cli_usage_error("train", "%s", err.msg);
+    }
+    int rc = load_data(c, train);
+    if (rc != EXIT_OK) {
+        dn_model_free(*m);
+        *m = NULL;
+        return rc;
+    }
+    if (!c->quiet && c->ckpt && access(c->ckpt, F_OK) == 0)
+        fprintf(stderr,
+                "digitnet train: note: %s from an earlier run will be replaced after the first "
+                "epoch (stop now and use --resume %s to continue that run instead)\n",
+                c->ckpt, c->ckpt);
+    if (!c->quiet)
+        fprintf(stderr, "training %s (%zu parameters) on %zu images, %d threads\n",
+                dn_model_arch(*m), dn_model_param_count(*m), train->count - c->o.val_count,
+                dn_get_threads());
+    return EXIT_OK;
+}
+
+/* A resumed run: settings, data source and thread count from the checkpoint. */
+static int prepare_resume(train_cli *c, dn_checkpoint **ck, dn_model **m, dn_dataset *train) {
+    dn_error err = {{0}};
+    if (dn_checkpoint_load(c->resume, ck, &err) != DN_OK) return cli_error("train", "%s", err.msg);
+    dn_checkpoint_info info;
+    dn_checkpoint_describe(*ck, &info);
+    if (apply_note(c, info.note)) return cli_error("train", "out of memory");
+    if (!c->data) c->data = "data/mnist";
+    if (!c->mnist) c->mnist = "data/mnist";
+    if (!c->threads_set)
+        dn_set_threads(info.threads);
+    else if (dn_get_threads() != info.threads && !c->quiet)
+        fprintf(stderr,
+                "digitnet train: note: the run used %d threads, this one %d: the result will "
+                "differ slightly from an uninterrupted run\n",
+                info.threads, dn_get_threads());
+    c->o = info.opts;
+    int rc = load_data(c, train);
+    if (rc != EXIT_OK) return rc;
+    if (dn_model_create(info.arch, NULL, 0, m, &err) != DN_OK)
+        return cli_error("train", "%s: %s", c->resume, err.msg);
+    if (!c->quiet)
+        fprintf(stderr, "resuming %s after epoch %d of %d: %s on %zu images, %d threads\n",
+                c->resume, info.epoch, info.opts.epochs, info.arch, train->count - c->o.val_count,
+                dn_get_threads());
+    return EXIT_OK;
+}
+
+/* The newest checkpoint on disk and its epoch, for messages; NULL when none. */
+static const char *last_checkpoint(const train_cli *c, int resumed_epoch, int epochs_run,
+                                   int *epoch) {
+    *epoch = epochs_run;
+    if (c->ckpt && epochs_run > resumed_epoch) return c->ckpt;
+    *epoch = resumed_epoch;
+    return c->resume;
+}
+
+/* Reports how training ended; on success tests and saves the model. */
+static int finish(train_cli *c, dn_model *m, dn_status st, const dn_train_result *res,
+                  int resumed_epoch, const dn_error *err) {
+    int epoch;
+    const char *ck = last_checkpoint(c, resumed_epoch, res->epochs_run, &epoch);
+    const char *none = c->ckpt ? "no epoch finished, so no model or checkpoint was saved"
+                               : "no model saved (checkpoints were off)";
+    if (st == DN_E_DIVERGED) {
+        if (ck)
+            return cli_error("train", "%s; the last good checkpoint (epoch %d) is in %s", err->msg,
+                             epoch, ck);
+        return cli_error("train", "%s; %s", err->msg, none);
+    }
+    if (st == DN_E_CANCELLED) {
+        if (ck)
+            return cli_error("train",
+                             "interrupted; epoch %d is saved in %s; continue with "
+                             "'digitnet train --resume %s -o %s'",
+                             epoch, ck, ck, c->out);
+        return cli_error("train", "interrupted; %s", none);
+    }
+    if (st == DN_E_IO && c->ckpt) /* the only writes during training are checkpoints */
+        return cli_error("train",
+                         "%s; training stopped after epoch %d: its checkpoint could not "
+                         "be written",
+                         err->msg, res->epochs_run);
+    if (st != DN_OK) return cli_error("train", "%s", err->msg);
+    if (res->best_epoch)
+        printf("best validation accuracy %.2f%% at epoch %d; %.1fs\n", 100 * res->best_val_accuracy,
+               res->best_epoch, res->seconds);
+    if (c->test_after) evaluate_test(c, m);
+    dn_error serr = {{0}};
+    if (dn_model_save(m, c->out, &serr) != DN_OK) {
+        if (ck && epoch == res->epochs_run)
+            return cli_error("train",
+                             "%s; the trained state is kept in %s: once the model can be "
+                             "written, save it with 'digitnet train --resume %s -o %s'",
+                             serr.msg, ck, ck, c->out);
+        return cli_error("train", "%s", serr.msg);
+    }
+    if (c->ckpt && unlink(c->ckpt) != 0 && errno != ENOENT)
+        fprintf(stderr, "digitnet train: note: cannot remove %s: %s\n", c->ckpt, strerror(errno));
+    if (!c->quiet) printf("saved %s\n", c->out);
+    return EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static int parse_args(train_cli *c, int argc, char **argv) {
     int opt;
     optind = 1;
     /* the config file is read first so the command line can override it */
@@ -375,7 +599,7 @@ static int train_main(train_cli *cp, int argc, char **argv) {
     while ((opt = getopt_long(argc, argv, "a:e:b:j:d:c:qo:", long_opts, NULL)) != -1) {
         if (opt == O_HELP) {
             fputs(usage_text, stdout);
-            return EXIT_OK;
+            return -1;
         }
         if (opt == 'c') continue;
         if (opt == '?') return cli_usage_error("train", "invalid option");
@@ -383,57 +607,85 @@ static int train_main(train_cli *cp, int argc, char **argv) {
     }
     if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
     if (!c->out) return cli_usage_error("train", "missing -o MODEL (where to save the model)");
-    if (!c->lr_set)
-        c->o.lr = c->o.optimizer == DN_OPT_ADAM       ? 0.001f
-                  : c->o.optimizer == DN_OPT_MOMENTUM ? 0.05f
-                                                      : 0.1f;
-    c->o.progress = on_progress;
-    c->o.progress_user = c;
+    if (c->resume && c->setting) {
+        const struct option *o = long_opts;
+        while (o->name && o->val != c->setting) o++;
+        return cli_usage_error("train",
+                               "--resume continues with the settings stored in the checkpoint; "
+                               "--%s cannot be changed",
+                               o->name ? o->name : "?");
+    }
+    if (c->no_ckpt && c->ckpt)
+        return cli_usage_error("train", "--checkpoint and --no-checkpoint exclude each other");
+    if (!c->no_ckpt && !c->ckpt) {
+        size_t n = strlen(c->out) + 6;
+        if (!(c->ckpt_buf = malloc(n))) return cli_error("train", "out of memory");
+        snprintf(c->ckpt_buf, n, "%s.ckpt", c->out);
+        c->ckpt = c->ckpt_buf;
+    }
+    if (c->ckpt && !strcmp(c->ckpt, c->out))
+        return cli_usage_error("train", "the checkpoint cannot be the model file itself");
+    return EXIT_OK;
+}
 
-    dn_error err = {{0}};
+static int train_main(train_cli *c, int argc, char **argv) {
+    dn_train_opts_default(&c->o);
+    c->tty = isatty(STDERR_FILENO);
+    int rc = parse_args(c, argc, argv);
+    if (rc != EXIT_OK) return rc < 0 ? EXIT_OK : rc;
+    const char *hook = getenv("DIGITNET_TEST_KILL_AFTER_BATCHES");
+    c->kill_after = hook ? atol(hook) : 0;
+    /* a full disk or `ulimit -f` must end in an error message, not a signal */
+    signal(SIGXFSZ, SIG_IGN);
+
     dn_model *m = NULL;
     dn_dataset train = {0};
-    if (c->finetune) {
-        if (!c->epochs_set) c->o.epochs = 3;
-        if (!c->lr_set) c->o.lr /= 5; /* gentle: keep what the model knows */
-        if (!(m = cli_load_model("train", c->finetune))) return EXIT_RUNTIME;
-        if (load_finetune_data(c, &train, &err) != DN_OK) {
-            dn_model_free(m);
-            return cli_error("train", "%s", err.msg);
-        }
+    dn_checkpoint *ck = NULL;
+    if (c->resume) {
+        rc = prepare_resume(c, &ck, &m, &train);
     } else {
-        if (dn_model_create(c->arch, c->act, c->o.seed, &m, &err) != DN_OK)
-            return cli_usage_error("train", "%s", err.msg);
-        if (dn_mnist_load(c->data, "train", &train, &err) != DN_OK) {
-            dn_model_free(m);
-            return cli_error("train", "%s (run 'make data' to download MNIST)", err.msg);
-        }
+        if (!c->data) c->data = "data/mnist";
+        if (!c->mnist) c->mnist = "data/mnist";
+        rc = prepare_new(c, &m, &train);
     }
-    if (c->subset && c->subset < train.count) train.count = c->subset;
-    if (!c->quiet)
-        fprintf(stderr, "training %s (%zu parameters) on %zu images, %d threads\n",
-                dn_model_arch(m), dn_model_param_count(m), train.count - c->o.val_count,
-                dn_get_threads());
-    dn_train_result res;
-    dn_status st = dn_train(m, &train, &c->o, &res, &err);
+    if (rc == EXIT_OK && build_note(c)) rc = cli_error("train", "out of memory");
+    if (rc != EXIT_OK) {
+        dn_checkpoint_free(ck);
+        dn_model_free(m);
+        dn_dataset_free(&train);
+        return rc;
+    }
+    c->o.progress = on_progress;
+    c->o.progress_user = c;
+    c->o.checkpoint = c->ckpt;
+    c->o.checkpoint_note = c->note_buf;
+    catch_signals(1);
+    dn_error err = {{0}};
+    dn_train_result res = {0};
+    int resumed_epoch = 0;
+    dn_status st;
+    if (ck) {
+        dn_checkpoint_info info;
+        dn_checkpoint_describe(ck, &info);
+        resumed_epoch = info.epoch;
+        st = dn_train_resume(m, &train, ck, &c->o, &res, &err);
+    } else {
+        st = dn_train(m, &train, &c->o, &res, &err);
+    }
+    catch_signals(0);
+    dn_checkpoint_free(ck);
     dn_dataset_free(&train);
-    int rc = EXIT_OK;
-    if (st != DN_OK) {
-        rc = cli_error("train", "%s", err.msg);
-        if (st != DN_E_DIVERGED) {
-            dn_model_free(m);
-            return rc;
-        }
-    } else {
-        if (res.best_epoch)
-            printf("best validation accuracy %.2f%% at epoch %d; %.1fs\n",
-                   100 * res.best_val_accuracy, res.best_epoch, res.seconds);
-        if (c->test_after) evaluate_test(c, m);
-        if (dn_model_save(m, c->out, &err) != DN_OK)
-            rc = cli_error("train", "%s", err.msg);
-        else if (!c->quiet)
-            printf("saved %s\n", c->out);
-    }
+    rc = finish(c, m, st, &res, resumed_epoch, &err);
     dn_model_free(m);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv) {
+    train_cli c = {.arch = "mlp", .test_after = 1};
+    int rc = train_main(&c, argc, argv);
+    free(c.config_text);
+    free(c.ckpt_buf);
+    free(c.note_buf);
+    free(c.resume_text);
     return rc;
 }
