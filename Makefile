@@ -158,7 +158,11 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/digitnet
 
 format:
-	clang-format -i include/*.h src/*.c src/*/*.c src/*.h src/*/*.h cmd/digitnet/*.c cmd/digitnet/*.h tests/*.c tests/*.h tools/*.c
+	clang-format -i include/*.h src/*.c src/*/*.c src/*.h src/*/*.h cmd/digitnet/*.c cmd/digitnet/*.h \
+	    tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h tools/*.c bench/*.c
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-clang build-fuzz
+
+# libFuzzer targets (make fuzz-build, fuzz-smoke, fuzz); see docs/fuzzing.md
+-include tests/fuzz/fuzz.mk

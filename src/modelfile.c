@@ -175,6 +175,11 @@ static dn_status parse_model(const unsigned char *data, size_t size, const char 
     char *arch = NULL;
     if (get_u64(&r, &np) || get_u64(&r, &ns) || get_str(&r, 1023, &arch))
         return dn_fail(err, DN_E_FORMAT, "%s: header is malformed", path);
+    if (np > size / 4 || ns > size / 4 || 4 * (np + ns) > size) {
+        free(arch);
+        return dn_fail(err, DN_E_FORMAT, "%s: declares %llu parameters, more than the file holds",
+                       path, (unsigned long long)np);
+    }
     dn_spec spec;
     dn_status st = dn_spec_parse(arch, NULL, &spec, err);
     if (st == DN_OK) st = dn_model_build(&spec, out, err);

@@ -242,6 +242,13 @@ dn_status dn_spec_format(const dn_spec *s, char *buf, size_t size) {
             break;
         case DN_L_DROPOUT:
             snprintf(t, sizeof t, "drop%g", (double)c->p);
+            /* %g writes p < 1e-4 as "1e-05", whose '-' would split the token:
+             * use fixed point there (trailing zeros trimmed) */
+            if (strchr(t, 'e')) {
+                size_t n = (size_t)snprintf(t, sizeof t, "drop%.6f", (double)c->p);
+                while (t[n - 1] == '0') t[--n] = '\0';
+                if (t[n - 1] == '.') t[--n] = '\0';
+            }
             break;
         case DN_L_RELU:
             strcpy(t, "relu");

@@ -24,9 +24,10 @@ double dn_softmax_xent_forward(const float *logits, const unsigned char *labels,
             if (z[j] > mx) mx = z[j];
         double sum = 0.0;
         for (int j = 0; j < classes; j++) sum += exp((double)z[j] - mx);
-        double lse = log(sum) + mx;
-        for (int j = 0; j < classes; j++) p[j] = (float)exp((double)z[j] - lse);
-        if (labels) loss += lse - z[labels[i]];
+        /* divide rather than subtract log(sum): with logits near 1e30,
+         * log(sum) vanishes next to mx and two equal maxima would both get 1 */
+        for (int j = 0; j < classes; j++) p[j] = (float)(exp((double)z[j] - mx) / sum);
+        if (labels) loss += log(sum) + ((double)mx - z[labels[i]]);
     }
     return loss;
 }
