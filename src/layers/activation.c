@@ -32,8 +32,7 @@ static size_t total(const dn_layer *l, int n) {
 
 static void relu_forward(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c) {
     size_t m = total(l, n);
-#pragma omp parallel for simd schedule(static)                                                     \
-    num_threads(c->threads) if (c->threads > 1 && m > PAR_MIN)
+#pragma omp parallel for schedule(static) num_threads(c->threads) if (c->threads > 1 && m > PAR_MIN)
     for (size_t i = 0; i < m; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
@@ -41,8 +40,7 @@ static void relu_backward(const dn_layer *l, const float *x, const float *y, con
                           float *dx, int n, dn_layer_ctx *c) {
     if (!dx) return;
     size_t m = total(l, n);
-#pragma omp parallel for simd schedule(static)                                                     \
-    num_threads(c->threads) if (c->threads > 1 && m > PAR_MIN)
+#pragma omp parallel for schedule(static) num_threads(c->threads) if (c->threads > 1 && m > PAR_MIN)
     for (size_t i = 0; i < m; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
