@@ -124,7 +124,10 @@ deps:
 test: all data
 	@BUILD=$(BUILD) scripts/run-tests $(BUILD)
 
+# The C tests under memcheck (those named *_slow* are skipped); any error or
+# definite/indirect leak fails the test.
 valgrind: all data
+	@command -v valgrind >/dev/null || { echo "valgrind is not installed: scripts/install-deps valgrind"; exit 1; }
 	@BUILD=$(BUILD) VALGRIND=1 scripts/run-tests $(BUILD)
 
 # ---------------------------------------------------------------- run -----

@@ -176,7 +176,7 @@ static void test_valid(void) {
 }
 
 static void test_errors(void) {
-    unsigned char img[16 + 3 * 4 * 5 + 8], lab[8 + 3 + 8];
+    unsigned char img[16 + 3 * 4 * 5 + 8] = {0}, lab[8 + 3 + 8] = {0};
     size_t ni = make_images(img, 0x803, 3, 4, 5), nl = make_labels(lab, 0x801, 3);
     write_bytes(tpath("good-images"), img, ni);
     write_bytes(tpath("good-labels"), lab, nl);
@@ -228,7 +228,7 @@ static void test_errors(void) {
                 "label 12 at index 1 is out of range 0..9");
 
     /* dimensions: zero, absurd, too many items */
-    unsigned char hdr[16 + 64];
+    unsigned char hdr[16 + 64] = {0};
     write_bytes(tpath("zero-rows"), hdr, make_images(hdr, 0x803, 1, 0, 5));
     EXPECT_LOAD(tpath("zero-rows"), NULL, DN_E_FORMAT, "zero-rows", "0x5");
     make_images(hdr, 0x803, 1, 2, 2);

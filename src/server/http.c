@@ -5,14 +5,20 @@
  *   - threads: MHD's internal polling with a fixed pool of `workers` threads;
  *     the API holds the same number of inference contexts, so a request never
  *     waits for one in practice and the model is never copied per request;
- *   - limits: at most 32 connections (16 per client address), 64 KiB of MHD
- *     memory per connection, 30 s idle timeout; request bodies are collected
- *     here (no PostProcessor) into a buffer bounded by DN_API_MAX_BODY.  A
+ *   - limits: at most 128 connections (2 per worker thread when that is
+ *     more: libmicrohttpd splits the limit between its threads, and a thread
+ *     left with none never stops), 16 per client address, 64 KiB of MHD
+ *     memory per connection, 30 s idle timeout.  The per-address limit is
+ *     what keeps slow clients (slowloris) from one address from starving the
+ *     others; the total is eight addresses' worth.  Request bodies are
+ *     collected here (no PostProcessor) into a buffer bounded by
+ *     DN_API_MAX_BODY (so at most 256 MiB for 128 connections).  A
  *     Content-Length over the bound is answered 413 before reading the body;
  *     a chunked body that grows past it is discarded and answered 413 when it
  *     ends (libmicrohttpd 0.9 refuses a response queued mid-body; newer
  *     versions accept it and answer at once); a client that sends more than
- *     16 MiB past the bound has its connection cut;
+ *     16 MiB past the bound, or is still sending a body 30 s after its
+ *     headers (a trickle that never ends), has its connection cut;
  *   - headers: every answer is sent with nosniff, no-referrer and a strict
  *     Content-Security-Policy (the page loads nothing from elsewhere);
  *   - silence: MHD's messages go to a logger that drops them.
@@ -29,10 +35,12 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define CONN_LIMIT 32
+#define CONN_LIMIT 128
+#define CONN_PER_WORKER 2
 #define PER_IP_LIMIT 16
 #define CONN_MEMORY (64 * 1024)
 #define IDLE_TIMEOUT 30
+#define BODY_DEADLINE 30.0 /* seconds from the end of the headers */
 #define DRAIN_LIMIT (16u << 20)
 
 struct dn_server {
@@ -46,6 +54,7 @@ typedef struct request_state {
     unsigned char *body;
     size_t size, cap;
     size_t dropped; /* bytes discarded after the body grew too large */
+    double start;   /* dn_now() when the headers were complete */
     int too_large;  /* the body exceeds DN_API_MAX_BODY */
     int answered;   /* a response was queued early */
 } request_state;
@@ -170,6 +179,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         st = dn_calloc(1, sizeof *st);
         if (!st) return MHD_NO;
         *con_cls = st;
+        st->start = dn_now();
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && declared_too_large(cl)) {
@@ -184,6 +194,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         int was_large = st->too_large;
         if (take_chunk(st, upload_data, n)) return MHD_NO;
         if (st->too_large && st->dropped > DRAIN_LIMIT) return MHD_NO; /* cut the connection */
+        if (dn_now() - st->start > BODY_DEADLINE) return MHD_NO;
         /* Answer at once when MHD allows it mid-body; otherwise at the end. */
         if (st->too_large && !was_large && !st->answered &&
             send_error(c, 413, TOO_LARGE, 1) == MHD_YES)
@@ -266,11 +277,14 @@ dn_status dn_server_start(const dn_model *m, const dn_server_opts *o, dn_server 
     if (st == DN_OK) {
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
         if (use->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+        unsigned conns = CONN_LIMIT;
+        if (conns < CONN_PER_WORKER * (unsigned)o->workers)
+            conns = CONN_PER_WORKER * (unsigned)o->workers;
         errno = 0;
         s->daemon = MHD_start_daemon(
             flags, (uint16_t)o->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, use->ai_addr,
-            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->workers, MHD_OPTION_CONNECTION_LIMIT,
-            (unsigned)CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT,
+            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->workers, MHD_OPTION_CONNECTION_LIMIT, conns,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
             (unsigned)IDLE_TIMEOUT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
             MHD_OPTION_EXTERNAL_LOGGER, drop_log, NULL, MHD_OPTION_END);
