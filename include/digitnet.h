@@ -164,6 +164,8 @@ int dn_model_meta_at(const dn_model *m, size_t i, const char **key, const char *
 /* An inference context: activation buffers for up to max_batch inputs over
  * a model that it only reads.  Several contexts may share one model and run
  * concurrently in different threads; one context is not thread-safe.
+ * A context uses the dn_get_threads() threads in force when it is created
+ * (a server running one context per worker sets 1 first).
  * The model must outlive the context. */
 typedef struct dn_infer dn_infer;
 

@@ -316,7 +316,7 @@ dn_status dn_infer_create(const dn_model *m, size_t max_batch, dn_infer **out, d
         return dn_fail(err, DN_E_ARG, "max_batch %zu is out of range", max_batch);
     dn_infer *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return dn_fail(err, DN_E_NOMEM, "out of memory");
-    dn_status st = dn_exec_init(&ctx->exec, m, (int)max_batch, 1, 0, err);
+    dn_status st = dn_exec_init(&ctx->exec, m, (int)max_batch, dn_get_threads(), 0, err);
     if (st != DN_OK) {
         free(ctx);
         return st;

@@ -133,13 +133,21 @@ static void block_kernel(const float *Ap, const float *Bp, int mc, int nc, int k
  * layer's backward) are dominated by packing; these loops read A and B in
  * place instead: dot products when op(B) = B^T (both rows contiguous),
  * row updates otherwise. */
-/* Dot product with eight independent partial sums (a fixed order, so the
- * result is reproducible) that the compiler maps to one vector register. */
+/* Dot product with 32 independent partial sums in four vector registers
+ * (a fixed order, so the result is reproducible): four chains hide the
+ * latency of the fused multiply-adds. */
 static float dot(const float *a, const float *b, int n) {
     typedef float v8 __attribute__((vector_size(32), aligned(4)));
-    v8 acc = {0};
+    v8 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int k = 0;
-    for (; k + 8 <= n; k += 8) acc += *(const v8 *)(a + k) * *(const v8 *)(b + k);
+    for (; k + 32 <= n; k += 32) {
+        s0 += *(const v8 *)(a + k) * *(const v8 *)(b + k);
+        s1 += *(const v8 *)(a + k + 8) * *(const v8 *)(b + k + 8);
+        s2 += *(const v8 *)(a + k + 16) * *(const v8 *)(b + k + 16);
+        s3 += *(const v8 *)(a + k + 24) * *(const v8 *)(b + k + 24);
+    }
+    for (; k + 8 <= n; k += 8) s0 += *(const v8 *)(a + k) * *(const v8 *)(b + k);
+    v8 acc = (s0 + s1) + (s2 + s3);
     float s = 0.0f;
     for (int j = 0; j < 8; j++) s += acc[j];
     for (; k < n; k++) s += a[k] * b[k];

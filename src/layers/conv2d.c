@@ -75,17 +75,23 @@ static void conv_forward(const dn_layer *l, const float *x, float *y, int n, dn_
     size_t in_sz = dn_shape_size(l->in), out_sz = dn_shape_size(l->out);
     size_t per_thread = 2 * col_size(l) + l->nparams;
     const float *Wt = l->w, *b = l->w + (size_t)OC * ckk;
-#pragma omp parallel for schedule(static) num_threads(c->threads) if (c->threads > 1 && n > 1)
+    /* fewer samples than threads (single-image inference): let each
+     * product use the threads instead */
+    int per_sample = c->threads > 1 && n < c->threads;
+#pragma omp parallel for schedule(static) num_threads(c->threads) if (c->threads > 1 && !per_sample)
     for (int i = 0; i < n; i++) {
         float *col = c->aux ? c->aux + (size_t)i * l->aux_per_sample
                             : c->work + (size_t)thread_id() * per_thread;
         float *yi = y + (size_t)i * out_sz;
+        /* a product per sample: sequential inside the batch loop, or
+         * threaded when there is one sample per thread or fewer */
+        void (*gemm)(int, int, int, int, int, float, const float *, int, const float *, int, float,
+                     float *, int) = per_sample ? dn_gemm_portable : dn_gemm_portable_st;
         if (k == 1 && s == 1 && p == 0) {
-            dn_gemm_portable_st(0, 0, OC, P, ckk, 1.0f, Wt, ckk, x + (size_t)i * in_sz, P, 0.0f, yi,
-                                P);
+            gemm(0, 0, OC, P, ckk, 1.0f, Wt, ckk, x + (size_t)i * in_sz, P, 0.0f, yi, P);
         } else {
             dn_im2col(x + (size_t)i * in_sz, C, H, W, k, s, p, col);
-            dn_gemm_portable_st(0, 0, OC, P, ckk, 1.0f, Wt, ckk, col, P, 0.0f, yi, P);
+            gemm(0, 0, OC, P, ckk, 1.0f, Wt, ckk, col, P, 0.0f, yi, P);
         }
         for (int o = 0; o < OC; o++)
             for (int q = 0; q < P; q++) yi[(size_t)o * P + q] += b[o];
