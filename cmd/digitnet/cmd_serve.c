@@ -5,16 +5,40 @@
  *
  * Loads the model, starts the server, prints the URL (with the real port
  * when --port 0 asked for any free one) and serves until SIGINT or SIGTERM,
- * then stops the workers and frees everything.  The signals are blocked in
- * every thread and taken synchronously with sigwait, so no handler runs in
- * the middle of a request.
+ * then stops the workers and frees everything.  The signal handler only
+ * writes a byte to a pipe that the main thread waits on: it is safe in
+ * whichever thread the kernel picks (threads made by libraries before the
+ * server started cannot have their signal mask changed), and the shutdown
+ * itself runs in the main thread, outside any handler.
  */
 #include "cli.h"
 #include "server/http.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+/* The self-pipe written by the signal handler (async-signal-safe). */
+static int stop_pipe[2] = {-1, -1};
+
+static void restore_signals(const struct sigaction *old_int, const struct sigaction *old_term) {
+    sigaction(SIGINT, old_int, NULL);
+    sigaction(SIGTERM, old_term, NULL);
+    close(stop_pipe[0]);
+    close(stop_pipe[1]);
+    stop_pipe[0] = stop_pipe[1] = -1;
+}
+
+static void on_stop(int sig) {
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    ssize_t r = write(stop_pipe[1], &b, 1);
+    (void)r;
+    errno = saved;
+}
 
 static const char USAGE[] =
     "usage: digitnet serve [MODEL] [--host ADDR] [--port N] [--collect DIR] [--workers N]\n"
@@ -83,17 +107,24 @@ int cmd_serve(int argc, char **argv) {
     /* Concurrency comes from the worker pool; one request is one thread. */
     dn_set_threads(1);
 
-    sigset_t stop, old;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, &old); /* the server threads inherit this */
+    if (pipe(stop_pipe) != 0) {
+        dn_model_free(m);
+        return cli_error(cmd, "cannot create a pipe: %s", strerror(errno));
+    }
+    fcntl(stop_pipe[0], F_SETFD, FD_CLOEXEC);
+    fcntl(stop_pipe[1], F_SETFD, FD_CLOEXEC);
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     signal(SIGPIPE, SIG_IGN);
 
     dn_server *srv = NULL;
     dn_error err = {{0}};
     if (dn_server_start(m, &o, &srv, &err) != DN_OK) {
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        restore_signals(&old_int, &old_term);
         dn_model_free(m);
         return cli_error(cmd, "%s", err.msg);
     }
@@ -104,12 +135,12 @@ int cmd_serve(int argc, char **argv) {
     fflush(stdout);
     fprintf(stderr, "digitnet: model %s; press Ctrl-C to stop\n", model_path);
 
-    int sig = 0;
-    while (sigwait(&stop, &sig) != 0) {
+    unsigned char sig = 0;
+    while (read(stop_pipe[0], &sig, 1) < 0 && errno == EINTR) {
     }
     fprintf(stderr, "digitnet: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     dn_server_stop(srv);
     dn_model_free(m);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    restore_signals(&old_int, &old_term);
     return EXIT_OK;
 }
