@@ -51,14 +51,10 @@
  */
 #include "checkpoint.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #define MAGIC "DNCKPT01"
@@ -96,16 +92,8 @@ typedef struct ckw {
 static void flush(ckw *w, int crc) {
     if (w->err || w->fd < 0 || !w->used) return;
     if (crc) w->crc = crc32(w->crc, w->buf, (uInt)w->used);
-    size_t off = 0;
-    while (off < w->used) {
-        ssize_t n = write(w->fd, w->buf + off, w->used - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            w->err = n < 0 ? errno : ENOSPC;
-            return;
-        }
-        off += (size_t)n;
-    }
+    w->err = dn_write_all(w->fd, w->buf, w->used);
+    if (w->err) return;
     w->flushed += w->used;
     w->used = 0;
     if (w->kill_at && w->flushed >= w->kill_at) raise(SIGKILL); /* test hook, see the header */
@@ -232,60 +220,28 @@ static void put_checkpoint(ckw *w, const dn_checkpoint *ck) {
     }
 }
 
-static void fsync_dir_of(const char *path) {
-    char *copy = strdup(path);
-    if (!copy) return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0) return;
-    (void)fsync(fd); /* best effort: the rename is durable on most filesystems already */
-    close(fd);
-}
-
 dn_status dn_checkpoint_save(const char *path, const dn_checkpoint *ck, dn_error *err) {
     if (ck->ntrain > UINT32_MAX || strlen(ck->model->arch) > 1023 ||
         (ck->history && strlen(ck->history) > MAX_TEXT) ||
         (ck->note && strlen(ck->note) > MAX_TEXT))
         return dn_fail(err, DN_E_ARG, "%s: training state too large for a checkpoint", path);
     ckw w = {.fd = -1};
-    put_checkpoint(&w, ck);
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 5);
-    w.buf = malloc(WBUF);
-    if (!tmp || !w.buf) {
-        free(tmp);
-        free(w.buf);
-        return dn_fail(err, DN_E_NOMEM, "%s: out of memory", path);
-    }
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp", 5);
+    put_checkpoint(&w, ck); /* the sizing pass, for the test hook */
     const char *hook = getenv("DIGITNET_TEST_KILL_IN_SAVE");
     if (hook && atoi(hook) == ck->epoch) w.kill_at = (w.total + 4) / 2;
     w.total = 0;
     w.crc = crc32(0L, Z_NULL, 0);
-    w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (w.fd < 0) {
-        dn_status st = dn_fail(err, DN_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
-        free(w.buf);
-        return st;
+    if (!(w.buf = malloc(WBUF))) return dn_fail(err, DN_E_NOMEM, "%s: out of memory", path);
+    dn_atomic_file f;
+    dn_status st = dn_atomic_open(&f, path, err);
+    if (st == DN_OK) {
+        w.fd = f.fd;
+        put_checkpoint(&w, ck);
+        flush(&w, 1);
+        put_u32(&w, (uint32_t)w.crc); /* the CRC itself is not checksummed */
+        flush(&w, 0);
+        st = dn_atomic_commit(&f, w.err, err);
     }
-    put_checkpoint(&w, ck);
-    flush(&w, 1);
-    put_u32(&w, (uint32_t)w.crc); /* the CRC itself is not checksummed */
-    flush(&w, 0);
-    const char *what = "write failed";
-    if (!w.err && fsync(w.fd) != 0) w.err = errno, what = "cannot flush";
-    if (close(w.fd) != 0 && !w.err) w.err = errno, what = "cannot flush";
-    if (!w.err && rename(tmp, path) != 0) w.err = errno, what = "cannot rename into place";
-    dn_status st = DN_OK;
-    if (w.err) {
-        unlink(tmp);
-        st = dn_fail(err, DN_E_IO, "%s: %s: %s", path, what, strerror(w.err));
-    } else {
-        fsync_dir_of(path);
-    }
-    free(tmp);
     free(w.buf);
     return st;
 }

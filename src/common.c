@@ -158,51 +158,60 @@ static int fsync_dir_of(const char *path) {
     return rc;
 }
 
-dn_status dn_write_atomic(const char *path, const void *data, size_t size, dn_error *err) {
+dn_status dn_atomic_open(dn_atomic_file *f, const char *path, dn_error *err) {
     size_t len = strlen(path);
-    char *tmp = malloc(len + 5);
-    if (!tmp) return dn_fail(err, DN_E_NOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp", 5);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        dn_status st = dn_fail(err, DN_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
+    f->path = path;
+    f->fd = -1;
+    f->tmp = malloc(len + 5);
+    if (!f->tmp) return dn_fail(err, DN_E_NOMEM, "%s: out of memory", path);
+    memcpy(f->tmp, path, len);
+    memcpy(f->tmp + len, ".tmp", 5);
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (f->fd < 0) {
+        dn_status st = dn_fail(err, DN_E_IO, "%s: cannot create: %s", f->tmp, strerror(errno));
+        free(f->tmp);
+        f->tmp = NULL;
         return st;
     }
-    const unsigned char *p = data;
-    size_t left = size;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            int e = w < 0 ? errno : ENOSPC;
-            close(fd);
-            unlink(tmp);
-            dn_status st = dn_fail(err, DN_E_IO, "%s: write failed: %s", path, strerror(e));
-            free(tmp);
-            return st;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        int e = errno;
-        unlink(tmp);
-        dn_status st = dn_fail(err, DN_E_IO, "%s: cannot flush: %s", path, strerror(e));
-        free(tmp);
-        return st;
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        dn_status st = dn_fail(err, DN_E_IO, "%s: cannot rename into place: %s", path, strerror(e));
-        free(tmp);
-        return st;
-    }
-    free(tmp);
-    fsync_dir_of(path); /* best effort: the rename is already durable on most filesystems */
     return DN_OK;
+}
+
+int dn_write_all(int fd, const void *data, size_t size) {
+    const unsigned char *p = data;
+    while (size > 0) {
+        ssize_t w = write(fd, p, size);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return w < 0 ? errno : ENOSPC;
+        p += w;
+        size -= (size_t)w;
+    }
+    return 0;
+}
+
+dn_status dn_atomic_commit(dn_atomic_file *f, int write_error, dn_error *err) {
+    const char *what = "write failed";
+    int e = write_error;
+    if (!e && fsync(f->fd) != 0) e = errno, what = "cannot flush";
+    if (close(f->fd) != 0 && !e) e = errno, what = "cannot flush";
+    if (!e && rename(f->tmp, f->path) != 0) e = errno, what = "cannot rename into place";
+    dn_status st = DN_OK;
+    if (e) {
+        unlink(f->tmp);
+        st = dn_fail(err, DN_E_IO, "%s: %s: %s", f->path, what, strerror(e));
+    } else {
+        fsync_dir_of(f->path); /* best effort: the rename is already durable on most filesystems */
+    }
+    free(f->tmp);
+    f->tmp = NULL;
+    f->fd = -1;
+    return st;
+}
+
+dn_status dn_write_atomic(const char *path, const void *data, size_t size, dn_error *err) {
+    dn_atomic_file f;
+    dn_status st = dn_atomic_open(&f, path, err);
+    if (st != DN_OK) return st;
+    return dn_atomic_commit(&f, dn_write_all(f.fd, data, size), err);
 }
 
 dn_status dn_read_file(const char *path, size_t max_size, unsigned char **out, size_t *out_size,

@@ -40,6 +40,22 @@ double dn_now(void);
 /* calloc that returns NULL for n*size overflow. */
 void *dn_calloc(size_t n, size_t size);
 
+/* An atomically replaced file, for writers that stream (dn_write_atomic
+ * is the one-buffer case): open creates PATH.tmp; write to f.fd; commit
+ * fsyncs, closes and renames it over PATH (fsyncing the directory), or,
+ * when write_error (an errno) is non-zero or any step fails, removes
+ * PATH.tmp and reports. PATH must stay valid until commit. */
+typedef struct dn_atomic_file {
+    int fd;
+    char *tmp;
+    const char *path;
+} dn_atomic_file;
+
+dn_status dn_atomic_open(dn_atomic_file *f, const char *path, dn_error *err);
+dn_status dn_atomic_commit(dn_atomic_file *f, int write_error, dn_error *err);
+/* Writes all of data; returns 0 or an errno (ENOSPC for a zero write). */
+int dn_write_all(int fd, const void *data, size_t size);
+
 /* Reads a whole file (at most max_size bytes) into a malloc'd buffer. */
 dn_status dn_read_file(const char *path, size_t max_size, unsigned char **out, size_t *out_size,
                        dn_error *err);
