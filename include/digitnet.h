@@ -410,6 +410,11 @@ void dn_explain_free(dn_explain *e);
  * dn_explain_layer describes this image. */
 dn_status dn_explain_run(dn_explain *e, const float *x, float *probs, float *saliency,
                          dn_error *err);
+/* Guided backpropagation [784] for the class and image of the last
+ * dn_explain_run: the same backward pass, but every ReLU also stops
+ * negative gradients. Its positive part shows the strokes that raised the
+ * winning score (see docs/saliency.md). DN_E_ARG before any run. */
+dn_status dn_explain_guided(dn_explain *e, float *guided, dn_error *err);
 int dn_explain_layer_count(const dn_explain *e);
 /* The output of layer i (0-based) for the last image run; empty before. */
 dn_tensor_view dn_explain_layer(const dn_explain *e, int i);

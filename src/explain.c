@@ -9,6 +9,14 @@
  * statistics. Pixels whose change would raise the winning score most have
  * the largest values.
  *
+ * That gradient is honest but diffuse: a "1" is recognised as much by the
+ * empty space beside its stroke (where ink would lower the score) as by the
+ * stroke. dn_explain_guided runs guided backpropagation for the same class:
+ * the same backward pass, except that every ReLU also stops negative
+ * gradients, so only paths through units that both fired and pushed the
+ * score up reach the input; its positive part lies on the strokes that
+ * drove the decision.
+ *
  * A dn_explain owns a one-image executor that keeps backward data and a
  * scratch gradient buffer; nothing is allocated per call.
  */
@@ -21,7 +29,7 @@ struct dn_explain {
     dn_exec exec;
     float *grad; /* parameter gradients, discarded */
     float x[784];
-    int ran;
+    int ran, top;
 };
 
 dn_status dn_explain_create(const dn_model *m, dn_explain **out, dn_error *err) {
@@ -57,8 +65,17 @@ dn_status dn_explain_run(dn_explain *e, const float *x, float *probs, float *sal
         if (probs[j] > probs[top]) top = j;
     float onehot[DN_CLASSES] = {0};
     onehot[top] = 1.0f;
-    dn_exec_backward_from(&e->exec, e->x, onehot, 1, e->grad, saliency, 0);
+    dn_exec_backward_from(&e->exec, e->x, onehot, 1, e->grad, saliency, 0, 0);
     e->ran = 1;
+    e->top = top;
+    return DN_OK;
+}
+
+dn_status dn_explain_guided(dn_explain *e, float *guided, dn_error *err) {
+    if (!e->ran) return dn_fail(err, DN_E_ARG, "dn_explain_guided needs a dn_explain_run first");
+    float onehot[DN_CLASSES] = {0};
+    onehot[e->top] = 1.0f;
+    dn_exec_backward_from(&e->exec, e->x, onehot, 1, e->grad, guided, 0, 1);
     return DN_OK;
 }
 

@@ -273,7 +273,7 @@ double dn_exec_forward(dn_exec *e, const float *x, const unsigned char *labels, 
 /* Backward through the layers, last to first, from dL/dlogits already in
  * e->grad_a. dinput (may be NULL) receives dL/dx of the network's input. */
 static void backward_layers(dn_exec *e, const float *x, int n, float *grad, float *dinput,
-                            int train) {
+                            int train, int guided) {
     const dn_model *m = e->m;
     float *dy = e->grad_a, *dx = e->grad_b;
     e->act[0] = (float *)x;
@@ -283,7 +283,8 @@ static void backward_layers(dn_exec *e, const float *x, int n, float *grad, floa
                           .aux = e->aux[i],
                           .work = e->work,
                           .gw = grad + l->param_offset,
-                          .threads = e->threads};
+                          .threads = e->threads,
+                          .guided = guided};
         float *target = i > 0 ? dx : dinput;
         l->ops->backward(l, e->act[i], e->act[i + 1], dy, target, n, &c);
         float *t = dy;
@@ -295,13 +296,13 @@ static void backward_layers(dn_exec *e, const float *x, int n, float *grad, floa
 void dn_exec_backward(dn_exec *e, const float *x, const unsigned char *labels, int n, float *grad,
                       float scale) {
     dn_softmax_xent_backward(e->probs, labels, e->grad_a, n, DN_CLASSES, scale);
-    backward_layers(e, x, n, grad, NULL, 1);
+    backward_layers(e, x, n, grad, NULL, 1, 0);
 }
 
 void dn_exec_backward_from(dn_exec *e, const float *x, const float *dlogits, int n, float *grad,
-                           float *dinput, int train) {
+                           float *dinput, int train, int guided) {
     memcpy(e->grad_a, dlogits, sizeof(float) * (size_t)n * DN_CLASSES);
-    backward_layers(e, x, n, grad, dinput, train);
+    backward_layers(e, x, n, grad, dinput, train, guided);
 }
 
 /* ================================================================ inference */

@@ -73,8 +73,10 @@ void dn_exec_backward(dn_exec *e, const float *x, const unsigned char *labels, i
  * giving the gradient of one class's logit). dinput [n, 784] (may be NULL)
  * receives the gradient with respect to the input; train = 0 treats batch
  * norm and dropout as in inference (after a forward with train = 0 on an
- * executor made with train = 1, so that backward data is kept). */
+ * executor made with train = 1, so that backward data is kept).  guided = 1
+ * runs guided backpropagation instead of the true gradient: every ReLU also
+ * stops negative gradients, so only paths that raise the output remain. */
 void dn_exec_backward_from(dn_exec *e, const float *x, const float *dlogits, int n, float *grad,
-                           float *dinput, int train);
+                           float *dinput, int train, int guided);
 
 #endif

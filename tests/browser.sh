@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # browser.sh — the web page end to end in headless Chromium: starts
 # `digitnet serve MODEL --port 0 --collect TMP` and runs tests/browser/e2e.mjs
-# (playwright-core driving /usr/bin/chromium; no browser is downloaded).
-# Screenshots are left in $BUILD/browser-*.png.
+# (playwright-core driving /usr/bin/chromium; no browser is downloaded),
+# then tests/browser/inside.mjs (the "inside the network" view) against the
+# MLP and against the default CNN, where most of the guided saliency of a
+# drawn "1" must lie on its stroke. Screenshots are left in $BUILD/browser-*.png.
 # Exits 77 (skip) when chromium, node or playwright-core is missing:
 #   apt-get install chromium && npm ci
 set -u
@@ -49,8 +51,35 @@ echo "server at $url"
 mkdir -p "$BUILD"
 DN_URL=$url DN_SHOTS=$BUILD timeout 180 node tests/browser/e2e.mjs
 rc=$?
+if [ "$model" = models/mnist-mlp.dnm ]; then
+    echo "-- inside view, MLP"
+    DN_URL=$url DN_SHOTS=$BUILD DN_NAME=browser-inside-mlp DN_LAYERS=3 DN_MAPS=128 \
+        timeout 180 node tests/browser/inside.mjs || rc=1
+fi
 kill -TERM "$pid"
 wait "$pid" || { echo "FAIL  the server did not stop cleanly"; rc=1; }
 pid=
+
+if [ -f models/mnist-cnn.dnm ]; then
+    echo "-- inside view, CNN"
+    "$DIGITNET" serve models/mnist-cnn.dnm --port 0 >"$tmp/out2" 2>>"$tmp/err" &
+    pid=$!
+    url=
+    for _ in $(seq 100); do
+        url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$tmp/out2" 2>/dev/null | head -n1)
+        [ -n "$url" ] && break
+        sleep 0.1
+    done
+    if [ -n "$url" ]; then
+        DN_URL=$url DN_SHOTS=$BUILD DN_NAME=browser-inside-cnn DN_LAYERS=8 DN_MAPS=32 \
+            DN_SALIENCY_MIN=0.5 timeout 180 node tests/browser/inside.mjs || rc=1
+    else
+        echo "FAIL  the CNN server did not print its URL"
+        rc=1
+    fi
+    kill -TERM "$pid"
+    wait "$pid" || { echo "FAIL  the server did not stop cleanly"; rc=1; }
+    pid=
+fi
 [ $rc -eq 0 ] || tail -n 20 "$tmp/err"
 exit $rc

@@ -9,6 +9,7 @@
 #include "server/api.h"
 #include "server/json.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -387,6 +388,105 @@ static void *worker(void *p) {
     return NULL;
 }
 
+/* Length of the base64 string JSON node n once decoded, or -1. */
+static long base64_len(const dn_json_node *n) {
+    if (!n || n->type != DN_JSON_STRING || n->len % 4) return -1;
+    long len = (long)n->len / 4 * 3;
+    if (n->len && n->str[n->len - 1] == '=') len--;
+    if (n->len > 1 && n->str[n->len - 2] == '=') len--;
+    return len;
+}
+
+/* ?explain=1: the fields of api.h, checked against dn_explain directly. */
+static void test_explain(dn_api *api, const dn_model *m) {
+    unsigned char img[784];
+    draw_one(img);
+    char *js = pixels_json(img, NULL);
+    dn_api_request req = {"POST",
+                          "/api/predict",
+                          "explain=1",
+                          "application/json",
+                          (const unsigned char *)js,
+                          js ? strlen(js) : 0};
+    dn_api_response res;
+    dn_api_handle(api, &req, &res);
+    CHECK_MSG(res.status == 200, "explain: %d", res.status);
+    dn_json_doc doc = {0};
+    char msg[128];
+    CHECK(dn_json_parse((const char *)res.body, res.body_size, &doc, msg, sizeof msg) == 0);
+    const dn_json_node *root = doc.count ? &doc.nodes[0] : NULL;
+    const dn_json_node *e = root ? dn_json_get(&doc, root, "explain") : NULL;
+    const dn_json_node *label = root ? dn_json_get(&doc, root, "label") : NULL;
+    CHECK(e && e->type == DN_JSON_OBJECT && label);
+    if (e && label) {
+        const dn_json_node *cls = dn_json_get(&doc, e, "class");
+        const dn_json_node *sal = dn_json_get(&doc, e, "saliency");
+        const dn_json_node *gd = dn_json_get(&doc, e, "guided");
+        const dn_json_node *layers = dn_json_get(&doc, e, "layers");
+        CHECK(cls && cls->number == label->number);
+        CHECK(sal && sal->len == 784 && gd && gd->len == 784);
+        /* the same numbers as the library gives, to the 4 digits sent */
+        float x[784], probs[10], want[784], wguided[784];
+        dn_images_to_float(img, 784, x);
+        dn_explain *ex = NULL;
+        CHECK_OK(dn_explain_create(m, &ex, NULL));
+        CHECK_OK(dn_explain_run(ex, x, probs, want, NULL));
+        CHECK_OK(dn_explain_guided(ex, wguided, NULL));
+        dn_explain_free(ex);
+        int bad = 0, i = 0;
+        for (const dn_json_node *c = sal ? dn_json_child(&doc, sal) : NULL; c;
+             c = dn_json_next(&doc, c), i++)
+            bad += fabs(c->number - want[i]) > 1e-3 * fabs(want[i]) + 1e-9;
+        i = 0;
+        for (const dn_json_node *c = gd ? dn_json_child(&doc, gd) : NULL; c;
+             c = dn_json_next(&doc, c), i++)
+            bad += fabs(c->number - wguided[i]) > 1e-3 * fabs(wguided[i]) + 1e-9;
+        CHECK_MSG(bad == 0, "%d saliency values differ from dn_explain's", bad);
+        /* 784-32-10 shows its ReLU (layer 2) and the logits (layer 3) */
+        CHECK(layers && layers->type == DN_JSON_ARRAY && layers->len == 2);
+        int k = 0;
+        for (const dn_json_node *l = layers ? dn_json_child(&doc, layers) : NULL; l;
+             l = dn_json_next(&doc, l), k++) {
+            const dn_json_node *n = dn_json_get(&doc, l, "layer"), *c = dn_json_get(&doc, l, "c"),
+                               *lo = dn_json_get(&doc, l, "min"), *hi = dn_json_get(&doc, l, "max");
+            CHECK(n && n->number == (k ? 3 : 2) && c && c->number == (k ? 10 : 32));
+            CHECK(lo && hi && lo->number <= hi->number && (k || lo->number == 0));
+            CHECK(base64_len(dn_json_get(&doc, l, "data")) == (k ? 10 : 32));
+        }
+    }
+    dn_json_free(&doc);
+    dn_api_response_free(&res);
+
+    req.query = "explain=yes";
+    dn_api_handle(api, &req, &res);
+    CHECK(res.status == 400);
+    dn_api_response_free(&res);
+    req.query = "explain=0";
+    dn_api_handle(api, &req, &res);
+    CHECK(res.status == 200 && !strstr((const char *)res.body, "explain"));
+    dn_api_response_free(&res);
+    free(js);
+
+    /* the first layer's weights: 32 pictures of 28x28 */
+    dn_api_request wr = {"GET", "/api/model/weights", NULL, NULL, NULL, 0};
+    dn_api_handle(api, &wr, &res);
+    CHECK(res.status == 200);
+    CHECK(dn_json_parse((const char *)res.body, res.body_size, &doc, msg, sizeof msg) == 0);
+    const dn_json_node *maps = doc.count ? dn_json_get(&doc, &doc.nodes[0], "maps") : NULL;
+    CHECK(maps && maps->len == 32);
+    int good = 0;
+    for (const dn_json_node *c = maps ? dn_json_child(&doc, maps) : NULL; c;
+         c = dn_json_next(&doc, c))
+        good += base64_len(dn_json_get(&doc, c, "data")) == 784;
+    CHECK(good == 32);
+    dn_json_free(&doc);
+    dn_api_response_free(&res);
+    wr.method = "POST";
+    dn_api_handle(api, &wr, &res);
+    CHECK(res.status == 405);
+    dn_api_response_free(&res);
+}
+
 int main(void) {
     test_json();
 
@@ -414,6 +514,7 @@ int main(void) {
 
     if (with && without && png) {
         test_routes(without, png, png_size);
+        test_explain(without, m);
         test_samples(with, without, png, png_size, cdir);
         dn_model_set_meta(m, "test_accuracy", "0.9812");
         call_result r;

@@ -1,7 +1,10 @@
 // app.js — the drawing page: pointer-event drawing (mouse, touch, pen) with
 // undo, live throttled predictions from POST /api/predict, the probability
 // chart and the 28x28 image the network saw, teaching via POST /api/samples,
-// and the model summary from GET /api/model. No libraries, no outside requests.
+// the model summary from GET /api/model, and the "inside" view: saliency
+// maps and every stage's output from POST /api/predict?explain=1 and the
+// first layer's weights from GET /api/model/weights. No libraries, no
+// outside requests.
 'use strict';
 
 (() => {
@@ -203,7 +206,7 @@
     const gen = generation;
     try {
       const body = await snapshot();
-      const r = await fetch('/api/predict', {
+      const r = await fetch(insideOpen ? '/api/predict?explain=1' : '/api/predict', {
         method: 'POST', headers: { 'Content-Type': 'image/png' }, body,
       });
       const j = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
@@ -242,6 +245,7 @@
       img.data[4 * i + 3] = 255;
     }
     seenCtx.putImageData(img, 0, 0);
+    if (j.explain) showInside(j);
   }
 
   function showEmpty() {
@@ -262,6 +266,185 @@
   function showError(msg) {
     errorEl.textContent = msg;
     errorEl.hidden = false;
+  }
+
+  // ---------------------------------------------------------------- inside
+  const insideEl = $('inside');
+  const insideBody = $('inside-body');
+  const insideBtn = $('inside-toggle');
+  const layersEl = $('layers');
+  const GAP = [42, 49, 60];   // colour between the maps of a mosaic
+  let insideOpen = false;
+  let weightsState = '';      // '', 'loading', 'done'
+
+  insideBtn.addEventListener('click', () => {
+    insideOpen = !insideOpen;
+    insideBody.hidden = !insideOpen;
+    insideBtn.setAttribute('aria-expanded', String(insideOpen));
+    insideBtn.textContent = insideOpen ? 'Hide' : 'Show what it looks at';
+    if (!insideOpen) return;
+    loadWeights();
+    if (strokes.length) { generation++; schedulePredict(); }
+  });
+
+  function bytes(b64) {
+    const s = atob(b64);
+    const out = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+    return out;
+  }
+
+  // v in [-1, 1]: blue for negative, black at zero, red for positive.
+  function diverging(v, px, o) {
+    const a = Math.min(1, Math.abs(v));
+    px[o] = v > 0 ? 255 * a : 40 * a;
+    px[o + 1] = 60 * a;
+    px[o + 2] = v < 0 ? 255 * a : 40 * a;
+    px[o + 3] = 255;
+  }
+
+  // v in [0, 1]: black, red, yellow, white.
+  function heat(v, px, o) {
+    const t = Math.max(0, Math.min(1, v)) * 3;
+    px[o] = 255 * Math.min(1, t);
+    px[o + 1] = 255 * Math.max(0, Math.min(1, t - 1));
+    px[o + 2] = 255 * Math.max(0, Math.min(1, t - 2));
+    px[o + 3] = 255;
+  }
+
+  // Draws n maps of h x w values into one canvas, `cols` maps per row with
+  // one-pixel gaps; value(k, i) gives map k's pixel i in [-1, 1] (diverging)
+  // or [0, 1] (heat). Returns the canvas's natural width.
+  function mosaic(canvas, n, h, w, cols, value, signed) {
+    const rows = Math.ceil(n / cols);
+    canvas.width = cols * (w + 1) - 1;
+    canvas.height = rows * (h + 1) - 1;
+    const g = canvas.getContext('2d');
+    const img = g.createImageData(canvas.width, canvas.height);
+    const px = img.data;
+    for (let o = 0; o < px.length; o += 4) {
+      px[o] = GAP[0]; px[o + 1] = GAP[1]; px[o + 2] = GAP[2]; px[o + 3] = 255;
+    }
+    for (let k = 0; k < n; k++) {
+      const x0 = (k % cols) * (w + 1), y0 = Math.floor(k / cols) * (h + 1);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const o = 4 * ((y0 + y) * canvas.width + x0 + x);
+          const v = value(k, y * w + x);
+          if (signed) diverging(v, px, o);
+          else heat(v, px, o);
+        }
+      }
+    }
+    g.putImageData(img, 0, 0);
+    return canvas.width;
+  }
+
+  // Displays a canvas at an integer zoom that fits about `target` CSS pixels.
+  function zoom(canvas, target) {
+    const k = Math.max(1, Math.floor(target / canvas.width));
+    canvas.style.width = `${canvas.width * k}px`;
+  }
+
+  function showSaliency(j) {
+    const e = j.explain;
+    // guided: the positive part over a dim copy of the input
+    let gmax = 0, smax = 0;
+    for (let i = 0; i < 784; i++) {
+      gmax = Math.max(gmax, e.guided[i]);
+      smax = Math.max(smax, Math.abs(e.saliency[i]));
+    }
+    const gc = $('sal-guided').getContext('2d');
+    const gi = gc.createImageData(28, 28);
+    const sc = $('sal-grad').getContext('2d');
+    const si = sc.createImageData(28, 28);
+    for (let i = 0; i < 784; i++) {
+      const o = 4 * i;
+      heat(gmax > 0 ? Math.max(0, e.guided[i]) / gmax : 0, gi.data, o);
+      const base = 0.3 * j.image[i];
+      for (let c = 0; c < 3; c++) gi.data[o + c] = Math.max(gi.data[o + c], base);
+      diverging(smax > 0 ? e.saliency[i] / smax : 0, si.data, o);
+    }
+    gc.putImageData(gi, 0, 0);
+    sc.putImageData(si, 0, 0);
+  }
+
+  function layerTitle(l) {
+    const what = l.h === 1 && l.w === 1 ? `${l.c} units` : `${l.c} maps of ${l.h}×${l.w}`;
+    return `layer ${l.layer} · ${l.name} · ${what}`;
+  }
+
+  function showLayers(e) {
+    const key = e.layers.map((l) => `${l.layer}:${l.c}x${l.h}x${l.w}`).join(',');
+    if (layersEl.dataset.key !== key) {
+      layersEl.dataset.key = key;
+      layersEl.textContent = '';
+      for (const l of e.layers) {
+        const div = document.createElement('div');
+        div.className = 'layer';
+        div.dataset.layer = String(l.layer);
+        div.dataset.name = l.name;
+        const h4 = document.createElement('h4');
+        h4.textContent = layerTitle(l);
+        const c = document.createElement('canvas');
+        c.className = 'px';
+        c.setAttribute('role', 'img');
+        c.setAttribute('aria-label', `Output of ${layerTitle(l)}`);
+        div.append(h4, c);
+        layersEl.appendChild(div);
+      }
+      layersEl.dataset.count = String(e.layers.length);
+    }
+    e.layers.forEach((l, idx) => {
+      const canvas = layersEl.children[idx].querySelector('canvas');
+      const q = bytes(l.data);
+      const signed = l.min < 0;
+      const m = Math.max(Math.abs(l.min), Math.abs(l.max)) || 1;
+      const val = (i) => (l.min + (l.max - l.min) * q[i] / 255) / m;
+      if (l.h === 1 && l.w === 1) {
+        // a vector: one cell per unit in a near-square grid (a row for the logits)
+        const cols = l.c <= 16 ? l.c : Math.ceil(Math.sqrt(l.c));
+        mosaic(canvas, l.c, 1, 1, cols, (k) => val(k), signed);
+        zoom(canvas, l.c <= 16 ? 320 : 200);
+      } else {
+        const cols = Math.min(l.c, l.h >= 20 ? 8 : 16);
+        mosaic(canvas, l.c, l.h, l.w, cols, (k, i) => val(k * l.h * l.w + i), signed);
+        zoom(canvas, 480);
+      }
+    });
+  }
+
+  function showInside(j) {
+    showSaliency(j);
+    showLayers(j.explain);
+    insideEl.dataset.updates = String(Number(insideEl.dataset.updates) + 1);
+  }
+
+  async function loadWeights() {
+    if (weightsState) return;
+    weightsState = 'loading';
+    const canvas = $('weights');
+    try {
+      const r = await fetch('/api/model/weights');
+      const j = await r.json();
+      if (!r.ok) throw new Error(j.error || `HTTP ${r.status}`);
+      const maps = j.maps.map((m) => ({ q: bytes(m.data), min: m.min, max: m.max }));
+      const cols = Math.min(j.c, j.h >= 20 ? 16 : 8);
+      mosaic(canvas, j.c, j.h, j.w, cols, (k, i) => {
+        const m = maps[k];
+        const s = Math.max(Math.abs(m.min), Math.abs(m.max)) || 1;
+        return (m.min + (m.max - m.min) * m.q[i] / 255) / s;
+      }, true);
+      zoom(canvas, 480);
+      $('weights-title').textContent =
+        `First-layer weights: ${j.c} ${j.name === 'conv' ? `${j.h}×${j.w} filters` : 'units, one 28×28 picture each'}`;
+      canvas.dataset.maps = String(j.c);
+      weightsState = 'done';
+    } catch (err) {
+      $('weights-note').textContent = `No weight pictures: ${err.message}.`;
+      canvas.hidden = true;
+      weightsState = 'done';
+    }
   }
 
   // ---------------------------------------------------------------- teaching

@@ -40,6 +40,10 @@ static void relu_backward(const dn_layer *l, const float *x, const float *y, con
                           float *dx, int n, dn_layer_ctx *c) {
     if (!dx) return;
     size_t m = total(l, n);
+    if (c->guided) { /* guided backpropagation: only positive evidence flows back */
+        for (size_t i = 0; i < m; i++) dx[i] = y[i] > 0.0f && dy[i] > 0.0f ? dy[i] : 0.0f;
+        return;
+    }
 #pragma omp parallel for schedule(static) num_threads(c->threads) if (c->threads > 1 && m > PAR_MIN)
     for (size_t i = 0; i < m; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }

@@ -58,6 +58,7 @@ typedef struct dn_layer_ctx {
     float *gw;    /* where backward accumulates parameter gradients */
     float *state; /* writable persistent state in training (batch-norm running stats) */
     int threads;  /* threads the layer may use */
+    int guided;   /* backward for guided backpropagation: ReLU also drops negative dy */
 } dn_layer_ctx;
 
 typedef struct dn_layer dn_layer;

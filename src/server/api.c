@@ -18,13 +18,20 @@
 #include <string.h>
 #include <strings.h>
 
+/* One worker's contexts: inference, and explaining (kept apart because an
+ * explaining context also keeps the data of the backward pass). */
+typedef struct slot {
+    dn_infer *infer;
+    dn_explain *explain;
+} slot;
+
 struct dn_api {
     const dn_model *model;
     dn_collect *collect;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    dn_infer **all;  /* every context, for freeing */
-    dn_infer **free; /* stack of idle contexts */
+    slot *all;   /* every context, for freeing */
+    slot **free; /* stack of idle slots */
     size_t n, idle;
 };
 
@@ -64,13 +71,15 @@ dn_status dn_api_create(const dn_model *m, size_t contexts, dn_collect *collect,
         return dn_fail(err, DN_E_NOMEM, "cannot create a condition variable");
     }
     for (size_t i = 0; i < contexts; i++) {
-        dn_status s = dn_infer_create(m, 1, &a->all[i], err);
+        dn_status s = dn_infer_create(m, 1, &a->all[i].infer, err);
+        if (s == DN_OK) s = dn_explain_create(m, &a->all[i].explain, err);
         if (s != DN_OK) {
-            a->n = i; /* free what exists; collect stays the caller's */
+            a->n = i + 1; /* free what exists; collect stays the caller's */
+            a->collect = NULL;
             dn_api_free(a);
             return s;
         }
-        a->free[i] = a->all[i];
+        a->free[i] = &a->all[i];
     }
     a->n = a->idle = contexts;
     a->collect = collect;
@@ -80,7 +89,10 @@ dn_status dn_api_create(const dn_model *m, size_t contexts, dn_collect *collect,
 
 void dn_api_free(dn_api *a) {
     if (!a) return;
-    for (size_t i = 0; i < a->n; i++) dn_infer_free(a->all[i]);
+    for (size_t i = 0; i < a->n; i++) {
+        dn_infer_free(a->all[i].infer);
+        dn_explain_free(a->all[i].explain);
+    }
     dn_collect_free(a->collect);
     pthread_cond_destroy(&a->cv);
     pthread_mutex_destroy(&a->mu);
@@ -89,15 +101,15 @@ void dn_api_free(dn_api *a) {
     free(a);
 }
 
-static dn_infer *pool_take(dn_api *a) {
+static slot *pool_take(dn_api *a) {
     pthread_mutex_lock(&a->mu);
     while (a->idle == 0) pthread_cond_wait(&a->cv, &a->mu);
-    dn_infer *ctx = a->free[--a->idle];
+    slot *ctx = a->free[--a->idle];
     pthread_mutex_unlock(&a->mu);
     return ctx;
 }
 
-static void pool_give(dn_api *a, dn_infer *ctx) {
+static void pool_give(dn_api *a, slot *ctx) {
     pthread_mutex_lock(&a->mu);
     a->free[a->idle++] = ctx;
     pthread_cond_signal(&a->cv);
@@ -107,8 +119,8 @@ static void pool_give(dn_api *a, dn_infer *ctx) {
 static dn_status classify(dn_api *a, const unsigned char img[784], float probs[10], dn_error *err) {
     float x[784];
     dn_images_to_float(img, 784, x);
-    dn_infer *ctx = pool_take(a);
-    dn_status s = dn_infer_run(ctx, x, 1, probs, err);
+    slot *ctx = pool_take(a);
+    dn_status s = dn_infer_run(ctx->infer, x, 1, probs, err);
     pool_give(a, ctx);
     return s;
 }
@@ -368,11 +380,144 @@ static int query_get(const char *query, const char *key, char *buf, size_t size)
 }
 
 /* ======================================================================== */
+/* Looking inside: layer outputs, saliency, first-layer weights             */
+/* ======================================================================== */
+
+/* Appends n bytes as a base64 JSON string. */
+static void put_base64(dn_strbuf *b, const unsigned char *p, size_t n) {
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char q[4];
+    dn_strbuf_puts(b, "\"");
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n) v |= p[i + 2];
+        q[0] = tab[v >> 18 & 63];
+        q[1] = tab[v >> 12 & 63];
+        q[2] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        q[3] = i + 2 < n ? tab[v & 63] : '=';
+        dn_strbuf_append(b, q, 4);
+    }
+    dn_strbuf_puts(b, "\"");
+}
+
+/* Appends n floats as "min", "max" and "data": base64 bytes q with
+ * v ~ min + (max - min) * q / 255 (all zero when min == max). */
+static void put_quantised(dn_strbuf *b, const float *v, size_t n, unsigned char *tmp) {
+    float lo = v[0], hi = v[0];
+    for (size_t i = 1; i < n; i++) {
+        if (v[i] < lo) lo = v[i];
+        if (v[i] > hi) hi = v[i];
+    }
+    float scale = hi > lo ? 255.0f / (hi - lo) : 0.0f;
+    for (size_t i = 0; i < n; i++) tmp[i] = (unsigned char)lrintf((v[i] - lo) * scale);
+    dn_strbuf_printf(b, "\"min\":%.6g,\"max\":%.6g,\"data\":", (double)lo, (double)hi);
+    put_base64(b, tmp, n);
+}
+
+static void put_floats(dn_strbuf *b, const float *v, size_t n) {
+    dn_strbuf_puts(b, "[");
+    for (size_t i = 0; i < n; i++) dn_strbuf_printf(b, "%s%.4g", i ? "," : "", (double)v[i]);
+    dn_strbuf_puts(b, "]");
+}
+
+/* The layers the page shows: what each stage hands on (after a
+ * nonlinearity or a pooling) and the logits. */
+static int shown_layer(const char *name, int i, int last) {
+    static const char *const kinds[] = {"relu", "sigmoid", "tanh", "maxpool", "avgpool", "gap"};
+    if (i == last) return 1;
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++)
+        if (!strcmp(name, kinds[k])) return 1;
+    return 0;
+}
+
+/* Appends ,"explain":{...} for the image x (see api.h) using one explaining
+ * context. Returns non-zero when the network failed. */
+static int put_explain(dn_api *a, const float *x, dn_strbuf *b, dn_error *err) {
+    float probs[10], sal[784], guided[784];
+    slot *ctx = pool_take(a);
+    dn_explain *e = ctx->explain;
+    dn_status s = dn_explain_run(e, x, probs, sal, err);
+    if (s == DN_OK) s = dn_explain_guided(e, guided, err);
+    if (s != DN_OK) {
+        pool_give(a, ctx);
+        return 1;
+    }
+    int top = 0;
+    for (int k = 1; k < 10; k++)
+        if (probs[k] > probs[top]) top = k;
+    dn_strbuf_printf(b, ",\"explain\":{\"class\":%d,\"saliency\":", top);
+    put_floats(b, sal, 784);
+    dn_strbuf_puts(b, ",\"guided\":");
+    put_floats(b, guided, 784);
+    dn_strbuf_puts(b, ",\"layers\":[");
+    int n = dn_explain_layer_count(e), first = 1;
+    size_t widest = 0;
+    for (int i = 0; i < n; i++) {
+        dn_tensor_view v = dn_explain_layer(e, i);
+        size_t sz = (size_t)v.c * v.h * v.w;
+        if (sz > widest) widest = sz;
+    }
+    unsigned char *tmp = malloc(widest ? widest : 1);
+    for (int i = 0; tmp && i < n; i++) {
+        dn_tensor_view v = dn_explain_layer(e, i);
+        if (!v.data || !shown_layer(v.name, i, n - 1)) continue;
+        dn_strbuf_printf(b, "%s{\"layer\":%d,\"name\":\"%s\",\"c\":%d,\"h\":%d,\"w\":%d,",
+                         first ? "" : ",", i + 1, v.name, v.c, v.h, v.w);
+        put_quantised(b, v.data, (size_t)v.c * v.h * v.w, tmp);
+        dn_strbuf_puts(b, "}");
+        first = 0;
+    }
+    pool_give(a, ctx);
+    dn_strbuf_puts(b, "]}");
+    if (!tmp) {
+        dn_fail(err, DN_E_NOMEM, "out of memory");
+        return 1;
+    }
+    free(tmp);
+    return 0;
+}
+
+static void handle_weights(dn_api *a, dn_api_response *res) {
+    dn_tensor_view w = dn_model_first_weights(a->model);
+    if (!w.data) {
+        dn_api_error(res, 404, "the model's first layer does not look at the image directly");
+        return;
+    }
+    size_t map = (size_t)w.h * w.w;
+    unsigned char *tmp = malloc(map);
+    if (!tmp) {
+        dn_api_error(res, 500, "out of memory");
+        return;
+    }
+    dn_strbuf b = {0};
+    dn_strbuf_printf(&b, "{\"name\":\"%s\",\"c\":%d,\"h\":%d,\"w\":%d,\"maps\":[", w.name, w.c, w.h,
+                     w.w);
+    for (int k = 0; k < w.c; k++) {
+        dn_strbuf_puts(&b, k ? ",{" : "{");
+        put_quantised(&b, w.data + (size_t)k * map, map, tmp);
+        dn_strbuf_puts(&b, "}");
+    }
+    dn_strbuf_puts(&b, "]}");
+    free(tmp);
+    respond_buf(res, 200, &b);
+}
+
+/* ======================================================================== */
 /* Handlers                                                                 */
 /* ======================================================================== */
 
 static void handle_predict(dn_api *a, const dn_api_request *req, dn_api_response *res) {
-    char msg[600];
+    char msg[600], q[8];
+    int explain = 0;
+    if (!query_get(req->query, "explain", q, sizeof q)) {
+        if (!strcmp(q, "1") || !strcmp(q, "true"))
+            explain = 1;
+        else if (strcmp(q, "0") && strcmp(q, "false")) {
+            dn_api_error(res, 400, "explain must be 1 or 0");
+            return;
+        }
+    }
     unsigned char img[784];
     dn_json_doc doc;
     int st = read_input(req, &doc, img, msg, sizeof msg);
@@ -395,7 +540,17 @@ static void handle_predict(dn_api *a, const dn_api_request *req, dn_api_response
     for (int k = 0; k < 10; k++) dn_strbuf_printf(&b, "%s%.6g", k ? "," : "", (double)probs[k]);
     dn_strbuf_puts(&b, "],\"image\":[");
     for (int i = 0; i < 784; i++) dn_strbuf_printf(&b, "%s%d", i ? "," : "", img[i]);
-    dn_strbuf_puts(&b, "]}");
+    dn_strbuf_puts(&b, "]");
+    if (explain) {
+        float x[784];
+        dn_images_to_float(img, 784, x);
+        if (put_explain(a, x, &b, &err)) {
+            dn_strbuf_free(&b);
+            dn_api_error(res, 500, err.msg[0] ? err.msg : "explaining failed");
+            return;
+        }
+    }
+    dn_strbuf_puts(&b, "}");
     respond_buf(res, 200, &b);
 }
 
@@ -514,8 +669,9 @@ void dn_api_handle(dn_api *a, const dn_api_request *req, dn_api_response *res) {
         return;
     }
     const dn_asset *as = NULL;
-    int known =
-        !strcmp(path, "/api/model") || !strcmp(path, "/healthz") || (as = find_asset(path)) != NULL;
+    int weights = !strcmp(path, "/api/model/weights");
+    int known = weights || !strcmp(path, "/api/model") || !strcmp(path, "/healthz") ||
+                (as = find_asset(path)) != NULL;
     if (!known) {
         dn_api_error(res, 404, "not found");
         return;
@@ -526,6 +682,8 @@ void dn_api_handle(dn_api *a, const dn_api_request *req, dn_api_response *res) {
         static_body(res, 200, as->mime, as->data, as->size);
     else if (path[1] == 'h')
         static_body(res, 200, JSON_TYPE, health, sizeof health - 1);
+    else if (weights)
+        handle_weights(a, res);
     else
         handle_model(a, res);
 }

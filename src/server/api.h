@@ -15,6 +15,13 @@
  *                        is already 28x28 (0..255, or 0..1 when no value
  *                        exceeds 1) and used as is.
  *                        -> {"label","probabilities":[10],"image":[784 ints]}
+ *                        With ?explain=1 also "explain": {"class",
+ *                        "saliency":[784],"guided":[784],"layers":[{"layer",
+ *                        "name","c","h","w","min","max","data":base64}]}
+ *                        (docs/api.md).
+ *   GET  /api/model/weights  the first layer's weights as pictures:
+ *                        {"name","c","h","w","maps":[{"min","max","data"}]};
+ *                        404 when the first layer does not see the image.
  *   POST /api/samples    body: an image with ?label=D, or JSON
  *                        {"pixels":[784], "label":D}; appends the normalised
  *                        digit to the --collect dataset -> 201
@@ -24,8 +31,9 @@
  * 415 unsupported content type, 422 blank image, 500/503 internal.
  *
  * dn_api is re-entrant: any number of threads may call dn_api_handle at once.
- * Inference uses a fixed pool of dn_infer contexts created up front (a
- * request waits for a free one); the model is shared read-only.
+ * Inference uses a fixed pool of contexts created up front, each a dn_infer
+ * and a dn_explain (a request waits for a free one); the model is shared
+ * read-only.
  */
 #ifndef DN_SERVER_API_H
 #define DN_SERVER_API_H
