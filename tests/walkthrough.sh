@@ -3,7 +3,7 @@
 # scripts/walkthrough runs is printed verbatim on the page, every figure it
 # writes is on the page and in the repository, the results table has a row
 # per step, and every command still runs (scripts/walkthrough --quick: one
-# epoch on 1,500 images each, then `digitnet show --curves`).
+# epoch on 500 images each, then `digitnet show --curves`).
 # Exits 77 (skip) without MNIST in data/mnist.
 set -u
 BUILD=${BUILD:-build}
