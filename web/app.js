@@ -369,8 +369,9 @@
     sc.putImageData(si, 0, 0);
   }
 
-  function layerTitle(l) {
-    const what = l.h === 1 && l.w === 1 ? `${l.c} units` : `${l.c} maps of ${l.h}×${l.w}`;
+  function layerTitle(l, last) {
+    const what = last && l.c === 10 ? 'the 10 scores (logits) for 0 to 9, left to right'
+      : l.h === 1 && l.w === 1 ? `${l.c} units` : `${l.c} maps of ${l.h}×${l.w}`;
     return `layer ${l.layer} · ${l.name} · ${what}`;
   }
 
@@ -379,20 +380,21 @@
     if (layersEl.dataset.key !== key) {
       layersEl.dataset.key = key;
       layersEl.textContent = '';
-      for (const l of e.layers) {
+      e.layers.forEach((l, idx) => {
+        const last = idx === e.layers.length - 1;
         const div = document.createElement('div');
         div.className = 'layer';
         div.dataset.layer = String(l.layer);
         div.dataset.name = l.name;
         const h4 = document.createElement('h4');
-        h4.textContent = layerTitle(l);
+        h4.textContent = layerTitle(l, last);
         const c = document.createElement('canvas');
         c.className = 'px';
         c.setAttribute('role', 'img');
-        c.setAttribute('aria-label', `Output of ${layerTitle(l)}`);
+        c.setAttribute('aria-label', `Output of ${layerTitle(l, last)}`);
         div.append(h4, c);
         layersEl.appendChild(div);
-      }
+      });
       layersEl.dataset.count = String(e.layers.length);
     }
     e.layers.forEach((l, idx) => {
