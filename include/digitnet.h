@@ -425,6 +425,77 @@ dn_tensor_view dn_explain_layer(const dn_explain *e, int i);
  * something else. Owned by the model. */
 dn_tensor_view dn_model_first_weights(const dn_model *m);
 
+/* ======================================================================== */
+/* Live training dashboard (see docs/dashboard.md)                          */
+/* ======================================================================== */
+
+/* A training monitor records the progress of one training run (loss per
+ * batch, accuracy per epoch, speed, the final test evaluation) and serves
+ * it over HTTP: a page at / that draws it live, and the JSON at
+ * GET /api/train?since=N.  Every function is thread-safe: training reports
+ * from its thread while the server's threads answer requests.  Memory is
+ * bounded: at most max_points batch points are kept (when full, every
+ * other one is dropped and later ones are recorded at half the rate, so
+ * they stay evenly spread over the run); every epoch point is kept. */
+typedef struct dn_monitor dn_monitor;
+
+typedef struct dn_monitor_opts {
+    const char *host;   /* numeric address or name to bind; default "127.0.0.1" */
+    int port;           /* default 8080; 0 picks a free port (see dn_monitor_port) */
+    const char *title;  /* the page's heading, e.g. the architecture; copied; may be NULL */
+    const char *detail; /* a line under it, e.g. the settings; copied; may be NULL */
+    size_t max_points;  /* batch points kept, 16..10,000,000; default 20,000 */
+} dn_monitor_opts;
+
+/* Fills the defaults listed above. */
+void dn_monitor_opts_default(dn_monitor_opts *o);
+
+/* Starts serving the dashboard in background threads; its state is
+ * "starting" until the first progress report.  Fails with DN_E_ARG for a
+ * bad host, port or max_points, DN_E_IO when the address cannot be bound.
+ * *out is owned by the caller and released with dn_monitor_stop. */
+dn_status dn_monitor_start(const dn_monitor_opts *o, dn_monitor **out, dn_error *err);
+
+/* The port actually bound (the chosen one when opts.port was 0). */
+int dn_monitor_port(const dn_monitor *mon);
+
+/* Stops the server, waits for running requests, frees everything. Accepts NULL. */
+void dn_monitor_stop(dn_monitor *mon);
+
+/* Replaces the heading and the line under it (copied; NULL = empty). */
+dn_status dn_monitor_describe(dn_monitor *mon, const char *title, const char *detail);
+
+/* A dn_progress_fn: pass it as dn_train_opts.progress with the monitor as
+ * progress_user, or call it from your own callback with the same report.
+ * Batch reports update the current epoch, batch, loss, images/s, elapsed
+ * time and ETA, and about 150 per epoch become batch points (whatever
+ * progress_every is); an end-of-epoch report adds an epoch point (train
+ * loss and accuracy, validation loss and accuracy, seconds).  Sets the
+ * state to "running" (clearing the message of another state) unless the
+ * run is finished.  Returns 0 (never asks training to stop). */
+int dn_monitor_progress(const dn_progress *p, void *monitor);
+
+/* For a resumed run: adds the epoch points of the finished epochs stored in
+ * checkpoint ck (train loss and accuracy, validation accuracy; the seconds
+ * and validation loss are not stored there), its best epoch and elapsed
+ * time.  Call it before training continues.  ck is only read. */
+dn_status dn_monitor_seed(dn_monitor *mon, const dn_checkpoint *ck);
+
+/* Sets a state of a run in progress: "starting", "running" or "testing"
+ * (evaluating after training), with an optional message shown beside it
+ * (copied; NULL = none).  DN_E_ARG for any other state or once the run is
+ * finished. */
+dn_status dn_monitor_set_state(dn_monitor *mon, const char *state, const char *message);
+
+/* Ends the run: state "done", "failed" or "cancelled" (DN_E_ARG for any
+ * other), an optional message (e.g. why it failed; copied; NULL = none) and
+ * the evaluation on the test set, whose accuracy and 10x10 confusion matrix
+ * the page then shows (test may be NULL).  The progress values freeze; the
+ * dashboard keeps serving until dn_monitor_stop.  Calling it again replaces
+ * the state, message and test evaluation. */
+dn_status dn_monitor_finish(dn_monitor *mon, const dn_eval *test, const char *state,
+                            const char *message);
+
 #ifdef __cplusplus
 }
 #endif

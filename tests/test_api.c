@@ -194,6 +194,10 @@ static void test_routes(dn_api *api, const unsigned char *png, size_t png_size) 
     CHECK(r.status == 200 && !strncmp(r.type, "text/javascript", 15));
     call(api, "GET", "/style.css", NULL, NULL, NULL, 0, &r);
     CHECK(r.status == 200 && !strncmp(r.type, "text/css", 8));
+    call(api, "GET", "/base.css", NULL, NULL, NULL, 0, &r);
+    CHECK(r.status == 200 && !strncmp(r.type, "text/css", 8));
+    call(api, "GET", "/train.js", NULL, NULL, NULL, 0, &r); /* the dashboard's, not served here */
+    CHECK(r.status == 404);
     call(api, "GET", "/nope", NULL, NULL, NULL, 0, &r);
     CHECK(r.status == 404 && is_json_error(&r));
     call(api, "GET", "/../etc/passwd", NULL, NULL, NULL, 0, &r);

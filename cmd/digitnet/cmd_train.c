@@ -6,6 +6,14 @@
  * MODEL is saved; `--resume MODEL.ckpt` rebuilds the run from it (settings,
  * data source recorded in its note, thread count) and continues it.
  *
+ * --serve starts the live dashboard (dn_monitor_*, docs/dashboard.md) before
+ * the data is loaded and feeds it from the same progress callback as the
+ * terminal output. When training has ended (done or failed, not when a
+ * signal stopped it) the dashboard keeps serving until SIGINT or SIGTERM;
+ * the signal handler then writes a byte to a pipe that the main thread
+ * waits on, so it works in whichever thread the kernel delivers it to (the
+ * server's threads included), as in cmd_serve.c.
+ *
  * Test hook: DIGITNET_TEST_KILL_AFTER_BATCHES=N makes the command raise
  * SIGKILL on itself after N training batches of this process, so tests can
  * interrupt a run at a deterministic point. (The library's
@@ -14,9 +22,11 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,15 +69,26 @@ static const char *usage_text =
     "  -q, --quiet            no progress output\n"
     "  -o, --output MODEL     where to save the model (written atomically)\n"
     "\n"
+    "Live dashboard:\n"
+    "      --serve            serve a page that follows the run in a browser: loss per\n"
+    "                         batch, accuracy per epoch, images/s, ETA and, at the end,\n"
+    "                         the test accuracy and confusion matrix (JSON at\n"
+    "                         /api/train); its address is printed at once, also with -q.\n"
+    "                         After training the page stays up until Ctrl-C or SIGTERM\n"
+    "                         (a signal during training stops training as usual)\n"
+    "      --port N           dashboard port (default 8080; 0 picks a free one)\n"
+    "      --host ADDR        dashboard address (default 127.0.0.1; 0.0.0.0 opens it to\n"
+    "                         the network)\n"
+    "\n"
     "Crash safety: after every epoch the whole training state is written atomically\n"
     "to MODEL.ckpt, which is removed once MODEL is saved. If the run is killed, the\n"
     "machine crashes or Ctrl-C stops it, continue with --resume. A run that diverges\n"
     "keeps the checkpoint of its last good epoch.\n"
     "      --resume CKPT      continue the run saved in CKPT with its stored settings,\n"
     "                         data source and thread count (only -o, -q, -j, --data,\n"
-    "                         --mnist, --no-test and the checkpoint options may be\n"
-    "                         given); with the same thread count the final model is\n"
-    "                         bit-identical to an uninterrupted run's\n"
+    "                         --mnist, --no-test, the checkpoint and dashboard options\n"
+    "                         may be given); with the same thread count the final model\n"
+    "                         is bit-identical to an uninterrupted run's\n"
     "      --checkpoint PATH  write checkpoints to PATH instead of MODEL.ckpt\n"
     "      --no-checkpoint    write no checkpoints\n";
 
@@ -83,13 +104,29 @@ typedef struct train_cli {
     double last_draw;
     char *config_text; /* --config file contents; option values point into it */
     char *ckpt_buf, *note_buf, *resume_text;
+    /* --serve */
+    int serve, port, net_set; /* net_set: --port or --host was given */
+    const char *host;
+    dn_monitor *mon;
+    char url[300];
+    char why[1024]; /* the last error message, for the dashboard */
+    dn_eval test;   /* the test set evaluation, when have_test */
+    int have_test;
 } train_cli;
 
 static volatile sig_atomic_t interrupted;
+static int stop_pipe[2] = {-1, -1}; /* written by on_signal with --serve */
 
 static void on_signal(int sig) {
+    int saved = errno;
     interrupted = 1;
     signal(sig, SIG_DFL); /* a second Ctrl-C stops at once */
+    if (stop_pipe[1] >= 0) {
+        unsigned char b = (unsigned char)sig;
+        ssize_t r = write(stop_pipe[1], &b, 1);
+        (void)r;
+    }
+    errno = saved;
 }
 
 /* While training, Ctrl-C and SIGTERM stop after the current batch with a
@@ -107,6 +144,7 @@ static void catch_signals(int on) {
 static int on_progress(const dn_progress *p, void *user) {
     train_cli *c = user;
     if (c->kill_after && !p->epoch_done && ++c->batches_done >= c->kill_after) raise(SIGKILL);
+    if (c->mon) dn_monitor_progress(p, c->mon);
     if (interrupted) return 1;
     if (c->quiet) return 0;
     if (p->epoch_done) {
@@ -159,6 +197,9 @@ enum {
     O_RESUME,
     O_CKPT,
     O_NOCKPT,
+    O_SERVE,
+    O_PORT,
+    O_HOST,
     O_HELP
 };
 
@@ -192,12 +233,16 @@ static const struct option long_opts[] = {{"arch", required_argument, 0, 'a'},
                                           {"resume", required_argument, 0, O_RESUME},
                                           {"checkpoint", required_argument, 0, O_CKPT},
                                           {"no-checkpoint", no_argument, 0, O_NOCKPT},
+                                          {"serve", no_argument, 0, O_SERVE},
+                                          {"port", required_argument, 0, O_PORT},
+                                          {"host", required_argument, 0, O_HOST},
                                           {"help", no_argument, 0, O_HELP},
                                           {0, 0, 0, 0}};
 
 /* Options that do not change what is trained, so --resume accepts them. */
 static int allowed_with_resume(int opt) {
-    static const int ok[] = {'j', 'd', 'q', 'o', O_MNIST, O_NOTEST, O_RESUME, O_CKPT, O_NOCKPT};
+    static const int ok[] = {'j',      'd',    'q',      'o',     O_MNIST, O_NOTEST,
+                             O_RESUME, O_CKPT, O_NOCKPT, O_SERVE, O_PORT,  O_HOST};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         if (opt == ok[i]) return 1;
     return 0;
@@ -319,6 +364,19 @@ static int apply_option(train_cli *c, int opt, const char *arg) {
     case O_NOCKPT:
         c->no_ckpt = 1;
         break;
+    case O_SERVE:
+        c->serve = 1;
+        break;
+    case O_PORT:
+        if (cli_parse_long("train", "--port", arg, 0, 65535, &l)) return -1;
+        c->port = (int)l;
+        c->net_set = 1;
+        break;
+    case O_HOST:
+        if (!*arg) return cli_usage_error("train", "--host needs an address"), -1;
+        c->host = arg;
+        c->net_set = 1;
+        break;
     case 'q':
         c->quiet = 1;
         break;
@@ -380,11 +438,14 @@ static int evaluate_test(train_cli *c, dn_model *m) {
         return 0;
     }
     dn_eval ev;
+    if (c->mon) dn_monitor_set_state(c->mon, "testing", "evaluating on the test set");
     if (dn_evaluate(m, &test, &ev, &err) == DN_OK) {
         char buf[64];
         snprintf(buf, sizeof buf, "%.6f", ev.accuracy);
         dn_model_set_meta(m, "test_accuracy", buf);
         printf("test accuracy: %.2f%% (%zu/%zu)\n", 100 * ev.accuracy, ev.correct, ev.count);
+        c->test = ev;
+        c->have_test = 1;
     }
     dn_dataset_free(&test);
     return 0;
@@ -541,6 +602,21 @@ static const char *last_checkpoint(const train_cli *c, int resumed_epoch, int ep
     return c->resume;
 }
 
+/* Prints "digitnet train: error: ..." and keeps the message for the
+ * dashboard. Returns EXIT_RUNTIME. */
+static int train_error(train_cli *c, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static int train_error(train_cli *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->why, sizeof c->why, fmt, ap);
+    va_end(ap);
+    return cli_error("train", "%s", c->why);
+}
+
 /* Reports how training ended; on success tests and saves the model. */
 static int finish(train_cli *c, dn_model *m, dn_status st, const dn_train_result *res,
                   int resumed_epoch, const dn_error *err) {
@@ -550,24 +626,24 @@ static int finish(train_cli *c, dn_model *m, dn_status st, const dn_train_result
                                : "no model saved (checkpoints were off)";
     if (st == DN_E_DIVERGED) {
         if (ck)
-            return cli_error("train", "%s; the last good checkpoint (epoch %d) is in %s", err->msg,
-                             epoch, ck);
-        return cli_error("train", "%s; %s", err->msg, none);
+            return train_error(c, "%s; the last good checkpoint (epoch %d) is in %s", err->msg,
+                               epoch, ck);
+        return train_error(c, "%s; %s", err->msg, none);
     }
     if (st == DN_E_CANCELLED) {
         if (ck)
-            return cli_error("train",
-                             "interrupted; epoch %d is saved in %s; continue with "
-                             "'digitnet train --resume %s -o %s'",
-                             epoch, ck, ck, c->out);
-        return cli_error("train", "interrupted; %s", none);
+            return train_error(c,
+                               "interrupted; epoch %d is saved in %s; continue with "
+                               "'digitnet train --resume %s -o %s'",
+                               epoch, ck, ck, c->out);
+        return train_error(c, "interrupted; %s", none);
     }
     if (st == DN_E_IO && c->ckpt) /* the only writes during training are checkpoints */
-        return cli_error("train",
-                         "%s; training stopped after epoch %d: its checkpoint could not "
-                         "be written",
-                         err->msg, res->epochs_run);
-    if (st != DN_OK) return cli_error("train", "%s", err->msg);
+        return train_error(c,
+                           "%s; training stopped after epoch %d: its checkpoint could not "
+                           "be written",
+                           err->msg, res->epochs_run);
+    if (st != DN_OK) return train_error(c, "%s", err->msg);
     if (res->best_epoch)
         printf("best validation accuracy %.2f%% at epoch %d; %.1fs\n", 100 * res->best_val_accuracy,
                res->best_epoch, res->seconds);
@@ -575,16 +651,92 @@ static int finish(train_cli *c, dn_model *m, dn_status st, const dn_train_result
     dn_error serr = {{0}};
     if (dn_model_save(m, c->out, &serr) != DN_OK) {
         if (ck && epoch == res->epochs_run)
-            return cli_error("train",
-                             "%s; the trained state is kept in %s: once the model can be "
-                             "written, save it with 'digitnet train --resume %s -o %s'",
-                             serr.msg, ck, ck, c->out);
-        return cli_error("train", "%s", serr.msg);
+            return train_error(c,
+                               "%s; the trained state is kept in %s: once the model can be "
+                               "written, save it with 'digitnet train --resume %s -o %s'",
+                               serr.msg, ck, ck, c->out);
+        return train_error(c, "%s", serr.msg);
     }
     if (c->ckpt && unlink(c->ckpt) != 0 && errno != ENOENT)
         fprintf(stderr, "digitnet train: note: cannot remove %s: %s\n", c->ckpt, strerror(errno));
     if (!c->quiet) printf("saved %s\n", c->out);
     return EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- dashboard */
+
+/* Starts the dashboard (--serve) and prints its address, also with -q. */
+static int start_dashboard(train_cli *c) {
+    if (pipe(stop_pipe) != 0)
+        return cli_error("train", "cannot create a pipe: %s", strerror(errno));
+    fcntl(stop_pipe[0], F_SETFD, FD_CLOEXEC);
+    fcntl(stop_pipe[1], F_SETFD, FD_CLOEXEC);
+    signal(SIGPIPE, SIG_IGN); /* a browser that goes away is no reason to die */
+    dn_monitor_opts o;
+    dn_monitor_opts_default(&o);
+    if (c->host) o.host = c->host;
+    o.port = c->port;
+    o.title = c->resume ? c->resume : c->finetune ? c->finetune : c->arch;
+    dn_error err = {{0}};
+    if (dn_monitor_start(&o, &c->mon, &err) != DN_OK) return cli_error("train", "%s", err.msg);
+    dn_monitor_set_state(c->mon, "starting", "loading the data");
+    int v6 = strchr(o.host, ':') != NULL;
+    snprintf(c->url, sizeof c->url, "http://%s%s%s:%d/", v6 ? "[" : "", o.host, v6 ? "]" : "",
+             dn_monitor_port(c->mon));
+    fprintf(stderr, "dashboard: %s\n", c->url);
+    return EXIT_OK;
+}
+
+/* The dashboard's heading and settings line once the run is set up; for a
+ * resumed run also the epochs already done. */
+static void describe_run(train_cli *c, const dn_model *m, const dn_dataset *train,
+                         const dn_checkpoint *ck, int resumed_epoch) {
+    const dn_train_opts *o = &c->o;
+    static const char *const sched[] = {"constant", "step", "cosine"};
+    const char *opt = o->optimizer == DN_OPT_ADAM       ? "adam"
+                      : o->optimizer == DN_OPT_MOMENTUM ? (o->nesterov ? "nesterov" : "momentum")
+                                                        : "sgd";
+    size_t nval = o->val_count < train->count ? o->val_count : train->count;
+    char batch[32], title[512], detail[1024];
+    if (o->batch)
+        snprintf(batch, sizeof batch, "batch %d", o->batch);
+    else
+        snprintf(batch, sizeof batch, "full batch");
+    if (c->resume)
+        snprintf(title, sizeof title, "%s (resumed after epoch %d)", dn_model_arch(m),
+                 resumed_epoch);
+    else if (c->finetune)
+        snprintf(title, sizeof title, "fine-tuning %s", c->finetune);
+    else
+        snprintf(title, sizeof title, "%s", c->arch);
+    snprintf(detail, sizeof detail,
+             "%s, %zu parameters; %s, lr %g, %s schedule, %s; %zu training and %zu validation "
+             "images; %d threads",
+             dn_model_arch(m), dn_model_param_count(m), opt, (double)o->lr,
+             sched[o->schedule <= DN_SCHED_COSINE ? o->schedule : 0], batch, train->count - nval,
+             nval, dn_get_threads());
+    dn_monitor_describe(c->mon, title, detail);
+    if (ck) dn_monitor_seed(c->mon, ck);
+}
+
+/* Shows how the run ended and, unless a signal stopped it, keeps the
+ * dashboard up until SIGINT or SIGTERM. Returns the run's exit status. */
+static int end_dashboard(train_cli *c, dn_status st, int rc) {
+    char msg[1200];
+    if (rc == EXIT_OK)
+        snprintf(msg, sizeof msg, "saved %s", c->out);
+    else
+        snprintf(msg, sizeof msg, "%s", c->why);
+    const char *state = rc == EXIT_OK ? "done" : st == DN_E_CANCELLED ? "cancelled" : "failed";
+    dn_monitor_finish(c->mon, c->have_test ? &c->test : NULL, state, msg);
+    fflush(stdout);
+    if (interrupted) return rc;
+    fprintf(stderr, "training %s; the dashboard is still at %s (Ctrl-C to quit)\n",
+            rc == EXIT_OK ? "finished" : "failed", c->url);
+    unsigned char sig = 0;
+    while (read(stop_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
+    return rc;
 }
 
 /* ---------------------------------------------------------------- main */
@@ -625,6 +777,8 @@ static int parse_args(train_cli *c, int argc, char **argv) {
     }
     if (c->ckpt && !strcmp(c->ckpt, c->out))
         return cli_usage_error("train", "the checkpoint cannot be the model file itself");
+    if (c->net_set && !c->serve)
+        return cli_usage_error("train", "--port and --host are for the dashboard: add --serve");
     return EXIT_OK;
 }
 
@@ -637,6 +791,7 @@ static int train_main(train_cli *c, int argc, char **argv) {
     c->kill_after = hook ? atol(hook) : 0;
     /* a full disk or `ulimit -f` must end in an error message, not a signal */
     signal(SIGXFSZ, SIG_IGN);
+    if (c->serve && (rc = start_dashboard(c)) != EXIT_OK) return rc;
 
     dn_model *m = NULL;
     dn_dataset train = {0};
@@ -649,6 +804,13 @@ static int train_main(train_cli *c, int argc, char **argv) {
         rc = prepare_new(c, &m, &train);
     }
     if (rc == EXIT_OK && build_note(c)) rc = cli_error("train", "out of memory");
+    int resumed_epoch = 0;
+    if (rc == EXIT_OK && ck) {
+        dn_checkpoint_info info;
+        dn_checkpoint_describe(ck, &info);
+        resumed_epoch = info.epoch;
+    }
+    if (rc == EXIT_OK && c->mon) describe_run(c, m, &train, ck, resumed_epoch);
     if (rc != EXIT_OK) {
         dn_checkpoint_free(ck);
         dn_model_free(m);
@@ -662,27 +824,35 @@ static int train_main(train_cli *c, int argc, char **argv) {
     catch_signals(1);
     dn_error err = {{0}};
     dn_train_result res = {0};
-    int resumed_epoch = 0;
     dn_status st;
-    if (ck) {
-        dn_checkpoint_info info;
-        dn_checkpoint_describe(ck, &info);
-        resumed_epoch = info.epoch;
+    if (ck)
         st = dn_train_resume(m, &train, ck, &c->o, &res, &err);
-    } else {
+    else
         st = dn_train(m, &train, &c->o, &res, &err);
-    }
-    catch_signals(0);
+    /* with --serve the handlers stay until the dashboard is stopped */
+    if (!c->mon) catch_signals(0);
     dn_checkpoint_free(ck);
     dn_dataset_free(&train);
     rc = finish(c, m, st, &res, resumed_epoch, &err);
     dn_model_free(m);
+    if (c->mon) {
+        rc = end_dashboard(c, st, rc);
+        dn_monitor_stop(c->mon); /* before the handlers go: no signal may kill it midway */
+        c->mon = NULL;
+        catch_signals(0);
+    }
     return rc;
 }
 
 int cmd_train(int argc, char **argv) {
-    train_cli c = {.arch = "mlp", .test_after = 1};
+    train_cli c = {.arch = "mlp", .test_after = 1, .port = 8080};
     int rc = train_main(&c, argc, argv);
+    dn_monitor_stop(c.mon);
+    if (stop_pipe[0] >= 0) {
+        close(stop_pipe[0]);
+        close(stop_pipe[1]);
+        stop_pipe[0] = stop_pipe[1] = -1;
+    }
     free(c.config_text);
     free(c.ckpt_buf);
     free(c.note_buf);

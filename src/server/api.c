@@ -138,8 +138,7 @@ void dn_api_response_free(dn_api_response *res) {
     memset(res, 0, sizeof *res);
 }
 
-/* Hands a finished buffer to the response (500 when building it failed). */
-static void respond_buf(dn_api_response *res, int status, dn_strbuf *b) {
+void dn_api_respond_json(dn_api_response *res, int status, dn_strbuf *b) {
     size_t len;
     char *body = dn_strbuf_take(b, &len);
     memset(res, 0, sizeof *res);
@@ -161,7 +160,7 @@ void dn_api_error(dn_api_response *res, int status, const char *msg) {
     dn_strbuf_puts(&b, "{\"error\":");
     dn_strbuf_json_string(&b, msg, strlen(msg));
     dn_strbuf_puts(&b, "}");
-    respond_buf(res, status, &b);
+    dn_api_respond_json(res, status, &b);
 }
 
 static void method_not_allowed(dn_api_response *res, const char *allow) {
@@ -500,7 +499,7 @@ static void handle_weights(dn_api *a, dn_api_response *res) {
     }
     dn_strbuf_puts(&b, "]}");
     free(tmp);
-    respond_buf(res, 200, &b);
+    dn_api_respond_json(res, 200, &b);
 }
 
 /* ======================================================================== */
@@ -551,7 +550,7 @@ static void handle_predict(dn_api *a, const dn_api_request *req, dn_api_response
         }
     }
     dn_strbuf_puts(&b, "}");
-    respond_buf(res, 200, &b);
+    dn_api_respond_json(res, 200, &b);
 }
 
 static void handle_samples(dn_api *a, const dn_api_request *req, dn_api_response *res) {
@@ -595,7 +594,7 @@ static void handle_samples(dn_api *a, const dn_api_request *req, dn_api_response
     }
     dn_strbuf b = {0};
     dn_strbuf_printf(&b, "{\"stored\":true,\"label\":%d,\"count\":%zu}", label, count);
-    respond_buf(res, 201, &b);
+    dn_api_respond_json(res, 201, &b);
 }
 
 static void handle_model(dn_api *a, dn_api_response *res) {
@@ -625,11 +624,11 @@ static void handle_model(dn_api *a, dn_api_response *res) {
         dn_strbuf_json_string(&b, val, strlen(val));
     }
     dn_strbuf_puts(&b, "}}");
-    respond_buf(res, 200, &b);
+    dn_api_respond_json(res, 200, &b);
 }
 
-static void static_body(dn_api_response *res, int status, const char *type, const void *data,
-                        size_t size) {
+void dn_api_respond_static(dn_api_response *res, int status, const char *type, const void *data,
+                           size_t size) {
     memset(res, 0, sizeof *res);
     res->status = status;
     res->content_type = type;
@@ -641,8 +640,10 @@ static void static_body(dn_api_response *res, int status, const char *type, cons
 /* Router                                                                   */
 /* ======================================================================== */
 
+/* The drawing page's files; train.* belong to the training dashboard
+ * (monitor.c) and are not served here. */
 static const dn_asset *find_asset(const char *path) {
-    if (path[0] != '/') return NULL;
+    if (path[0] != '/' || !strncmp(path, "/train.", 7)) return NULL;
     const char *name = !strcmp(path, "/") ? "index.html" : path + 1;
     for (const dn_asset *as = dn_assets; as->name; as++)
         if (!strcmp(as->name, name)) return as;
@@ -679,9 +680,9 @@ void dn_api_handle(dn_api *a, const dn_api_request *req, dn_api_response *res) {
     if (!get)
         method_not_allowed(res, "GET, HEAD");
     else if (as)
-        static_body(res, 200, as->mime, as->data, as->size);
+        dn_api_respond_static(res, 200, as->mime, as->data, as->size);
     else if (path[1] == 'h')
-        static_body(res, 200, JSON_TYPE, health, sizeof health - 1);
+        dn_api_respond_static(res, 200, JSON_TYPE, health, sizeof health - 1);
     else if (weights)
         handle_weights(a, res);
     else

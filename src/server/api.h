@@ -39,6 +39,8 @@
 #define DN_SERVER_API_H
 
 #include "digitnet.h"
+#include "server/json.h"
+
 #include <stddef.h>
 
 #define DN_API_MAX_BODY (2u << 20)        /* bytes */
@@ -79,6 +81,13 @@ typedef struct dn_api_response {
  * answer.  Release the response with dn_api_response_free. */
 void dn_api_handle(dn_api *api, const dn_api_request *req, dn_api_response *res);
 void dn_api_response_free(dn_api_response *res);
+
+/* Hands a finished JSON buffer to res with the status (a static 500 when
+ * building the buffer ran out of memory). */
+void dn_api_respond_json(dn_api_response *res, int status, dn_strbuf *b);
+/* Points res at a static body (not copied, not freed). */
+void dn_api_respond_static(dn_api_response *res, int status, const char *type, const void *data,
+                           size_t size);
 
 /* Fills res with {"error": msg} and the status (used by http.c for errors
  * it detects itself, such as an oversized body). */

@@ -1,7 +1,9 @@
 /*
- * http.c — libmicrohttpd glue for the API (contract in http.h).
+ * http.c — libmicrohttpd glue (contract in http.h): a daemon that hands
+ * every request to a handler, and the public dn_server_* functions that
+ * run the drawing page and API of api.c on it.
  *
- * What this file decides, deliberately:
+ * What this file decides, deliberately, for every handler:
  *   - threads: MHD's internal polling with a fixed pool of `workers` threads;
  *     the API holds the same number of inference contexts, so a request never
  *     waits for one in practice and the model is never copied per request;
@@ -43,10 +45,16 @@
 #define BODY_DEADLINE 30.0 /* seconds from the end of the headers */
 #define DRAIN_LIMIT (16u << 20)
 
-struct dn_server {
+struct dn_http {
     struct MHD_Daemon *daemon;
-    dn_api *api;
+    dn_http_handler handler;
+    void *user;
     int port;
+};
+
+struct dn_server {
+    dn_http *http;
+    dn_api *api;
 };
 
 /* Per-request state, created on the first call for a request. */
@@ -173,7 +181,7 @@ static int take_chunk(request_state *st, const char *data, size_t n) {
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
-    dn_server *s = cls;
+    dn_http *h = cls;
     request_state *st = *con_cls;
     if (!st) { /* headers are in; the body (if any) follows in later calls */
         st = dn_calloc(1, sizeof *st);
@@ -218,7 +226,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         .body_size = st->size,
     };
     dn_api_response res;
-    dn_api_handle(s->api, &req, &res);
+    h->handler(h->user, &req, &res);
     free(query);
     return send_response(c, &res, 0);
 }
@@ -235,8 +243,86 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void drop_log(void *cls, const char *fmt, va_list ap) {}
 
 /* ======================================================================== */
-/* Start / stop                                                             */
+/* The daemon                                                               */
 /* ======================================================================== */
+
+dn_status dn_http_resolve(const char *host, int port, dn_http_addr *out, dn_error *err) {
+    memset(out, 0, sizeof *out);
+    if (!host || !host[0]) host = "127.0.0.1";
+    if (port < 0 || port > 65535) return dn_fail(err, DN_E_ARG, "port %d is not in 0..65535", port);
+    char port_str[8];
+    snprintf(port_str, sizeof port_str, "%d", port);
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int gai = getaddrinfo(host, port_str, &hints, &ai);
+    if (gai != 0)
+        return dn_fail(err, DN_E_ARG, "cannot use host '%s': %s", host, gai_strerror(gai));
+    const struct addrinfo *use = ai;
+    while (use && use->ai_family != AF_INET && use->ai_family != AF_INET6) use = use->ai_next;
+    if (!use || use->ai_addrlen > sizeof out->sa) {
+        freeaddrinfo(ai);
+        return dn_fail(err, DN_E_ARG, "host '%s' has no IPv4 or IPv6 address", host);
+    }
+    memcpy(&out->sa, use->ai_addr, use->ai_addrlen);
+    out->family = use->ai_family;
+    snprintf(out->host, sizeof out->host, "%s", host);
+    out->port = port;
+    freeaddrinfo(ai);
+    return DN_OK;
+}
+
+dn_status dn_http_start(const dn_http_addr *addr, int workers, dn_http_handler handler, void *user,
+                        dn_http **out, dn_error *err) {
+    *out = NULL;
+    if (workers < 1 || workers > 256)
+        return dn_fail(err, DN_E_ARG, "workers %d is not in 1..256", workers);
+    dn_http *h = dn_calloc(1, sizeof *h);
+    if (!h) return dn_fail(err, DN_E_NOMEM, "out of memory");
+    h->handler = handler;
+    h->user = user;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    if (addr->family == AF_INET6) flags |= MHD_USE_IPv6;
+    unsigned conns = CONN_LIMIT;
+    if (conns < CONN_PER_WORKER * (unsigned)workers) conns = CONN_PER_WORKER * (unsigned)workers;
+    errno = 0;
+    h->daemon = MHD_start_daemon(
+        flags, (uint16_t)addr->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+        (const struct sockaddr *)&addr->sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)workers,
+        MHD_OPTION_CONNECTION_LIMIT, conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)PER_IP_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, drop_log, NULL, MHD_OPTION_END);
+    if (!h->daemon) {
+        int e = errno;
+        free(h);
+        return dn_fail(err, DN_E_IO, "cannot listen on %s port %d%s%s", addr->host, addr->port,
+                       e ? ": " : "", e ? strerror(e) : "");
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info && info->port ? info->port : addr->port;
+    *out = h;
+    return DN_OK;
+}
+
+int dn_http_port(const dn_http *h) {
+    return h->port;
+}
+
+void dn_http_stop(dn_http *h) {
+    if (!h) return;
+    MHD_stop_daemon(h->daemon);
+    free(h);
+}
+
+/* ======================================================================== */
+/* The drawing page and API: dn_server                                      */
+/* ======================================================================== */
+
+static void serve_api(void *user, const dn_api_request *req, dn_api_response *res) {
+    dn_api_handle(user, req, res);
+}
 
 dn_status dn_server_start(const dn_model *m, const dn_server_opts *o, dn_server **out,
                           dn_error *err) {
@@ -249,57 +335,19 @@ dn_status dn_server_start(const dn_model *m, const dn_server_opts *o, dn_server 
         return dn_fail(err, DN_E_ARG, "port %d is not in 0..65535", o->port);
     if (o->workers < 1 || o->workers > 256)
         return dn_fail(err, DN_E_ARG, "workers %d is not in 1..256", o->workers);
-
-    char port_str[8];
-    snprintf(port_str, sizeof port_str, "%d", o->port);
-    struct addrinfo hints = {0}, *ai = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int gai = getaddrinfo(host, port_str, &hints, &ai);
-    if (gai != 0)
-        return dn_fail(err, DN_E_ARG, "cannot use host '%s': %s", host, gai_strerror(gai));
-    struct addrinfo *use = ai;
-    while (use && use->ai_family != AF_INET && use->ai_family != AF_INET6) use = use->ai_next;
-    if (!use) {
-        freeaddrinfo(ai);
-        return dn_fail(err, DN_E_ARG, "host '%s' has no IPv4 or IPv6 address", host);
-    }
+    dn_http_addr addr;
+    dn_status st = dn_http_resolve(host, o->port, &addr, err);
+    if (st != DN_OK) return st;
 
     dn_server *s = dn_calloc(1, sizeof *s);
     dn_collect *collect = NULL;
-    dn_status st = s ? DN_OK : dn_fail(err, DN_E_NOMEM, "out of memory");
+    st = s ? DN_OK : dn_fail(err, DN_E_NOMEM, "out of memory");
     if (st == DN_OK && o->collect_dir) st = dn_collect_open(o->collect_dir, &collect, err);
     if (st == DN_OK) {
         st = dn_api_create(m, (size_t)o->workers, collect, &s->api, err);
         if (st != DN_OK) dn_collect_free(collect);
     }
-    if (st == DN_OK) {
-        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
-        if (use->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
-        unsigned conns = CONN_LIMIT;
-        if (conns < CONN_PER_WORKER * (unsigned)o->workers)
-            conns = CONN_PER_WORKER * (unsigned)o->workers;
-        errno = 0;
-        s->daemon = MHD_start_daemon(
-            flags, (uint16_t)o->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, use->ai_addr,
-            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->workers, MHD_OPTION_CONNECTION_LIMIT, conns,
-            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT,
-            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
-            (unsigned)IDLE_TIMEOUT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-            MHD_OPTION_EXTERNAL_LOGGER, drop_log, NULL, MHD_OPTION_END);
-        if (!s->daemon) {
-            int e = errno;
-            st = dn_fail(err, DN_E_IO, "cannot listen on %s port %d%s%s", host, o->port,
-                         e ? ": " : "", e ? strerror(e) : "");
-        }
-    }
-    if (st == DN_OK) {
-        const union MHD_DaemonInfo *info =
-            MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-        s->port = info && info->port ? info->port : o->port;
-    }
-    freeaddrinfo(ai);
+    if (st == DN_OK) st = dn_http_start(&addr, o->workers, serve_api, s->api, &s->http, err);
     if (st != DN_OK) {
         dn_server_stop(s);
         return st;
@@ -309,12 +357,12 @@ dn_status dn_server_start(const dn_model *m, const dn_server_opts *o, dn_server 
 }
 
 int dn_server_port(const dn_server *s) {
-    return s->port;
+    return dn_http_port(s->http);
 }
 
 void dn_server_stop(dn_server *s) {
     if (!s) return;
-    if (s->daemon) MHD_stop_daemon(s->daemon);
+    dn_http_stop(s->http);
     dn_api_free(s->api);
     free(s);
 }

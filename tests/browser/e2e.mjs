@@ -4,7 +4,7 @@
 // the 28x28 preview, the chart, teaching (the server runs with --collect),
 // then draws a "1" with touch events on a phone-sized page.  Screenshots go
 // to DN_SHOTS.  Fails on page errors and on any request that leaves DN_URL.
-import { chromium } from 'playwright-core';
+import { checker, launchBrowser } from './common.mjs';
 
 const url = process.env.DN_URL;
 const shots = process.env.DN_SHOTS || 'build';
@@ -13,18 +13,9 @@ if (!url) {
   process.exit(2);
 }
 
-let passed = 0, failed = 0;
-function check(name, ok, detail = '') {
-  if (ok) { passed++; console.log(`ok    ${name}`); } else { failed++; console.log(`FAIL  ${name} ${detail}`); }
-}
+const { check, counts } = checker();
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic',
-    '--disable-dev-shm-usage'],
-});
+const browser = await launchBrowser();
 
 // Records page errors and requests that go anywhere but the server.
 function watch(page, errors, external) {
@@ -107,12 +98,13 @@ try {
   await page.keyboard.press('Escape');
   label = await settledLabel(page);
   check('Escape clears the prediction', label === '' && (await page.textContent('#pred-digit')) === '–');
-  const blank = await page.evaluate(() => {
+  // the canvas is repainted on the next animation frame
+  const blank = await page.waitForFunction(() => {
     const c = document.getElementById('pad');
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     for (let i = 0; i < d.length; i += 4) if (d[i] > 0) return false;
     return true;
-  });
+  }, null, { timeout: 5000 }).then(() => true, () => false);
   check('Escape clears the canvas', blank);
 
   await mouseDraw(page, zero);
@@ -151,11 +143,11 @@ try {
   check('no page errors on the phone', perrors.length === 0, perrors.join(' | '));
   await phone.close();
 } catch (e) {
-  failed++;
+  counts.failed++;
   console.log(`FAIL  ${e.stack || e}`);
 } finally {
   await browser.close();
 }
 
-console.log(`\n${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+console.log(`\n${counts.passed} passed, ${counts.failed} failed`);
+process.exit(counts.failed ? 1 : 0);

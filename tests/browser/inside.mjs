@@ -10,7 +10,7 @@
 //   DN_LAYERS    how many layers the model shows
 //   DN_MAPS      how many first-layer weight pictures
 //   DN_SALIENCY_MIN  minimum fraction of positive guided mass on the ink (optional)
-import { chromium } from 'playwright-core';
+import { checker, launchBrowser } from './common.mjs';
 
 const url = process.env.DN_URL;
 const shots = process.env.DN_SHOTS || 'build';
@@ -23,21 +23,9 @@ if (!url || !wantLayers || !wantMaps) {
   process.exit(2);
 }
 
-let passed = 0, failed = 0;
-function check(what, ok, detail = '') {
-  if (ok) { passed++; console.log(`ok    ${what}${detail ? ` (${detail})` : ''}`); } else {
-    failed++;
-    console.log(`FAIL  ${what} ${detail}`);
-  }
-}
+const { check, counts } = checker();
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic',
-    '--disable-dev-shm-usage'],
-});
+const browser = await launchBrowser();
 
 // Counts distinct colours and non-black pixels of a canvas.
 async function canvasStats(page, selector) {
@@ -124,11 +112,11 @@ try {
   check('no page errors', errors.length === 0, errors.join(' | '));
   await page.close();
 } catch (e) {
-  failed++;
+  counts.failed++;
   console.log(`FAIL  ${e.stack || e}`);
 } finally {
   await browser.close();
 }
 
-console.log(`\n${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+console.log(`\n${counts.passed} passed, ${counts.failed} failed`);
+process.exit(counts.failed ? 1 : 0);
