@@ -122,7 +122,7 @@ deps:
 
 # ---------------------------------------------------------------- tests ---
 test: all data
-	@BUILD=$(BUILD) scripts/run-tests $(BUILD)
+	@BUILD=$(BUILD) DN_SAN=$(SAN) scripts/run-tests $(BUILD)
 
 # The C tests under memcheck (those named *_slow* are skipped); any error or
 # definite/indirect leak fails the test.

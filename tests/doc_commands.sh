@@ -16,6 +16,9 @@
 #     SRC, DIR) are not commands and are skipped.
 # Exits 77 (skip) without MNIST in data/mnist or without curl.
 set -u
+# They test the documentation, not memory safety: the sanitizer build
+# (make test SAN=1) runs the same code paths through the other tests.
+[ "${DN_SAN:-0}" = 1 ] && { echo "skip: documentation test, run by the normal build"; exit 77; }
 BUILD=${BUILD:-build}
 DIGITNET=$(cd "$(dirname "${DIGITNET:-$BUILD/digitnet}")" 2>/dev/null && pwd)/$(basename "${DIGITNET:-$BUILD/digitnet}")
 root=$(pwd)

@@ -6,6 +6,9 @@
 # epoch on 500 images each, then `digitnet show --curves`).
 # Exits 77 (skip) without MNIST in data/mnist.
 set -u
+# They test the documentation, not memory safety: the sanitizer build
+# (make test SAN=1) runs the same code paths through the other tests.
+[ "${DN_SAN:-0}" = 1 ] && { echo "skip: documentation test, run by the normal build"; exit 77; }
 BUILD=${BUILD:-build}
 export DIGITNET=${DIGITNET:-$BUILD/digitnet}
 mnist=${DN_MNIST_DIR:-data/mnist}
