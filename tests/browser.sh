@@ -32,20 +32,34 @@ if [ ! -f "$model" ]; then
         --data "$mnist" >"$tmp/train.log" 2>&1 || { cat "$tmp/train.log"; exit 1; }
 fi
 
-"$DIGITNET" serve "$model" --port 0 --collect "$tmp/collect" >"$tmp/out" 2>"$tmp/err" &
-pid=$!
-url=
-for _ in $(seq 100); do
-    url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$tmp/out" 2>/dev/null | head -n1)
-    [ -n "$url" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
-if [ -z "$url" ]; then
-    cat "$tmp/out" "$tmp/err"
-    echo "FAIL  the server did not print its URL"
-    exit 1
-fi
+# start_server LOG ARGS...: runs `digitnet serve ARGS --port 0` and sets pid
+# and url, or prints why not and returns 1.
+start_server() {
+    local log=$1
+    shift
+    "$DIGITNET" serve "$@" --port 0 >"$tmp/$log.out" 2>>"$tmp/err" &
+    pid=$!
+    url=
+    for _ in $(seq 100); do
+        url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$tmp/$log.out" 2>/dev/null | head -n1)
+        [ -n "$url" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -n "$url" ] && return 0
+    cat "$tmp/$log.out" "$tmp/err"
+    echo "FAIL  the server ($*) did not print its URL"
+    return 1
+}
+
+# stop_server: SIGTERM, which must end it with status 0.
+stop_server() {
+    kill -TERM "$pid"
+    wait "$pid" || { echo "FAIL  the server did not stop cleanly"; rc=1; }
+    pid=
+}
+
+start_server mlp "$model" --collect "$tmp/collect" || exit 1
 echo "server at $url"
 
 mkdir -p "$BUILD"
@@ -56,30 +70,17 @@ if [ "$model" = models/mnist-mlp.dnm ]; then
     DN_URL=$url DN_SHOTS=$BUILD DN_NAME=browser-inside-mlp DN_LAYERS=3 DN_MAPS=128 \
         timeout 180 node tests/browser/inside.mjs || rc=1
 fi
-kill -TERM "$pid"
-wait "$pid" || { echo "FAIL  the server did not stop cleanly"; rc=1; }
-pid=
+stop_server
 
 if [ -f models/mnist-cnn.dnm ]; then
     echo "-- inside view, CNN"
-    "$DIGITNET" serve models/mnist-cnn.dnm --port 0 >"$tmp/out2" 2>>"$tmp/err" &
-    pid=$!
-    url=
-    for _ in $(seq 100); do
-        url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$tmp/out2" 2>/dev/null | head -n1)
-        [ -n "$url" ] && break
-        sleep 0.1
-    done
-    if [ -n "$url" ]; then
+    if start_server cnn models/mnist-cnn.dnm; then
         DN_URL=$url DN_SHOTS=$BUILD DN_NAME=browser-inside-cnn DN_LAYERS=8 DN_MAPS=32 \
             DN_SALIENCY_MIN=0.5 timeout 180 node tests/browser/inside.mjs || rc=1
+        stop_server
     else
-        echo "FAIL  the CNN server did not print its URL"
         rc=1
     fi
-    kill -TERM "$pid"
-    wait "$pid" || { echo "FAIL  the server did not stop cleanly"; rc=1; }
-    pid=
 fi
 [ $rc -eq 0 ] || tail -n 20 "$tmp/err"
 exit $rc

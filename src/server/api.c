@@ -382,36 +382,27 @@ static int query_get(const char *query, const char *key, char *buf, size_t size)
 /* Looking inside: layer outputs, saliency, first-layer weights             */
 /* ======================================================================== */
 
-/* Appends n bytes as a base64 JSON string. */
-static void put_base64(dn_strbuf *b, const unsigned char *p, size_t n) {
+/* Appends n floats as "min", "max" and "data": a base64 string of bytes q
+ * with v ~ min + (max - min) * q / 255 (all zero when min == max). The bytes
+ * are encoded as they are made, three at a time: nothing is allocated. */
+static void put_quantised(dn_strbuf *b, const float *v, size_t n) {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char q[4];
-    dn_strbuf_puts(b, "\"");
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n) v |= p[i + 2];
-        q[0] = tab[v >> 18 & 63];
-        q[1] = tab[v >> 12 & 63];
-        q[2] = i + 1 < n ? tab[v >> 6 & 63] : '=';
-        q[3] = i + 2 < n ? tab[v & 63] : '=';
-        dn_strbuf_append(b, q, 4);
-    }
-    dn_strbuf_puts(b, "\"");
-}
-
-/* Appends n floats as "min", "max" and "data": base64 bytes q with
- * v ~ min + (max - min) * q / 255 (all zero when min == max). */
-static void put_quantised(dn_strbuf *b, const float *v, size_t n, unsigned char *tmp) {
     float lo = v[0], hi = v[0];
     for (size_t i = 1; i < n; i++) {
         if (v[i] < lo) lo = v[i];
         if (v[i] > hi) hi = v[i];
     }
     float scale = hi > lo ? 255.0f / (hi - lo) : 0.0f;
-    for (size_t i = 0; i < n; i++) tmp[i] = (unsigned char)lrintf((v[i] - lo) * scale);
-    dn_strbuf_printf(b, "\"min\":%.6g,\"max\":%.6g,\"data\":", (double)lo, (double)hi);
-    put_base64(b, tmp, n);
+    dn_strbuf_printf(b, "\"min\":%.6g,\"max\":%.6g,\"data\":\"", (double)lo, (double)hi);
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t w = 0;
+        for (size_t k = 0; k < 3; k++)
+            w = w << 8 | (i + k < n ? (uint32_t)lrintf((v[i + k] - lo) * scale) : 0u);
+        char q[4] = {tab[w >> 18 & 63], tab[w >> 12 & 63], i + 1 < n ? tab[w >> 6 & 63] : '=',
+                     i + 2 < n ? tab[w & 63] : '='};
+        dn_strbuf_append(b, q, 4);
+    }
+    dn_strbuf_puts(b, "\"");
 }
 
 static void put_floats(dn_strbuf *b, const float *v, size_t n) {
@@ -451,29 +442,17 @@ static int put_explain(dn_api *a, const float *x, dn_strbuf *b, dn_error *err) {
     put_floats(b, guided, 784);
     dn_strbuf_puts(b, ",\"layers\":[");
     int n = dn_explain_layer_count(e), first = 1;
-    size_t widest = 0;
     for (int i = 0; i < n; i++) {
-        dn_tensor_view v = dn_explain_layer(e, i);
-        size_t sz = (size_t)v.c * v.h * v.w;
-        if (sz > widest) widest = sz;
-    }
-    unsigned char *tmp = malloc(widest ? widest : 1);
-    for (int i = 0; tmp && i < n; i++) {
         dn_tensor_view v = dn_explain_layer(e, i);
         if (!v.data || !shown_layer(v.name, i, n - 1)) continue;
         dn_strbuf_printf(b, "%s{\"layer\":%d,\"name\":\"%s\",\"c\":%d,\"h\":%d,\"w\":%d,",
                          first ? "" : ",", i + 1, v.name, v.c, v.h, v.w);
-        put_quantised(b, v.data, (size_t)v.c * v.h * v.w, tmp);
+        put_quantised(b, v.data, (size_t)v.c * v.h * v.w);
         dn_strbuf_puts(b, "}");
         first = 0;
     }
     pool_give(a, ctx);
     dn_strbuf_puts(b, "]}");
-    if (!tmp) {
-        dn_fail(err, DN_E_NOMEM, "out of memory");
-        return 1;
-    }
-    free(tmp);
     return 0;
 }
 
@@ -484,21 +463,15 @@ static void handle_weights(dn_api *a, dn_api_response *res) {
         return;
     }
     size_t map = (size_t)w.h * w.w;
-    unsigned char *tmp = malloc(map);
-    if (!tmp) {
-        dn_api_error(res, 500, "out of memory");
-        return;
-    }
     dn_strbuf b = {0};
     dn_strbuf_printf(&b, "{\"name\":\"%s\",\"c\":%d,\"h\":%d,\"w\":%d,\"maps\":[", w.name, w.c, w.h,
                      w.w);
     for (int k = 0; k < w.c; k++) {
         dn_strbuf_puts(&b, k ? ",{" : "{");
-        put_quantised(&b, w.data + (size_t)k * map, map, tmp);
+        put_quantised(&b, w.data + (size_t)k * map, map);
         dn_strbuf_puts(&b, "}");
     }
     dn_strbuf_puts(&b, "]}");
-    free(tmp);
     dn_api_respond_json(res, 200, &b);
 }
 
