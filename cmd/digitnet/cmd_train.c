@@ -14,10 +14,17 @@
  * waits on, so it works in whichever thread the kernel delivers it to (the
  * server's threads included), as in cmd_serve.c.
  *
- * Test hook: DIGITNET_TEST_KILL_AFTER_BATCHES=N makes the command raise
- * SIGKILL on itself after N training batches of this process, so tests can
- * interrupt a run at a deterministic point. (The library's
- * DIGITNET_TEST_KILL_IN_SAVE is described in src/checkpoint.h.)
+ * Test hooks, so that tests never race the training:
+ *   DIGITNET_TEST_KILL_AFTER_BATCHES=N makes the command raise SIGKILL on
+ *     itself after N training batches of this process, so tests can
+ *     interrupt a run at a deterministic point. (The library's
+ *     DIGITNET_TEST_KILL_IN_SAVE is described in src/checkpoint.h.)
+ *   DIGITNET_TEST_PACE=FILE paces the run from outside: after its b-th
+ *     training batch (counted over this process) the command waits until
+ *     FILE holds a number greater than b; a FILE that is missing or holds
+ *     anything else ("go") lets it run freely. The batch is reported (to
+ *     the dashboard too) before the wait, so a test can hold a run at a
+ *     known batch, look at it, and release it.
  */
 #include "cli.h"
 
@@ -29,6 +36,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *usage_text =
@@ -99,7 +107,8 @@ typedef struct train_cli {
     size_t subset;
     int lr_set, quiet, test_after, tty, threads_set, no_ckpt, notest_set;
     int setting;                   /* an option that --resume does not accept, 0 = none */
-    long kill_after, batches_done; /* the test hook, see the top of the file */
+    long kill_after, batches_done; /* the test hooks, see the top of the file */
+    const char *pace;              /* DIGITNET_TEST_PACE */
     dn_train_opts o;
     double last_draw;
     char *config_text; /* --config file contents; option values point into it */
@@ -141,10 +150,36 @@ static void catch_signals(int on) {
 
 /* ---------------------------------------------------------------- progress */
 
+/* The batch count DIGITNET_TEST_PACE allows; -1 for no limit. */
+static long pace_allowed(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char buf[32] = {0};
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *end;
+    long v = strtol(buf, &end, 10);
+    while (*end == '\n' || *end == ' ') end++;
+    return end == buf || *end ? -1 : v;
+}
+
+/* Waits while the pace file holds batches_done or less (see the top). */
+static void pace_wait(const train_cli *c) {
+    const struct timespec tick = {0, 5 * 1000 * 1000};
+    for (;;) {
+        long allowed = pace_allowed(c->pace);
+        if (allowed < 0 || allowed > c->batches_done || interrupted) return;
+        nanosleep(&tick, NULL);
+    }
+}
+
 static int on_progress(const dn_progress *p, void *user) {
     train_cli *c = user;
-    if (c->kill_after && !p->epoch_done && ++c->batches_done >= c->kill_after) raise(SIGKILL);
+    if (!p->epoch_done) c->batches_done++;
+    if (c->kill_after && !p->epoch_done && c->batches_done >= c->kill_after) raise(SIGKILL);
     if (c->mon) dn_monitor_progress(p, c->mon);
+    if (c->pace && !p->epoch_done) pace_wait(c);
     if (interrupted) return 1;
     if (c->quiet) return 0;
     if (p->epoch_done) {
@@ -789,6 +824,8 @@ static int train_main(train_cli *c, int argc, char **argv) {
     if (rc != EXIT_OK) return rc < 0 ? EXIT_OK : rc;
     const char *hook = getenv("DIGITNET_TEST_KILL_AFTER_BATCHES");
     c->kill_after = hook ? atol(hook) : 0;
+    c->pace = getenv("DIGITNET_TEST_PACE");
+    if (c->pace && !*c->pace) c->pace = NULL;
     /* a full disk or `ulimit -f` must end in an error message, not a signal */
     signal(SIGXFSZ, SIG_IGN);
     if (c->serve && (rc = start_dashboard(c)) != EXIT_OK) return rc;
