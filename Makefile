@@ -32,8 +32,7 @@ OPT += -march=native
 endif
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
-CPPFLAGS_ALL := -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-                -DDN_DATADIR='"$(PREFIX)/share/digitnet"'
+CPPFLAGS_ALL := -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 CFLAGS_ALL   := -std=c11 $(OPT) $(WARN) -fPIC -fopenmp -ffp-contract=fast $(CFLAGS)
 LIBS    := -lm -lz
 
@@ -121,7 +120,10 @@ deps:
 	@scripts/install-deps
 
 # ---------------------------------------------------------------- tests ---
-test: all data
+# `make test` first installs what the tests need (scripts/install-deps --tests).
+test:
+	@scripts/install-deps --tests
+	@$(MAKE) --no-print-directory all data
 	@BUILD=$(BUILD) DN_SAN=$(SAN) scripts/run-tests $(BUILD)
 
 # The C tests under memcheck (those named *_slow* are skipped); any error or

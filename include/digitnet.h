@@ -64,10 +64,19 @@ const char *dn_version(void);
 void dn_set_threads(int n);
 int dn_get_threads(void);
 
-/* Writes size bytes to path atomically: PATH.tmp, fsync, rename over PATH,
- * fsync of the directory. On failure PATH is untouched and no PATH.tmp is
- * left behind. Every file digitnet writes goes through this. */
+/* Writes size bytes to path atomically: a new temporary file beside it
+ * (PATH.tmp.RANDOM, created exclusively, never through a link), fsync,
+ * rename over PATH, fsync of the directory. PATH must be a regular file or
+ * a new name: a directory, device, FIFO or socket is refused (DN_E_ARG).
+ * On failure PATH is untouched and no temporary file is left behind;
+ * messages name PATH. Every file digitnet writes goes through this. */
 dn_status dn_write_atomic(const char *path, const void *data, size_t size, dn_error *err);
+
+/* Checks, before any work, that path can be written the way
+ * dn_write_atomic writes it: the name is not empty, it is a regular file
+ * or new, and a temporary file can be created beside it (created and
+ * removed at once). DN_E_ARG or DN_E_IO with a message naming path. */
+dn_status dn_output_check(const char *path, dn_error *err);
 
 /* ======================================================================== */
 /* Datasets                                                                 */

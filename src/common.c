@@ -150,7 +150,7 @@ void *dn_calloc(size_t n, size_t size) {
 static int fsync_dir_of(const char *path) {
     char *copy = strdup(path);
     if (!copy) return -1;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     free(copy);
     if (fd < 0) return -1;
     int rc = fsync(fd);
@@ -158,21 +158,83 @@ static int fsync_dir_of(const char *path) {
     return rc;
 }
 
+/* What a non-regular file is, for messages. */
+static const char *file_kind(mode_t m) {
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISFIFO(m) ? "a FIFO"
+           : S_ISSOCK(m) ? "a socket"
+                         : "not a regular file";
+}
+
+/* The checks of dn_output_check that create nothing. */
+static dn_status output_kind(const char *path, dn_error *err) {
+    if (!path || !*path) return dn_fail(err, DN_E_ARG, "the output file name is empty");
+    size_t n = strlen(path);
+    if (path[n - 1] == '/')
+        return dn_fail(err, DN_E_ARG, "%s: is a directory name, not a file", path);
+    struct stat st;
+    /* stat follows a link: a link to a regular file is replaced like one */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return dn_fail(err, DN_E_ARG, "%s: is %s; outputs must be regular files or new paths", path,
+                       file_kind(st.st_mode));
+    return DN_OK;
+}
+
+/* A fresh, unpredictable suffix for a temporary name. */
+static void random_suffix(char out[13]) {
+    static const char abc[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    unsigned char r[12];
+    int got = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        got = read(fd, r, sizeof r) == (ssize_t)sizeof r;
+        close(fd);
+    }
+    if (!got) { /* no /dev/urandom: time, address and pid still differ per call */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid() ^
+                     (uint64_t)(uintptr_t)out;
+        for (int i = 0; i < 12; i++) r[i] = (unsigned char)(splitmix64(&x) >> 32);
+    }
+    for (int i = 0; i < 12; i++) out[i] = abc[r[i] % (sizeof abc - 1)];
+    out[12] = 0;
+}
+
 dn_status dn_atomic_open(dn_atomic_file *f, const char *path, dn_error *err) {
-    size_t len = strlen(path);
     f->path = path;
     f->fd = -1;
-    f->tmp = malloc(len + 5);
+    f->tmp = NULL;
+    dn_status st = output_kind(path, err);
+    if (st != DN_OK) return st;
+    size_t len = strlen(path);
+    f->tmp = malloc(len + 20);
     if (!f->tmp) return dn_fail(err, DN_E_NOMEM, "%s: out of memory", path);
-    memcpy(f->tmp, path, len);
-    memcpy(f->tmp + len, ".tmp", 5);
-    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (f->fd < 0) {
-        dn_status st = dn_fail(err, DN_E_IO, "%s: cannot create: %s", f->tmp, strerror(errno));
-        free(f->tmp);
-        f->tmp = NULL;
-        return st;
+    int e = 0;
+    for (int tries = 0; tries < 100; tries++) {
+        char suffix[13];
+        random_suffix(suffix);
+        snprintf(f->tmp, len + 20, "%s.tmp.%s", path, suffix);
+        /* O_EXCL: never an existing file, never through a planted link */
+        f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (f->fd >= 0) return DN_OK;
+        e = errno;
+        if (e != EEXIST) break;
     }
+    free(f->tmp);
+    f->tmp = NULL;
+    return dn_fail(err, DN_E_IO, "%s: cannot write: %s", path, strerror(e));
+}
+
+dn_status dn_output_check(const char *path, dn_error *err) {
+    dn_atomic_file f;
+    dn_status st = dn_atomic_open(&f, path, err);
+    if (st != DN_OK) return st;
+    close(f.fd);
+    unlink(f.tmp);
+    free(f.tmp);
     return DN_OK;
 }
 
@@ -193,18 +255,30 @@ dn_status dn_atomic_commit(dn_atomic_file *f, int write_error, dn_error *err) {
     int e = write_error;
     if (!e && fsync(f->fd) != 0) e = errno, what = "cannot flush";
     if (close(f->fd) != 0 && !e) e = errno, what = "cannot flush";
+    /* the target may have become a device or a directory meanwhile */
+    struct stat st;
+    if (!e && stat(f->path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        unlink(f->tmp);
+        dn_status s =
+            dn_fail(err, DN_E_ARG, "%s: is %s; outputs must be regular files or new paths", f->path,
+                    file_kind(st.st_mode));
+        free(f->tmp);
+        f->tmp = NULL;
+        f->fd = -1;
+        return s;
+    }
     if (!e && rename(f->tmp, f->path) != 0) e = errno, what = "cannot rename into place";
-    dn_status st = DN_OK;
+    dn_status ret = DN_OK;
     if (e) {
         unlink(f->tmp);
-        st = dn_fail(err, DN_E_IO, "%s: %s: %s", f->path, what, strerror(e));
+        ret = dn_fail(err, DN_E_IO, "%s: %s: %s", f->path, what, strerror(e));
     } else {
         fsync_dir_of(f->path); /* best effort: the rename is already durable on most filesystems */
     }
     free(f->tmp);
     f->tmp = NULL;
     f->fd = -1;
-    return st;
+    return ret;
 }
 
 dn_status dn_write_atomic(const char *path, const void *data, size_t size, dn_error *err) {
@@ -214,12 +288,47 @@ dn_status dn_write_atomic(const char *path, const void *data, size_t size, dn_er
     return dn_atomic_commit(&f, dn_write_all(f.fd, data, size), err);
 }
 
+dn_status dn_open_input(const char *path, FILE **out, size_t *size, dn_error *err) {
+    *out = NULL;
+    if (size) *size = 0;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return dn_fail(err, DN_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return dn_fail(err, DN_E_IO, "%s: cannot open: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return dn_fail(err, DN_E_IO, "%s: is %s, not a file", path, file_kind(st.st_mode));
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return dn_fail(err, DN_E_NOMEM, "%s: cannot open: %s", path, strerror(e));
+    }
+    *out = f;
+    if (size) *size = (size_t)st.st_size;
+    return DN_OK;
+}
+
 dn_status dn_read_file(const char *path, size_t max_size, unsigned char **out, size_t *out_size,
                        dn_error *err) {
     *out = NULL;
     *out_size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return dn_fail(err, DN_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    size_t declared;
+    dn_status st = dn_open_input(path, &f, &declared, err);
+    if (st != DN_OK) return st;
+    if (declared > max_size) {
+        fclose(f);
+        return dn_fail(err, DN_E_FORMAT, "%s: file is larger than %zu bytes", path, max_size);
+    }
     size_t cap = 1 << 16, n = 0;
     unsigned char *buf = malloc(cap);
     if (!buf) {
@@ -249,9 +358,10 @@ dn_status dn_read_file(const char *path, size_t max_size, unsigned char **out, s
         if (r == 0) break;
     }
     if (ferror(f)) {
+        int e = errno;
         free(buf);
         fclose(f);
-        return dn_fail(err, DN_E_IO, "%s: read error", path);
+        return dn_fail(err, DN_E_IO, "%s: read error: %s", path, strerror(e));
     }
     fclose(f);
     if (n == cap && n == max_size) {

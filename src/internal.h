@@ -41,10 +41,13 @@ double dn_now(void);
 void *dn_calloc(size_t n, size_t size);
 
 /* An atomically replaced file, for writers that stream (dn_write_atomic
- * is the one-buffer case): open creates PATH.tmp; write to f.fd; commit
- * fsyncs, closes and renames it over PATH (fsyncing the directory), or,
- * when write_error (an errno) is non-zero or any step fails, removes
- * PATH.tmp and reports. PATH must stay valid until commit. */
+ * is the one-buffer case): open checks PATH (dn_output_check) and creates
+ * a new temporary file PATH.tmp.RANDOM beside it (O_EXCL|O_NOFOLLOW: never
+ * an existing file, never through a link); write to f.fd; commit fsyncs,
+ * closes and renames it over PATH (fsyncing the directory), or, when
+ * write_error (an errno) is non-zero or any step fails, removes the
+ * temporary file and reports. Messages name PATH, never the temporary
+ * name. PATH must stay valid until commit. */
 typedef struct dn_atomic_file {
     int fd;
     char *tmp;
@@ -56,7 +59,14 @@ dn_status dn_atomic_commit(dn_atomic_file *f, int write_error, dn_error *err);
 /* Writes all of data; returns 0 or an errno (ENOSPC for a zero write). */
 int dn_write_all(int fd, const void *data, size_t size);
 
-/* Reads a whole file (at most max_size bytes) into a malloc'd buffer. */
+/* Opens a file for reading: without waiting (a FIFO never blocks), and
+ * only a regular file (a directory, device, FIFO or socket is refused with
+ * a message saying which). *size gets its size from fstat (size may be
+ * NULL). The caller closes *out. */
+dn_status dn_open_input(const char *path, FILE **out, size_t *size, dn_error *err);
+
+/* Reads a whole regular file (at most max_size bytes, checked against its
+ * size before reading) into a malloc'd buffer. */
 dn_status dn_read_file(const char *path, size_t max_size, unsigned char **out, size_t *out_size,
                        dn_error *err);
 

@@ -6,7 +6,8 @@
 #     with Nesterov and a step schedule; batch norm; full-batch descent);
 #   * a kill half-way through writing a checkpoint, or while the model file
 #     is being written, leaves the previous file intact and loadable, and
-#     the stale .tmp is overwritten by the next save;
+#     the stale temporary file (NAME.tmp.RANDOM) is removed by the next run
+#     that writes NAME;
 #   * divergence stops with exit 1 naming the last good checkpoint;
 #   * a full disk (ulimit -f) and a failed allocation (ulimit -v) end in
 #     clear errors with no partial files; SIGTERM stops with a resume hint;
@@ -31,7 +32,9 @@ expect() {
 }
 same() { if cmp -s "$2" "$3"; then pass "$1"; else fail "$1: $2 and $3 differ"; fi; }
 absent() { if [ ! -e "$2" ]; then pass "$1"; else fail "$1: $2 exists"; fi; }
-no_tmp() { if ls "$tmp"/*.tmp >/dev/null 2>&1; then fail "$1: $(ls "$tmp"/*.tmp)"; else pass "$1"; fi; }
+no_tmp() { if ls "$tmp"/*.tmp* >/dev/null 2>&1; then fail "$1: $(ls "$tmp"/*.tmp*)"; else pass "$1"; fi; }
+# the one temporary file NAME.tmp.RANDOM, or nothing
+tmp_of() { local f; for f in "$1".tmp.????????????; do [ -f "$f" ] && { echo "$f"; return; }; done; }
 
 # --- resume after SIGKILL mid-epoch == uninterrupted run, byte for byte
 # check_resume NAME KILL_AFTER_BATCHES EPOCH_SAVED TRAIN-OPTIONS...
@@ -69,16 +72,17 @@ $DN train $small -o "$tmp/ref3.dnm" >/dev/null 2>&1
 DIGITNET_TEST_KILL_IN_SAVE=2 $DN train $small -o "$tmp/ks.dnm" >/dev/null 2>&1
 rc=$?
 full=$(stat -c %s "$tmp/ks.dnm.ckpt" 2>/dev/null || echo 0)
-part=$(stat -c %s "$tmp/ks.dnm.ckpt.tmp" 2>/dev/null || echo 0)
+part_file=$(tmp_of "$tmp/ks.dnm.ckpt")
+part=$(stat -c %s "$part_file" 2>/dev/null || echo 0)
 if [ $rc -eq 137 ] && [ "$part" -gt 0 ] && [ "$part" -lt "$full" ]; then
     pass "killed while writing epoch 2's checkpoint: a partial .tmp ($part of $full bytes)"
 else fail "kill in checkpoint save: exit $rc, tmp $part bytes, checkpoint $full bytes"; fi
 expect 0 "the previous checkpoint (epoch 1) is intact and resumes" "after epoch 1 of 3" -- \
     $DN train --resume "$tmp/ks.dnm.ckpt" -o "$tmp/ks.dnm"
 same "resuming it still gives the uninterrupted model" "$tmp/ref3.dnm" "$tmp/ks.dnm"
-no_tmp "the stale .tmp was overwritten by the next save and renamed away"
+no_tmp "the stale .tmp was removed by the next run"
 DIGITNET_TEST_KILL_IN_SAVE=1 $DN train $small -o "$tmp/k1.dnm" >/dev/null 2>&1
-[ -f "$tmp/k1.dnm.ckpt.tmp" ] && [ ! -e "$tmp/k1.dnm.ckpt" ] &&
+[ -n "$(tmp_of "$tmp/k1.dnm.ckpt")" ] && [ ! -e "$tmp/k1.dnm.ckpt" ] &&
     pass "killed in the first save: only a .tmp, no checkpoint" || fail "kill in first save"
 expect 1 "a .tmp is never taken for a checkpoint" "cannot open" -- \
     $DN train --resume "$tmp/k1.dnm.ckpt" -o "$tmp/k1.dnm"
@@ -94,15 +98,16 @@ if strace -f -qq -o /dev/null true 2>/dev/null; then
         strace -f -qq -o /dev/null -e trace=$point -e inject=$point:signal=KILL:when=1 \
             $DN train $one --no-checkpoint -o "$tmp/prev.dnm" >/dev/null 2>&1
         rc=$?
-        if [ $rc -eq 137 ] && cmp -s "$tmp/prev.dnm" "$tmp/ref3.dnm" && [ -f "$tmp/prev.dnm.tmp" ]
+        if [ $rc -eq 137 ] && cmp -s "$tmp/prev.dnm" "$tmp/ref3.dnm" && [ -n "$(tmp_of "$tmp/prev.dnm")" ]
         then pass "killed at the model save's $point: the previous model is untouched"
         else fail "kill at $point: exit $rc"; fi
     done
     expect 0 "the previous model loads (info)" "fc32-relu-fc10" -- $DN info "$tmp/prev.dnm"
     expect 0 "the previous model loads (test)" "accuracy" -- $DN test "$tmp/prev.dnm"
-    size=$(stat -c %s "$tmp/prev.dnm.tmp")
-    truncate -s $((size / 2)) "$tmp/prev.dnm.tmp"
-    expect 0 "the next save overwrites a half-written stale .tmp" "" -- \
+    stale=$(tmp_of "$tmp/prev.dnm")
+    size=$(stat -c %s "$stale")
+    truncate -s $((size / 2)) "$stale"
+    expect 0 "the next save ignores and removes a half-written stale .tmp" "" -- \
         $DN train $one --no-checkpoint -o "$tmp/prev.dnm"
     expect 0 "and the new model loads" "fc16-relu-fc10" -- $DN info "$tmp/prev.dnm"
     no_tmp "no temporary files after the save"
@@ -114,7 +119,7 @@ if strace -f -qq -o /dev/null true 2>/dev/null; then
     expect 0 "after a kill during the final save, --resume just saves" "after epoch 1 of 1" -- \
         $DN train --resume "$tmp/r1.dnm.ckpt" -o "$tmp/r1.dnm"
     same "and the model is the uninterrupted one" "$tmp/r1-ref.dnm" "$tmp/r1.dnm"
-    rm -f "$tmp"/*.tmp
+    rm -f "$tmp"/*.tmp.*
 else
     echo "skip: strace cannot trace here; model-save kill tests not run"
 fi
@@ -152,10 +157,26 @@ expect 1 "file size limit while writing the model" "big.dnm.*File too large" -- 
 same "the previous model is intact" "$tmp/ref3.dnm" "$tmp/big.dnm"
 absent "no checkpoint is left" "$tmp/big.dnm.ckpt"
 no_tmp "no temporary files after write failures"
-# the model cannot be saved but the checkpoint can: the state is kept
+# a directory as the output is refused before training starts
 mkdir "$tmp/dir.dnm"
-expect 1 "a failed model save keeps the trained state" "trained state is kept in .*dir.dnm.ckpt" -- \
+expect 2 "a directory as -o is refused at once" "dir.dnm: is a directory" -- \
     $DN train $small -o "$tmp/dir.dnm"
+absent "and no checkpoint was written" "$tmp/dir.dnm.ckpt"
+rmdir "$tmp/dir.dnm"
+# the model cannot be saved but the checkpoint can: the state is kept. The
+# run is held (DIGITNET_TEST_PACE) after its first batch while the model's
+# name becomes a directory, then released.
+echo 1 >"$tmp/pace"
+DIGITNET_TEST_PACE=$tmp/pace $DN train $small -o "$tmp/dir.dnm" >"$tmp/dir.out" 2>&1 &
+pid=$!
+for _ in $(seq 600); do [ -f "$tmp/dir.dnm.lock" ] && break; sleep 0.05; done
+mkdir "$tmp/dir.dnm"
+echo go >"$tmp/pace"
+wait $pid
+rc=$?
+if [ $rc -eq 1 ] && grep -q "trained state is kept in .*dir.dnm.ckpt" "$tmp/dir.out"
+then pass "a failed model save keeps the trained state"
+else fail "a failed model save: exit $rc: $(cat "$tmp/dir.out")"; fi
 rmdir "$tmp/dir.dnm"
 expect 0 "--resume then saves it" "" -- $DN train --resume "$tmp/dir.dnm.ckpt" -o "$tmp/dir.dnm"
 same "as the uninterrupted model" "$tmp/ref3.dnm" "$tmp/dir.dnm"

@@ -59,7 +59,7 @@ expect 2 "wrong output size" "must end with 10" -- $DN train --arch 784-128 -o "
 expect 2 "wrong input size" "input size must be 784" -- $DN train --arch 100-10 -o "$tmp/x.dnm"
 expect 2 "unknown optimizer" "unknown 'rmsprop'" -- $DN train --optimizer rmsprop -o "$tmp/x.dnm"
 expect 2 "unknown activation" "unknown activation" -- $DN train --act swish -o "$tmp/x.dnm"
-expect 2 "test unknown option" "invalid option" -- $DN test --frob
+expect 2 "test unknown option" "unknown option .--frob." -- $DN test --frob
 for c in train test info; do expect 0 "$c --help" "usage: digitnet $c" -- $DN $c --help; done
 
 # --- runtime errors (exit 1)
@@ -72,7 +72,7 @@ expect 1 "truncated model" "checksum|truncated" -- $DN info "$tmp/trunc.dnm"
 cp "$tmp/m.dnm" "$tmp/flip.dnm"
 printf '\x55' | dd of="$tmp/flip.dnm" bs=1 seek=3000 conv=notrunc status=none
 expect 1 "corrupted model" "checksum" -- $DN test "$tmp/flip.dnm"
-expect 1 "unwritable output" "cannot create" -- $DN train --arch 784-16-10 --epochs 1 --no-test -q -o "$tmp/no/such/dir/m.dnm"
+expect 1 "unwritable output" "m.dnm: cannot write" -- $DN train --arch 784-16-10 --epochs 1 --no-test -q -o "$tmp/no/such/dir/m.dnm"
 expect 1 "divergence is detected" "diverged" -- $DN train --arch 784-64-10 --lr 1000 --epochs 2 -o "$tmp/div.dnm"
 [ ! -e "$tmp/div.dnm" ] && pass "diverged run writes no model" || fail "diverged run wrote a model"
 ls "$tmp"/*.tmp >/dev/null 2>&1 && fail "temporary files left behind" || pass "no temporary files left"

@@ -185,7 +185,7 @@ expect 1 "missing model" "cannot open" -- $DN predict "$tmp/none.dnm" "$seven"
 # ---------------------------------------------------------------- usage errors
 expect 2 "predict without PATH" "no image given" -- $DN predict
 expect 2 "predict with only a model" "no image given" -- $DN predict "$MODEL"
-expect 2 "predict unknown option" "invalid option" -- $DN predict --frob "$seven"
+expect 2 "predict unknown option" "unknown option .--frob." -- $DN predict --frob "$seven"
 expect 2 "predict bad --color" "--color" -- $DN predict --color sometimes "$seven"
 expect 2 "convert without DST" "expected SRC and DST" -- $DN convert "$tmp/digits"
 expect 2 "convert unknown format" "cannot tell the format" -- $DN convert "$tmp/notes.gif" "$tmp/x.csv"

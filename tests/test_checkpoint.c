@@ -246,7 +246,8 @@ static void test_write_failure(const dn_dataset *ds) {
     CHECK_OK(dn_model_create("784-8-10", NULL, 1, &m, NULL));
     dn_train_result r;
     dn_error err = {{0}};
-    CHECK(m && dn_train(m, ds, &o, &r, &err) == DN_E_IO && strstr(err.msg, "cannot create"));
+    CHECK(m && dn_train(m, ds, &o, &r, &err) == DN_E_IO && strstr(err.msg, "cannot write") &&
+          strstr(err.msg, path) && !strstr(err.msg, ".tmp"));
     CHECK(r.epochs_run == 1);
     dn_model_free(m);
 }

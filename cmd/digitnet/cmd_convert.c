@@ -33,6 +33,7 @@ static const char *usage_text =
     "      --invert       invert folder images as they are read\n"
     "  -n, --count N      convert only the first N images\n"
     "  -q, --quiet        no summary line\n"
+    "  -h, --help         this help\n"
     "\n"
     "Examples:\n"
     "  digitnet convert data/mnist --split test digits/      IDX -> image folder\n"
@@ -65,8 +66,8 @@ static int parse_args(int argc, char **argv, conv_args *a) {
         {"count", required_argument, 0, 'n'}, {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "n:q", opts, NULL)) != -1) {
+    int first = 1;
+    while ((opt = cli_getopt("convert", argc, argv, "n:qh", opts, &first)) != -1) {
         switch (opt) {
         case 'F':
             if (parse_format("--from", optarg, &a->from)) return EXIT_USAGE;
@@ -99,7 +100,7 @@ static int parse_args(int argc, char **argv, conv_args *a) {
             fputs(usage_text, stdout);
             return -1;
         default:
-            return cli_usage_error("convert", "invalid option");
+            return EXIT_USAGE; /* cli_getopt said why */
         }
     }
     if (argc - optind < 2) return cli_usage_error("convert", "expected SRC and DST");

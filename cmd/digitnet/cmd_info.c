@@ -1,52 +1,120 @@
 /*
  * cmd_info.c — `digitnet info`: architecture, layer table, parameter
- * count, training settings and recorded accuracy of a model file.
+ * count, training settings and recorded accuracy of a model file, as text
+ * or (--json) as one JSON object. Text that came from the file is printed
+ * cleaned of control characters.
  */
 #include "cli.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-int cmd_info(int argc, char **argv) {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: digitnet info [MODEL]\n\nDescribes MODEL (default: the shipped model): "
-               "architecture, layers,\nparameter count, training settings and recorded "
-               "accuracy.\n");
-        return EXIT_OK;
-    }
-    if (argc > 2) return cli_usage_error("info", "unexpected argument '%s'", argv[2]);
-    if (argc == 2 && argv[1][0] == '-' && argv[1][1])
-        return cli_usage_error("info", "unknown option '%s'", argv[1]);
-    const char *path = argc == 2 ? argv[1] : cli_default_model();
-    dn_model *m = cli_load_model("info", path);
-    if (!m) return EXIT_RUNTIME;
-    printf("model         %s\n", path);
-    printf("architecture  %s\n", dn_model_arch(m));
+static const char *usage_text =
+    "usage: digitnet info [MODEL] [--json]\n"
+    "\n"
+    "Describes MODEL (default: the shipped model): architecture, layers,\n"
+    "parameter count, training settings and recorded accuracy per epoch.\n"
+    "\n"
+    "      --json         one JSON object: model, architecture, parameters,\n"
+    "                     meta (the stored settings), history (per epoch)\n"
+    "  -h, --help         this help\n";
+
+/* One epoch of the "epoch:loss:acc:val;..." history; returns the text
+ * after it, or NULL at the end. */
+static const char *next_epoch(const char *p, int *ok, int *e, double *loss, double *acc,
+                              double *vacc) {
+    *ok = sscanf(p, "%d:%lf:%lf:%lf", e, loss, acc, vacc) == 4 && isfinite(*loss) &&
+          isfinite(*acc) && isfinite(*vacc);
+    const char *semi = strchr(p, ';');
+    return semi && semi[1] ? semi + 1 : NULL;
+}
+
+static void print_text(const char *path, dn_model *m) {
+    printf("model         ");
+    cli_print_clean(stdout, path);
+    printf("\narchitecture  %s\n", dn_model_arch(m));
     printf("parameters    %zu\n", dn_model_param_count(m));
     const char *k, *v;
     for (size_t i = 0; dn_model_meta_at(m, i, &k, &v); i++) {
         if (!strcmp(k, "history")) continue;
-        printf("%-13s %s\n", k, v);
+        cli_print_clean(stdout, k);
+        for (size_t n = strlen(k); n < 14; n++) putchar(' ');
+        cli_print_clean(stdout, v);
+        putchar('\n');
     }
     const char *hist = dn_model_get_meta(m, "history");
-    if (hist) {
+    if (hist && *hist) {
         printf("\nepoch  train loss  train acc  val acc\n");
-        const char *p = hist;
-        while (*p) {
-            int e;
+        for (const char *p = hist; p;) {
+            int ok, e;
             double loss, acc, vacc;
-            if (sscanf(p, "%d:%lf:%lf:%lf", &e, &loss, &acc, &vacc) == 4) {
-                printf("%5d  %10.4f  %8.2f%%  ", e, loss, 100 * acc);
-                if (vacc >= 0)
-                    printf("%6.2f%%\n", 100 * vacc);
-                else
-                    printf("%7s\n", "-");
-            }
-            const char *semi = strchr(p, ';');
-            if (!semi) break;
-            p = semi + 1;
+            p = next_epoch(p, &ok, &e, &loss, &acc, &vacc);
+            if (!ok) continue;
+            printf("%5d  %10.4f  %8.2f%%  ", e, loss, 100 * acc);
+            if (vacc >= 0)
+                printf("%6.2f%%\n", 100 * vacc);
+            else
+                printf("%7s\n", "-");
         }
     }
     printf("\n%s", dn_model_summary(m));
+}
+
+static void print_json(const char *path, dn_model *m) {
+    printf("{\"model\":");
+    cli_json_string(stdout, path);
+    printf(",\"architecture\":");
+    cli_json_string(stdout, dn_model_arch(m));
+    printf(",\"parameters\":%zu,\"meta\":{", dn_model_param_count(m));
+    const char *k, *v;
+    int n = 0;
+    for (size_t i = 0; dn_model_meta_at(m, i, &k, &v); i++) {
+        if (!strcmp(k, "history")) continue;
+        printf("%s", n++ ? "," : "");
+        cli_json_string(stdout, k);
+        putchar(':');
+        cli_json_string(stdout, v);
+    }
+    printf("},\"history\":[");
+    const char *hist = dn_model_get_meta(m, "history");
+    n = 0;
+    for (const char *p = hist && *hist ? hist : NULL; p;) {
+        int ok, e;
+        double loss, acc, vacc;
+        p = next_epoch(p, &ok, &e, &loss, &acc, &vacc);
+        if (!ok) continue;
+        printf("%s{\"epoch\":%d,\"train_loss\":%.6g,\"train_accuracy\":%.6g,\"val_accuracy\":",
+               n++ ? "," : "", e, loss, acc);
+        if (vacc >= 0)
+            printf("%.6g}", vacc);
+        else
+            printf("null}");
+    }
+    printf("]}\n");
+}
+
+int cmd_info(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"json", no_argument, 0, 'J'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int opt, first = 1, json = 0;
+    while ((opt = cli_getopt("info", argc, argv, "h", opts, &first)) != -1) {
+        switch (opt) {
+        case 'J':
+            json = 1;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        default:
+            return EXIT_USAGE; /* cli_getopt said why */
+        }
+    }
+    const char *path;
+    int rc;
+    dn_model *m = cli_model_arg("info", argc, argv, &path, &rc);
+    if (!m) return rc;
+    (json ? print_json : print_text)(path, m);
     dn_model_free(m);
     return EXIT_OK;
 }

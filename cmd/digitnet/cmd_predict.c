@@ -46,6 +46,7 @@ static const char *usage_text =
     "      --submission FILE  write a Kaggle submission (ImageId,Label), atomically;\n"
     "                         only when every image succeeded\n"
     "  -j, --threads N        worker threads\n"
+    "  -h, --help             this help\n"
     "\n"
     "Exit status: 0 all images classified, 1 some failed, 2 usage error.\n";
 
@@ -76,20 +77,6 @@ typedef struct predictor {
 /* Output                                                                   */
 /* ======================================================================== */
 
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 static void top3(const float *p, int *best) {
     best[0] = best[1] = best[2] = -1;
     for (int c = 0; c < 10; c++) {
@@ -104,7 +91,7 @@ static void top3(const float *p, int *best) {
 
 static void print_json(const pending *it, const float *p, const int *best) {
     printf("{\"file\":");
-    json_string(stdout, it->name);
+    cli_json_string(stdout, it->name);
     if (it->row) printf(",\"index\":%zu", it->row);
     printf(",\"label\":%d,\"probability\":%.6g,\"top3\":[", best[0], p[best[0]]);
     for (int k = 0; k < 3; k++)
@@ -116,9 +103,9 @@ static void print_json(const pending *it, const float *p, const int *best) {
 
 static void print_text(const pending *it, const float *p, const int *best) {
     if (it->row)
-        printf("%s:%zu", it->name, it->row);
+        cli_print_clean(stdout, it->name), printf(":%zu", it->row);
     else
-        printf("%s", it->name);
+        cli_print_clean(stdout, it->name);
     printf(": %d (%.1f%%)  top 3: %d %.1f%%, %d %.1f%%, %d %.1f%%\n", best[0], 100 * p[best[0]],
            best[0], 100 * p[best[0]], best[1], 100 * p[best[1]], best[2], 100 * p[best[2]]);
 }
@@ -221,10 +208,10 @@ static void fail(predictor *P, const char *name, size_t row, const char *msg) {
         cli_error("predict", "%s", msg);
     if (P->o->json) {
         printf("{\"file\":");
-        json_string(stdout, name);
+        cli_json_string(stdout, name);
         if (row) printf(",\"index\":%zu", row);
         printf(",\"error\":");
-        json_string(stdout, msg);
+        cli_json_string(stdout, msg);
         printf("}\n");
     }
 }
@@ -380,8 +367,8 @@ static int parse_args(int argc, char **argv, pred_opts *o) {
                                          {0, 0, 0, 0}};
     int opt;
     long l;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "rj:", opts, NULL)) != -1) {
+    int first = 1;
+    while ((opt = cli_getopt("predict", argc, argv, "rj:h", opts, &first)) != -1) {
         switch (opt) {
         case 'r':
             o->recursive = 1;
@@ -416,7 +403,7 @@ static int parse_args(int argc, char **argv, pred_opts *o) {
             fputs(usage_text, stdout);
             return -1;
         default:
-            return cli_usage_error("predict", "invalid option");
+            return EXIT_USAGE; /* cli_getopt said why */
         }
     }
     return EXIT_OK;
@@ -464,10 +451,11 @@ int cmd_predict(int argc, char **argv) {
     if (rc < 0) return EXIT_OK;
     if (rc) return rc;
     int first = optind;
-    const char *model = cli_default_model();
+    const char *model = NULL;
     if (first < argc && strcmp(argv[first], "-") && cli_is_model_file(argv[first]))
         model = argv[first++];
     if (first >= argc) return cli_usage_error("predict", "no image given (PATH...)");
+    if (!model && !(model = cli_default_model("predict"))) return EXIT_RUNTIME;
     if (o.save_dir && (rc = check_save_dir(o.save_dir))) return rc;
     predictor P = {.o = &o};
     P.color = o.show && draw_use_color(o.json ? stderr : stdout, o.color);

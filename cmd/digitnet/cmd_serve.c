@@ -45,65 +45,57 @@ static const char USAGE[] =
     "\n"
     "Serves a drawing page and a JSON API for the model (default: the bundled one).\n"
     "\n"
-    "  --host ADDR     address to bind (default 127.0.0.1; 0.0.0.0 opens it to the network)\n"
-    "  --port N        TCP port (default 8080; 0 picks a free one and prints it)\n"
-    "  --collect DIR   save digits taught on the page to DIR/train-{images,labels}-idx*-ubyte\n"
-    "                  (readable with --data DIR); without it teaching is disabled\n"
-    "  --workers N     request threads, each with its own inference context (default 4)\n"
+    "      --host ADDR     address to bind (default 127.0.0.1; 0.0.0.0 opens it to the\n"
+    "                      network)\n"
+    "      --port N        TCP port (default 8080; 0 picks a free one and prints it)\n"
+    "      --collect DIR   save digits taught on the page to\n"
+    "                      DIR/train-{images,labels}-idx*-ubyte (readable with --data DIR);\n"
+    "                      without it teaching is disabled\n"
+    "      --workers N     request threads, each with its own inference context (default 4)\n"
+    "  -h, --help          this help\n"
     "\n"
     "API: POST /api/predict (PNG/JPEG body or JSON {\"pixels\":[784]}), GET /api/model,\n"
     "     POST /api/samples?label=D (image body) or JSON {\"pixels\":[784],\"label\":D},\n"
     "     GET /healthz.\n";
 
-/* Matches "--name VALUE" and "--name=VALUE"; advances *i past the value. */
-static int option(const char *name, int argc, char **argv, int *i, const char **value) {
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0) return 0;
-    if (a[n] == '=') {
-        *value = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0') return 0;
-    *value = *i + 1 < argc ? argv[++*i] : NULL;
-    return 1;
-}
-
 int cmd_serve(int argc, char **argv) {
-    const char *cmd = "serve", *model_path = NULL, *v;
+    static const struct option opts[] = {
+        {"host", required_argument, 0, 'H'},    {"port", required_argument, 0, 'p'},
+        {"workers", required_argument, 0, 'w'}, {"collect", required_argument, 0, 'C'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    const char *cmd = "serve", *model_path = NULL;
     dn_server_opts o;
     dn_server_opts_default(&o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        long n;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    int opt, first = 1;
+    long n;
+    while ((opt = cli_getopt(cmd, argc, argv, "h", opts, &first)) != -1) {
+        switch (opt) {
+        case 'H':
+            if (!*optarg) return cli_usage_error(cmd, "--host needs an address");
+            o.host = optarg;
+            break;
+        case 'p':
+            if (cli_parse_long(cmd, "--port", optarg, 0, 65535, &n)) return EXIT_USAGE;
+            o.port = (int)n;
+            break;
+        case 'w':
+            if (cli_parse_long(cmd, "--workers", optarg, 1, 256, &n)) return EXIT_USAGE;
+            o.workers = (int)n;
+            break;
+        case 'C':
+            if (!*optarg) return cli_usage_error(cmd, "--collect needs a directory");
+            o.collect_dir = optarg;
+            break;
+        case 'h':
             fputs(USAGE, stdout);
             return EXIT_OK;
-        } else if (option("--host", argc, argv, &i, &v)) {
-            if (!v || !*v) return cli_usage_error(cmd, "--host needs an address");
-            o.host = v;
-        } else if (option("--port", argc, argv, &i, &v)) {
-            if (!v) return cli_usage_error(cmd, "--port needs a number");
-            if (cli_parse_long(cmd, "--port", v, 0, 65535, &n)) return EXIT_USAGE;
-            o.port = (int)n;
-        } else if (option("--workers", argc, argv, &i, &v)) {
-            if (!v) return cli_usage_error(cmd, "--workers needs a number");
-            if (cli_parse_long(cmd, "--workers", v, 1, 256, &n)) return EXIT_USAGE;
-            o.workers = (int)n;
-        } else if (option("--collect", argc, argv, &i, &v)) {
-            if (!v || !*v) return cli_usage_error(cmd, "--collect needs a directory");
-            o.collect_dir = v;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return cli_usage_error(cmd, "unknown option '%s'", a);
-        } else if (!model_path) {
-            model_path = a;
-        } else {
-            return cli_usage_error(cmd, "unexpected argument '%s'", a);
+        default:
+            return EXIT_USAGE; /* cli_getopt said why */
         }
     }
-    if (!model_path) model_path = cli_default_model();
-    dn_model *m = cli_load_model(cmd, model_path);
-    if (!m) return EXIT_RUNTIME;
+    int rc;
+    dn_model *m = cli_model_arg(cmd, argc, argv, &model_path, &rc);
+    if (!m) return rc;
     /* Concurrency comes from the worker pool; one request is one thread. */
     dn_set_threads(1);
 

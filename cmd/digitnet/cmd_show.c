@@ -40,6 +40,7 @@ static const char *usage_text =
     "      --scale N        PNG pixels per digit pixel (default 2)\n"
     "      --color WHEN     auto, always or never, for terminal drawings\n"
     "  -j, --threads N      worker threads\n"
+    "  -h, --help           this help\n"
     "\n"
     "Without --grid, --errors, --confusion or --curves the digits are drawn in\n"
     "the terminal.\n";
@@ -319,8 +320,8 @@ static int parse_args(int argc, char **argv, show_args *a) {
                                          {0, 0, 0, 0}};
     int opt;
     long l;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "n:j:", opts, NULL)) != -1) {
+    int first = 1;
+    while ((opt = cli_getopt("show", argc, argv, "n:j:h", opts, &first)) != -1) {
         int bad = 0;
         switch (opt) {
         case 'n':
@@ -364,7 +365,7 @@ static int parse_args(int argc, char **argv, show_args *a) {
             fputs(usage_text, stdout);
             return -1;
         default:
-            return cli_usage_error("show", "invalid option");
+            return EXIT_USAGE; /* cli_getopt said why */
         }
         if (bad) return EXIT_USAGE;
     }
@@ -381,7 +382,7 @@ static int run(show_ctx *c, show_args *a) {
     long dflt = terminal ? (per > 1 ? 2 * per : 2) : 100;
     int rc = EXIT_OK;
     if ((a->errors || a->confusion || a->curves) && !a->model_path)
-        a->model_path = cli_default_model();
+        if (!(a->model_path = cli_default_model("show"))) return EXIT_RUNTIME;
     if (a->model_path && !(c->m = cli_load_model("show", a->model_path))) return EXIT_RUNTIME;
     if (terminal || a->grid || a->errors || a->confusion) rc = load_data(c);
     if (rc) return rc;

@@ -18,7 +18,8 @@ static const char *usage_text =
     "      --csv FILE     labeled CSV (label,pixel0..pixel783) instead\n"
     "      --json         one JSON object: accuracy, count, correct, loss,\n"
     "                     precision, recall, confusion ([true][predicted])\n"
-    "  -j, --threads N    worker threads\n";
+    "  -j, --threads N    worker threads\n"
+    "  -h, --help         this help\n";
 
 static void print_json(const char *model, const dn_eval *ev, const double *prec,
                        const double *rec) {
@@ -67,8 +68,8 @@ int cmd_test(int argc, char **argv) {
     const char *data = "data/mnist", *csv = NULL;
     int json = 0, opt;
     long l;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "d:j:", opts, NULL)) != -1) {
+    int first = 1;
+    while ((opt = cli_getopt("test", argc, argv, "d:j:h", opts, &first)) != -1) {
         switch (opt) {
         case 'd':
             data = optarg;
@@ -87,14 +88,13 @@ int cmd_test(int argc, char **argv) {
             fputs(usage_text, stdout);
             return EXIT_OK;
         default:
-            return cli_usage_error("test", "invalid option");
+            return EXIT_USAGE; /* cli_getopt said why */
         }
     }
-    if (argc - optind > 1)
-        return cli_usage_error("test", "unexpected argument '%s'", argv[optind + 1]);
-    const char *path = optind < argc ? argv[optind] : cli_default_model();
-    dn_model *m = cli_load_model("test", path);
-    if (!m) return EXIT_RUNTIME;
+    const char *path;
+    int rc;
+    dn_model *m = cli_model_arg("test", argc, argv, &path, &rc);
+    if (!m) return rc;
     dn_dataset ds = {0};
     dn_error err = {{0}};
     dn_status st = csv ? dn_csv_load(csv, &ds, &err) : dn_mnist_load(data, "test", &ds, &err);

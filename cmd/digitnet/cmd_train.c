@@ -36,6 +36,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,6 +77,7 @@ static const char *usage_text =
     "                         (e.g. 'arch = lenet5'), '#' comments; the command line wins\n"
     "  -q, --quiet            no progress output\n"
     "  -o, --output MODEL     where to save the model (written atomically)\n"
+    "  -h, --help             this help\n"
     "\n"
     "Live dashboard:\n"
     "      --serve            serve a page that follows the run in a browser: loss per\n"
@@ -109,6 +111,7 @@ typedef struct train_cli {
     int setting;                   /* an option that --resume does not accept, 0 = none */
     long kill_after, batches_done; /* the test hooks, see the top of the file */
     const char *pace;              /* DIGITNET_TEST_PACE */
+    int lock_fd;                   /* the output lock (cli_lock_output), -1 = none */
     dn_train_opts o;
     double last_draw;
     char *config_text; /* --config file contents; option values point into it */
@@ -234,9 +237,10 @@ enum {
     O_NOCKPT,
     O_SERVE,
     O_PORT,
-    O_HOST,
-    O_HELP
+    O_HOST
 };
+
+#define SHORT_OPTS "a:e:b:j:d:c:qo:h"
 
 static const struct option long_opts[] = {{"arch", required_argument, 0, 'a'},
                                           {"act", required_argument, 0, O_ACT},
@@ -271,7 +275,7 @@ static const struct option long_opts[] = {{"arch", required_argument, 0, 'a'},
                                           {"serve", no_argument, 0, O_SERVE},
                                           {"port", required_argument, 0, O_PORT},
                                           {"host", required_argument, 0, O_HOST},
-                                          {"help", no_argument, 0, O_HELP},
+                                          {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
 
 /* Options that do not change what is trained, so --resume accepts them. */
@@ -283,9 +287,18 @@ static int allowed_with_resume(int opt) {
     return 0;
 }
 
-static int apply_option(train_cli *c, int opt, const char *arg) {
+/* Applies one option. where is NULL on the command line, "FILE:LINE" for a
+ * config file line; messages then name the option that way. */
+static int apply_option(train_cli *c, int opt, const char *arg, const char *where) {
     long l;
     double d;
+    const struct option *lo = long_opts;
+    while (lo->name && lo->val != opt) lo++;
+    char L[600];
+    if (where)
+        snprintf(L, sizeof L, "%s: %s", where, lo->name ? lo->name : "?");
+    else
+        snprintf(L, sizeof L, "--%s", lo->name ? lo->name : "?");
     dn_train_opts *o = &c->o;
     if (!allowed_with_resume(opt) && !c->setting) c->setting = opt;
     switch (opt) {
@@ -296,55 +309,54 @@ static int apply_option(train_cli *c, int opt, const char *arg) {
         c->act = arg;
         break;
     case 'e':
-        if (cli_parse_long("train", "--epochs", arg, 1, 100000, &l)) return -1;
+        if (cli_parse_long("train", L, arg, 1, 100000, &l)) return -1;
         o->epochs = (int)l;
         c->epochs_set = 1;
         break;
     case 'b':
-        if (cli_parse_long("train", "--batch", arg, 0, 1000000, &l)) return -1;
+        if (cli_parse_long("train", L, arg, 0, 1000000, &l)) return -1;
         o->batch = (int)l;
         break;
     case O_LR:
-        if (cli_parse_float("train", "--lr", arg, 1e-12, 1e6, &d)) return -1;
+        if (cli_parse_float("train", L, arg, 1e-12, 1e6, &d)) return -1;
         o->lr = (float)d;
         c->lr_set = 1;
         break;
     case O_OPT:
         if (dn_optimizer_parse(arg, &o->optimizer) != DN_OK) {
-            cli_usage_error("train", "--optimizer: unknown '%s' (sgd, momentum, nesterov, adam)",
-                            arg);
+            cli_usage_error("train", "%s: unknown '%s' (sgd, momentum, nesterov, adam)", L, arg);
             return -1;
         }
         o->nesterov = !strcmp(arg, "nesterov");
         break;
     case O_MOM:
-        if (cli_parse_float("train", "--momentum", arg, 0, 0.9999, &d)) return -1;
+        if (cli_parse_float("train", L, arg, 0, 0.9999, &d)) return -1;
         o->momentum = (float)d;
         break;
     case O_WD:
-        if (cli_parse_float("train", "--weight-decay", arg, 0, 1, &d)) return -1;
+        if (cli_parse_float("train", L, arg, 0, 1, &d)) return -1;
         o->weight_decay = (float)d;
         break;
     case O_SCHED:
         if (dn_schedule_parse(arg, &o->schedule) != DN_OK) {
-            cli_usage_error("train", "--schedule: unknown '%s' (constant, step, cosine)", arg);
+            cli_usage_error("train", "%s: unknown '%s' (constant, step, cosine)", L, arg);
             return -1;
         }
         break;
     case O_STEP:
-        if (cli_parse_long("train", "--step-epochs", arg, 1, 100000, &l)) return -1;
+        if (cli_parse_long("train", L, arg, 1, 100000, &l)) return -1;
         o->step_epochs = (int)l;
         break;
     case O_GAMMA:
-        if (cli_parse_float("train", "--gamma", arg, 0, 1, &d)) return -1;
+        if (cli_parse_float("train", L, arg, 0, 1, &d)) return -1;
         o->gamma = (float)d;
         break;
     case O_SEED:
-        if (cli_parse_long("train", "--seed", arg, 0, 0x7fffffffL, &l)) return -1;
+        if (cli_parse_long("train", L, arg, 0, 0x7fffffffL, &l)) return -1;
         o->seed = (uint64_t)l;
         break;
     case 'j':
-        if (cli_parse_long("train", "--threads", arg, 0, 256, &l)) return -1;
+        if (cli_parse_long("train", L, arg, 0, 256, &l)) return -1;
         dn_set_threads((int)l);
         c->threads_set = 1;
         break;
@@ -352,7 +364,7 @@ static int apply_option(train_cli *c, int opt, const char *arg) {
         c->data = arg;
         break;
     case O_VAL:
-        if (cli_parse_long("train", "--val", arg, 0, 100000000, &l)) return -1;
+        if (cli_parse_long("train", L, arg, 0, 100000000, &l)) return -1;
         o->val_count = (size_t)l;
         break;
     case O_AUG:
@@ -361,19 +373,19 @@ static int apply_option(train_cli *c, int opt, const char *arg) {
         o->aug_scale = 0.1f;
         break;
     case O_SHIFT:
-        if (cli_parse_long("train", "--shift", arg, 0, 10, &l)) return -1;
+        if (cli_parse_long("train", L, arg, 0, 10, &l)) return -1;
         o->aug_shift = (int)l;
         break;
     case O_ROT:
-        if (cli_parse_float("train", "--rotate", arg, 0, 90, &d)) return -1;
+        if (cli_parse_float("train", L, arg, 0, 90, &d)) return -1;
         o->aug_rotate = (float)d;
         break;
     case O_SCALE:
-        if (cli_parse_float("train", "--scale", arg, 0, 0.5, &d)) return -1;
+        if (cli_parse_float("train", L, arg, 0, 0.5, &d)) return -1;
         o->aug_scale = (float)d;
         break;
     case O_ELASTIC:
-        if (cli_parse_float("train", "--elastic", arg, 0, 100, &d)) return -1;
+        if (cli_parse_float("train", L, arg, 0, 100, &d)) return -1;
         o->aug_elastic = (float)d;
         break;
     case O_FINETUNE:
@@ -383,7 +395,7 @@ static int apply_option(train_cli *c, int opt, const char *arg) {
         c->mnist = arg;
         break;
     case O_SUBSET:
-        if (cli_parse_long("train", "--subset", arg, 1, 100000000, &l)) return -1;
+        if (cli_parse_long("train", L, arg, 1, 100000000, &l)) return -1;
         c->subset = (size_t)l;
         break;
     case O_NOTEST:
@@ -403,12 +415,12 @@ static int apply_option(train_cli *c, int opt, const char *arg) {
         c->serve = 1;
         break;
     case O_PORT:
-        if (cli_parse_long("train", "--port", arg, 0, 65535, &l)) return -1;
+        if (cli_parse_long("train", L, arg, 0, 65535, &l)) return -1;
         c->port = (int)l;
         c->net_set = 1;
         break;
     case O_HOST:
-        if (!*arg) return cli_usage_error("train", "--host needs an address"), -1;
+        if (!*arg) return cli_usage_error("train", "%s needs an address", L), -1;
         c->host = arg;
         c->net_set = 1;
         break;
@@ -428,7 +440,14 @@ static int apply_option(train_cli *c, int opt, const char *arg) {
  * in c->config_text because option values point into it. */
 static int apply_config(train_cli *c, const char *path) {
     FILE *f = fopen(path, "r");
-    if (!f) return cli_error("train", "%s: cannot open config file", path), -1;
+    if (!f) return cli_error("train", "%s: cannot open config file: %s", path, strerror(errno)), -1;
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return cli_usage_error("train", "%s: is %s, not a config file", path,
+                               S_ISDIR(st.st_mode) ? "a directory" : "not a regular file"),
+               -1;
+    }
     free(c->config_text);
     c->config_text = calloc(1, 65537);
     size_t n = c->config_text ? fread(c->config_text, 1, 65536, f) : 0;
@@ -436,10 +455,13 @@ static int apply_config(train_cli *c, const char *path) {
     fclose(f);
     if (!c->config_text) return cli_error("train", "out of memory"), -1;
     if (too_big) return cli_usage_error("train", "%s: config file over 64 KiB", path), -1;
+    char *text = c->config_text;
+    if (!memcmp(text, "\xEF\xBB\xBF", 3)) text += 3; /* a UTF-8 byte order mark */
     int lineno = 0;
-    for (char *save = NULL, *s = strtok_r(c->config_text, "\n", &save); s;
-         s = strtok_r(NULL, "\n", &save)) {
+    for (char *s = text, *next; s; s = next) {
         lineno++;
+        next = strchr(s, '\n');
+        if (next) *next++ = 0;
         char *hash = strchr(s, '#');
         if (hash) *hash = 0;
         while (*s == ' ' || *s == '\t') s++;
@@ -452,13 +474,17 @@ static int apply_config(train_cli *c, const char *path) {
             val = eq + 1;
             while (*val == ' ' || *val == '\t' || *val == '=') val++;
         }
+        char where[512];
+        snprintf(where, sizeof where, "%s:%d", path, lineno);
         const struct option *o = long_opts;
         while (o->name && strcmp(o->name, s)) o++;
-        if (!o->name || o->val == 'c' || o->val == O_HELP)
-            return cli_usage_error("train", "%s: unknown option '%s'", path, s), -1;
+        if (!o->name || o->val == 'c' || o->val == 'h')
+            return cli_usage_error("train", "%s: unknown option '%s'", where, s), -1;
         if (o->has_arg == required_argument && (!val || !*val))
-            return cli_usage_error("train", "%s: option '%s' needs a value", path, s), -1;
-        if (apply_option(c, o->val, val) != 0) return -1;
+            return cli_usage_error("train", "%s: option '%s' needs a value", where, s), -1;
+        if (o->has_arg == no_argument && val && *val)
+            return cli_usage_error("train", "%s: option '%s' takes no value", where, s), -1;
+        if (apply_option(c, o->val, val, where) != 0) return -1;
     }
     return 0;
 }
@@ -777,23 +803,27 @@ static int end_dashboard(train_cli *c, dn_status st, int rc) {
 /* ---------------------------------------------------------------- main */
 
 static int parse_args(train_cli *c, int argc, char **argv) {
-    int opt;
-    optind = 1;
-    /* the config file is read first so the command line can override it */
-    for (int i = 1; i < argc - 1; i++)
-        if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c"))
-            if (apply_config(c, argv[i + 1])) return EXIT_USAGE;
-    while ((opt = getopt_long(argc, argv, "a:e:b:j:d:c:qo:", long_opts, NULL)) != -1) {
-        if (opt == O_HELP) {
+    int opt, first = 1;
+    /* the config file is read first so the command line can override it;
+     * a first pass finds it (and --help) */
+    const char *config = NULL;
+    while ((opt = cli_getopt("train", argc, argv, SHORT_OPTS, long_opts, &first)) != -1) {
+        if (opt == 'h') {
             fputs(usage_text, stdout);
             return -1;
         }
+        if (opt == '?') return EXIT_USAGE;
+        if (opt == 'c') config = optarg;
+    }
+    if (config && apply_config(c, config)) return EXIT_USAGE;
+    first = 1;
+    while ((opt = cli_getopt("train", argc, argv, SHORT_OPTS, long_opts, &first)) != -1) {
         if (opt == 'c') continue;
-        if (opt == '?') return cli_usage_error("train", "invalid option");
-        if (apply_option(c, opt, optarg)) return EXIT_USAGE;
+        if (apply_option(c, opt, optarg, NULL)) return EXIT_USAGE;
     }
     if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
     if (!c->out) return cli_usage_error("train", "missing -o MODEL (where to save the model)");
+    if (!*c->out) return cli_usage_error("train", "-o needs a file name");
     if (c->resume && c->setting) {
         const struct option *o = long_opts;
         while (o->name && o->val != c->setting) o++;
@@ -817,11 +847,27 @@ static int parse_args(train_cli *c, int argc, char **argv) {
     return EXIT_OK;
 }
 
+/* Before any work: the model and checkpoint paths can be written, and no
+ * other digitnet is writing the model (its lock is then held to the end). */
+static int check_outputs(train_cli *c) {
+    const char *paths[] = {c->out, c->ckpt};
+    for (int i = 0; i < 2; i++) {
+        dn_error err = {{0}};
+        dn_status st = paths[i] ? dn_output_check(paths[i], &err) : DN_OK;
+        if (st == DN_E_ARG) return cli_usage_error("train", "%s", err.msg);
+        if (st != DN_OK) return cli_error("train", "%s", err.msg);
+    }
+    if ((c->lock_fd = cli_lock_output("train", c->out)) < 0) return EXIT_RUNTIME;
+    if (c->ckpt) cli_remove_stale_temps(c->ckpt);
+    return EXIT_OK;
+}
+
 static int train_main(train_cli *c, int argc, char **argv) {
     dn_train_opts_default(&c->o);
-    c->tty = isatty(STDERR_FILENO);
+    c->tty = cli_fancy_terminal(stderr); /* the in-place progress line uses escape codes */
     int rc = parse_args(c, argc, argv);
     if (rc != EXIT_OK) return rc < 0 ? EXIT_OK : rc;
+    if ((rc = check_outputs(c)) != EXIT_OK) return rc;
     const char *hook = getenv("DIGITNET_TEST_KILL_AFTER_BATCHES");
     c->kill_after = hook ? atol(hook) : 0;
     c->pace = getenv("DIGITNET_TEST_PACE");
@@ -882,8 +928,9 @@ static int train_main(train_cli *c, int argc, char **argv) {
 }
 
 int cmd_train(int argc, char **argv) {
-    train_cli c = {.arch = "mlp", .test_after = 1, .port = 8080};
+    train_cli c = {.arch = "mlp", .test_after = 1, .port = 8080, .lock_fd = -1};
     int rc = train_main(&c, argc, argv);
+    cli_unlock_output(c.lock_fd, c.out);
     dn_monitor_stop(c.mon);
     if (stop_pipe[0] >= 0) {
         close(stop_pipe[0]);

@@ -72,10 +72,25 @@ int ds_is_dir(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+FILE *ds_fopen_regular(const char *path) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return NULL;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) close(fd);
+    return f;
+}
+
 int ds_is_idx_file(const char *path) {
     const char *b = base_name(path);
     if (strstr(b, "idx3") || strstr(b, "idx1")) return 1;
-    FILE *f = fopen(path, "rb");
+    FILE *f = ds_fopen_regular(path);
     if (!f) return 0;
     unsigned char m[4];
     int ok = fread(m, 1, 4, f) == 4 && !m[0] && !m[1] && m[2] == 8 && m[3] == 3;

@@ -19,6 +19,7 @@
 #define DN_CLI_DATASETS_H
 
 #include "digitnet.h"
+#include <stdio.h>
 
 typedef enum ds_format { DS_AUTO, DS_FOLDER, DS_IDX, DS_CSV } ds_format;
 
@@ -63,6 +64,10 @@ int ds_is_image_name(const char *name);
 /* 1 when the path names an IDX file (by name: "idx3"/"idx1", or by magic). */
 int ds_is_idx_file(const char *path);
 
+/* Opens path for reading only when it is a regular file, without ever
+ * waiting (a FIFO is refused, not opened for good); NULL otherwise. */
+FILE *ds_fopen_regular(const char *path);
+
 /* 1 for a directory (following symlinks). */
 int ds_is_dir(const char *path);
 
@@ -74,8 +79,6 @@ dn_status ds_list_images(const char *dir, int recursive, ds_paths *out, dn_error
  * normalize is 0, as stored (it must then be 28x28). invert flips it first. */
 dn_status ds_image_digit(const dn_image *img, int normalize, int invert, unsigned char out[784],
                          dn_error *err);
-
-
 
 /* printf into err->msg; returns st. */
 dn_status ds_fail(dn_error *err, dn_status st, const char *fmt, ...)

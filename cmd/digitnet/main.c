@@ -24,7 +24,8 @@ static void usage(FILE *out) {
                  "Commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
-    fprintf(out, "\nRun 'digitnet COMMAND --help' for a command's options.\n"
+    fprintf(out, "\nRun 'digitnet COMMAND --help' or 'digitnet help COMMAND' for a command's "
+                 "options.\n"
                  "Exit status: 0 ok, 1 runtime error, 2 usage error.\n");
 }
 
@@ -33,9 +34,24 @@ int main(int argc, char **argv) {
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        (!strcmp(argv[1], "help") && argc == 2)) {
         usage(stdout);
         return EXIT_OK;
+    }
+    if (!strcmp(argv[1], "help")) { /* digitnet help CMD = digitnet CMD --help */
+        if (argc > 3) {
+            fprintf(stderr, "digitnet help: unexpected argument '%s'\n", argv[3]);
+            return EXIT_USAGE;
+        }
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            if (!strcmp(argv[2], commands[i].name)) {
+                char *args[] = {argv[2], "--help", NULL};
+                return commands[i].fn(2, args);
+            }
+        fprintf(stderr, "digitnet help: unknown command '%s'\n", argv[2]);
+        usage(stderr);
+        return EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--version")) {
         printf("digitnet %s\n", dn_version());

@@ -268,8 +268,8 @@ dn_status dn_csv_load(const char *path, dn_dataset *out, dn_error *err) {
     csv_reader r;
     memset(&r, 0, sizeof r);
     r.path = path;
-    r.f = fopen(path, "rb");
-    if (!r.f) return dn_fail(err, DN_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    dn_status ost = dn_open_input(path, &r.f, NULL, err);
+    if (ost != DN_OK) return ost;
     r.buf = malloc(CSV_BUF);
     r.line = malloc(CSV_MAX_LINE);
     dn_status st = (r.buf && r.line) ? csv_parse(&r, out, err)

@@ -61,8 +61,8 @@ static void src_close(idx_src *s) {
 static dn_status src_open(idx_src *s, const char *path, dn_error *err) {
     memset(s, 0, sizeof *s);
     s->path = path;
-    s->f = fopen(path, "rb");
-    if (!s->f) return dn_fail(err, DN_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    dn_status ost = dn_open_input(path, &s->f, NULL, err);
+    if (ost != DN_OK) return ost;
     int c0 = getc(s->f), c1 = c0 == EOF ? EOF : getc(s->f);
     if (ferror(s->f)) {
         dn_status st = dn_fail(err, DN_E_IO, "%s: read error: %s", path, strerror(errno));
