@@ -26,6 +26,14 @@
 extern "C" {
 #endif
 
+/* Marks the functions libdigitnet exports; the library is built with
+ * -fvisibility=hidden, so nothing else is visible to programs using it. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define DN_API __attribute__((visibility("default")))
+#else
+#define DN_API
+#endif
+
 #define DN_VERSION_MAJOR 0
 #define DN_VERSION_MINOR 1
 #define DN_VERSION_PATCH 0
@@ -52,17 +60,18 @@ typedef struct dn_error {
     char msg[512];
 } dn_error;
 
-/* A static, generic description of a status code. Never NULL. */
-const char *dn_strerror(dn_status status);
+/* A static, generic description of a status code. Never NULL; not to be freed. */
+DN_API const char *dn_strerror(dn_status status);
 
-/* Library version as "MAJOR.MINOR.PATCH". */
-const char *dn_version(void);
+/* Library version as "MAJOR.MINOR.PATCH" (static; not to be freed). */
+DN_API const char *dn_version(void);
 
 /* Sets the number of worker threads used by training and inference
  * (OpenMP and, when built with it, OpenBLAS).  n <= 0 means all cores.
  * With n == 1 every computation is sequential and bit-reproducible. */
-void dn_set_threads(int n);
-int dn_get_threads(void);
+DN_API void dn_set_threads(int n);
+/* The number of worker threads in force (all cores until dn_set_threads). */
+DN_API int dn_get_threads(void);
 
 /* Writes size bytes to path atomically: a new temporary file beside it
  * (PATH.tmp.RANDOM, created exclusively, never through a link), fsync,
@@ -70,13 +79,13 @@ int dn_get_threads(void);
  * a new name: a directory, device, FIFO or socket is refused (DN_E_ARG).
  * On failure PATH is untouched and no temporary file is left behind;
  * messages name PATH. Every file digitnet writes goes through this. */
-dn_status dn_write_atomic(const char *path, const void *data, size_t size, dn_error *err);
+DN_API dn_status dn_write_atomic(const char *path, const void *data, size_t size, dn_error *err);
 
 /* Checks, before any work, that path can be written the way
  * dn_write_atomic writes it: the name is not empty, it is a regular file
  * or new, and a temporary file can be created beside it (created and
  * removed at once). DN_E_ARG or DN_E_IO with a message naming path. */
-dn_status dn_output_check(const char *path, dn_error *err);
+DN_API dn_status dn_output_check(const char *path, dn_error *err);
 
 /* ======================================================================== */
 /* Datasets                                                                 */
@@ -92,35 +101,35 @@ typedef struct dn_dataset {
 } dn_dataset;
 
 /* Frees what the dataset owns and zeroes it. Accepts NULL. */
-void dn_dataset_free(dn_dataset *ds);
+DN_API void dn_dataset_free(dn_dataset *ds);
 
 /* Reads an IDX image file (magic 0x00000803) and, when labels_path is not
  * NULL, the matching IDX label file (0x00000801).  Either may be gzipped
  * (detected by content, not name).  Validates magic, dimensions, lengths,
  * label range (0..9) and a limit of 100M items.  On success *out owns the
  * data; on failure *out is left empty. */
-dn_status dn_idx_load(const char *images_path, const char *labels_path, dn_dataset *out,
-                      dn_error *err);
+DN_API dn_status dn_idx_load(const char *images_path, const char *labels_path, dn_dataset *out,
+                             dn_error *err);
 
 /* Loads the MNIST-named pair from a directory: split "train" reads
  * train-images-idx3-ubyte / train-labels-idx1-ubyte, split "test" reads
  * t10k-*; each may also be named with ".gz" or with "." before "idx"
  * (train-images.idx3-ubyte).  Works for Fashion-MNIST unchanged. */
-dn_status dn_mnist_load(const char *dir, const char *split, dn_dataset *out, dn_error *err);
+DN_API dn_status dn_mnist_load(const char *dir, const char *split, dn_dataset *out, dn_error *err);
 
 /* Reads a Kaggle digit-recognizer CSV: a header line, then either
  * "label,pixel0..pixel783" rows (labels set) or "pixel0..pixel783" rows
  * (labels NULL).  Pixels must be integers 0..255. */
-dn_status dn_csv_load(const char *path, dn_dataset *out, dn_error *err);
+DN_API dn_status dn_csv_load(const char *path, dn_dataset *out, dn_error *err);
 
 /* Writes images (and labels when not NULL) as IDX files, optionally gzipped.
  * Each file is written atomically (temporary file, fsync, rename). */
-dn_status dn_idx_save(const dn_dataset *ds, const char *images_path, const char *labels_path,
-                      int gzip, dn_error *err);
+DN_API dn_status dn_idx_save(const dn_dataset *ds, const char *images_path, const char *labels_path,
+                             int gzip, dn_error *err);
 
 /* Writes a Kaggle-format CSV (with a label column when ds->labels is set),
  * atomically. */
-dn_status dn_csv_save(const dn_dataset *ds, const char *path, dn_error *err);
+DN_API dn_status dn_csv_save(const dn_dataset *ds, const char *path, dn_error *err);
 
 /* ======================================================================== */
 /* Models                                                                   */
@@ -136,35 +145,48 @@ typedef struct dn_model dn_model;
  * act is "relu", "sigmoid" or "tanh" (NULL means relu) and only applies to
  * the bare-number MLP form.  Parameters are initialised (He for ReLU,
  * Xavier otherwise) from `seed`.  *out is owned by the caller. */
-dn_status dn_model_create(const char *arch, const char *act, uint64_t seed, dn_model **out,
-                          dn_error *err);
-void dn_model_free(dn_model *m);
+DN_API dn_status dn_model_create(const char *arch, const char *act, uint64_t seed, dn_model **out,
+                                 dn_error *err);
+DN_API /* Frees a model and everything it owns (strings it returned included).
+        * Accepts NULL. */
+    DN_API void
+    dn_model_free(dn_model *m);
 
-/* A deep copy (parameters, state and metadata). */
-dn_status dn_model_clone(const dn_model *m, dn_model **out, dn_error *err);
+/* A deep copy (parameters, state and metadata). On success *out is a new
+ * model owned by the caller (dn_model_free); on failure *out is NULL. */
+DN_API dn_status dn_model_clone(const dn_model *m, dn_model **out, dn_error *err);
 
-/* Saves atomically: writes PATH.tmp, fsyncs, renames over PATH, fsyncs the
- * directory. A crash at any moment leaves either the old or the new file. */
-dn_status dn_model_save(const dn_model *m, const char *path, dn_error *err);
+/* Saves atomically, as dn_write_atomic: a crash at any moment leaves either
+ * the old or the new file. */
+DN_API dn_status dn_model_save(const dn_model *m, const char *path, dn_error *err);
 
 /* Loads and validates a model file (magic, version, architecture, sizes,
- * CRC-32 of the whole file). */
-dn_status dn_model_load(const char *path, dn_model **out, dn_error *err);
+ * CRC-32 of the whole file). On success *out is a new model owned by the
+ * caller (dn_model_free); on failure *out is NULL and err says why. */
+DN_API dn_status dn_model_load(const char *path, dn_model **out, dn_error *err);
 
-/* The canonical architecture string, e.g. "fc128-relu-fc64-relu-fc10". */
-const char *dn_model_arch(const dn_model *m);
-/* A multi-line, human-readable layer table (owned by the model). */
-const char *dn_model_summary(dn_model *m);
-size_t dn_model_param_count(const dn_model *m);
-int dn_model_input_size(const dn_model *m); /* 784 */
-int dn_model_classes(const dn_model *m);    /* 10 */
+/* The canonical architecture string, e.g. "fc128-relu-fc64-relu-fc10"
+ * (owned by the model). */
+DN_API const char *dn_model_arch(const dn_model *m);
+/* A multi-line, human-readable layer table (owned by the model; valid
+ * until the next call or dn_model_free). */
+DN_API const char *dn_model_summary(dn_model *m);
+/* The number of trainable parameters. */
+DN_API size_t dn_model_param_count(const dn_model *m);
+/* The number of input values a model takes per image (784 = 28x28). */
+DN_API int dn_model_input_size(const dn_model *m);
+/* The number of classes it tells apart (10). */
+DN_API int dn_model_classes(const dn_model *m);
 
 /* Free-form metadata, key -> value strings (training settings, accuracy,
- * per-epoch history). Values are copied. get returns NULL when absent. */
-dn_status dn_model_set_meta(dn_model *m, const char *key, const char *value);
-const char *dn_model_get_meta(const dn_model *m, const char *key);
-/* Iterates metadata: returns 0 past the end. */
-int dn_model_meta_at(const dn_model *m, size_t i, const char **key, const char **value);
+ * per-epoch history). set copies key and value (replacing an earlier
+ * value of the key); DN_E_ARG for a NULL or empty key or a NULL value. */
+DN_API dn_status dn_model_set_meta(dn_model *m, const char *key, const char *value);
+/* The value of key (owned by the model), NULL when absent. */
+DN_API const char *dn_model_get_meta(const dn_model *m, const char *key);
+/* Iterates metadata: sets *key and *value (owned by the model) of entry i
+ * and returns 1; returns 0 past the end. */
+DN_API int dn_model_meta_at(const dn_model *m, size_t i, const char **key, const char **value);
 
 /* ======================================================================== */
 /* Inference                                                                */
@@ -178,20 +200,26 @@ int dn_model_meta_at(const dn_model *m, size_t i, const char **key, const char *
  * The model must outlive the context. */
 typedef struct dn_infer dn_infer;
 
-dn_status dn_infer_create(const dn_model *m, size_t max_batch, dn_infer **out, dn_error *err);
-void dn_infer_free(dn_infer *ctx);
+/* Creates a context for batches of 1..1,048,576 inputs (DN_E_ARG
+ * otherwise); *out is owned by the caller (dn_infer_free), NULL on
+ * failure. */
+DN_API dn_status dn_infer_create(const dn_model *m, size_t max_batch, dn_infer **out,
+                                 dn_error *err);
+/* Frees a context. Accepts NULL. */
+DN_API void dn_infer_free(dn_infer *ctx);
 
 /* x: n*784 floats in [0,1]; probs: n*10 floats written (softmax outputs).
- * n may exceed max_batch; the work is then chunked. */
-dn_status dn_infer_run(dn_infer *ctx, const float *x, size_t n, float *probs, dn_error *err);
+ * n may exceed max_batch; the work is then chunked. ctx, x and probs must
+ * not be NULL (DN_E_ARG). */
+DN_API dn_status dn_infer_run(dn_infer *ctx, const float *x, size_t n, float *probs, dn_error *err);
 
-/* Convenience: classifies n images of a dataset, allocating a context
- * internally. probs may be NULL; labels_out (n ints) may be NULL. */
-dn_status dn_model_predict(const dn_model *m, const float *x, size_t n, float *probs,
-                           dn_error *err);
+/* Convenience: classifies n images x (n*784 floats in [0,1]) into probs
+ * (n*10 floats, required), with a context allocated for the call. */
+DN_API dn_status dn_model_predict(const dn_model *m, const float *x, size_t n, float *probs,
+                                  dn_error *err);
 
-/* Converts count 8-bit images to floats in [0,1]. */
-void dn_images_to_float(const unsigned char *src, size_t count_pixels, float *dst);
+/* Converts count_pixels 8-bit pixels src to floats dst in [0,1] (v/255). */
+DN_API void dn_images_to_float(const unsigned char *src, size_t count_pixels, float *dst);
 
 /* Evaluation over a labeled dataset. */
 typedef struct dn_eval {
@@ -201,7 +229,9 @@ typedef struct dn_eval {
     size_t confusion[10][10]; /* [true][predicted] */
 } dn_eval;
 
-dn_status dn_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *out, dn_error *err);
+/* Classifies every image of a labeled 28x28 dataset and fills *out:
+ * counts, accuracy, mean loss and the confusion matrix. */
+DN_API dn_status dn_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *out, dn_error *err);
 
 /* ======================================================================== */
 /* Training                                                                 */
@@ -232,7 +262,8 @@ typedef int (*dn_progress_fn)(const dn_progress *p, void *user);
 typedef struct dn_train_opts {
     int epochs; /* default 10 */
     int batch;  /* default 64; 0 = full batch (all training images) */
-    float lr;   /* default 0.01 sgd / momentum, 0.001 adam */
+    float lr;   /* default 0.01, whatever the optimizer (the digitnet command
+                 * picks 0.1 for sgd, 0.05 for momentum, 0.001 for adam) */
     dn_optimizer optimizer;
     float momentum;          /* default 0.9 */
     int nesterov;            /* default 0 */
@@ -266,7 +297,7 @@ typedef struct dn_train_opts {
 } dn_train_opts;
 
 /* Fills the defaults listed above. */
-void dn_train_opts_default(dn_train_opts *o);
+DN_API void dn_train_opts_default(dn_train_opts *o);
 
 /* Result of a training run. */
 typedef struct dn_train_result {
@@ -283,8 +314,8 @@ typedef struct dn_train_result {
  * DN_E_CANCELLED the model keeps the parameters of the last finished epoch
  * and res->epochs_run says which one that is (0: none).  res may be NULL;
  * otherwise it is filled on every return. */
-dn_status dn_train(dn_model *m, const dn_dataset *train, const dn_train_opts *o,
-                   dn_train_result *res, dn_error *err);
+DN_API dn_status dn_train(dn_model *m, const dn_dataset *train, const dn_train_opts *o,
+                          dn_train_result *res, dn_error *err);
 
 /* A training checkpoint loaded from disk (see dn_train_opts.checkpoint). */
 typedef struct dn_checkpoint dn_checkpoint;
@@ -293,8 +324,9 @@ typedef struct dn_checkpoint dn_checkpoint;
  * of the whole file, every field and size (format at the top of
  * src/checkpoint.c).  *out is owned by the caller (dn_checkpoint_free);
  * NULL on failure. */
-dn_status dn_checkpoint_load(const char *path, dn_checkpoint **out, dn_error *err);
-void dn_checkpoint_free(dn_checkpoint *ck);
+DN_API dn_status dn_checkpoint_load(const char *path, dn_checkpoint **out, dn_error *err);
+/* Frees a checkpoint. Accepts NULL. */
+DN_API void dn_checkpoint_free(dn_checkpoint *ck);
 
 /* What a checkpoint holds, to rebuild the run around it. */
 typedef struct dn_checkpoint_info {
@@ -307,7 +339,7 @@ typedef struct dn_checkpoint_info {
 } dn_checkpoint_info;
 
 /* Fills *out; its strings are owned by ck and live as long as it. */
-void dn_checkpoint_describe(const dn_checkpoint *ck, dn_checkpoint_info *out);
+DN_API void dn_checkpoint_describe(const dn_checkpoint *ck, dn_checkpoint_info *out);
 
 /* Continues the run saved in ck for its remaining epochs, with the settings
  * stored in it: the result is what the uninterrupted dn_train would have
@@ -321,13 +353,14 @@ void dn_checkpoint_describe(const dn_checkpoint *ck, dn_checkpoint_info *out);
  *          checkpoint_note are used; every training setting comes from ck.
  *          May be NULL (no progress reports, no further checkpoints).
  * Returns like dn_train; ck is only read and may be used again. */
-dn_status dn_train_resume(dn_model *m, const dn_dataset *train, const dn_checkpoint *ck,
-                          const dn_train_opts *o, dn_train_result *res, dn_error *err);
+DN_API dn_status dn_train_resume(dn_model *m, const dn_dataset *train, const dn_checkpoint *ck,
+                                 const dn_train_opts *o, dn_train_result *res, dn_error *err);
 
-/* Parses "sgd", "momentum", "nesterov", "adam" / "constant", "step",
- * "cosine". Returns DN_E_ARG for unknown names. */
-dn_status dn_optimizer_parse(const char *name, dn_optimizer *out);
-dn_status dn_schedule_parse(const char *name, dn_schedule *out);
+/* Parses "sgd", "momentum", "nesterov" (DN_OPT_MOMENTUM; the caller sets
+ * nesterov) or "adam". Returns DN_E_ARG for unknown names. */
+DN_API dn_status dn_optimizer_parse(const char *name, dn_optimizer *out);
+/* Parses "constant", "step" or "cosine". Returns DN_E_ARG for unknown names. */
+DN_API dn_status dn_schedule_parse(const char *name, dn_schedule *out);
 
 /* ======================================================================== */
 /* Images and MNIST-style normalisation                                     */
@@ -340,30 +373,31 @@ typedef struct dn_image {
     unsigned char *pixels; /* width*height bytes, row-major, owned */
 } dn_image;
 
-void dn_image_free(dn_image *img);
+/* Frees the pixels and zeroes the image. Accepts NULL. */
+DN_API void dn_image_free(dn_image *img);
 
 /* Decodes PNG, JPEG, PGM or PPM (binary and ASCII) from memory, detected by
  * content. Colour is converted to luminance and alpha is composited over
  * white. Images over 50 megapixels, truncated or corrupt data and unknown
  * formats are errors. On success *out owns the pixels. */
-dn_status dn_image_decode(const void *data, size_t size, dn_image *out, dn_error *err);
+DN_API dn_status dn_image_decode(const void *data, size_t size, dn_image *out, dn_error *err);
 
 /* Reads a whole file (at most 256 MiB) and decodes it. */
-dn_status dn_image_load(const char *path, dn_image *out, dn_error *err);
+DN_API dn_status dn_image_load(const char *path, dn_image *out, dn_error *err);
 
 /* Writes 8-bit grayscale pixels as a PNG, atomically. */
-dn_status dn_png_save_gray(const char *path, const unsigned char *pixels, int width, int height,
-                           dn_error *err);
+DN_API dn_status dn_png_save_gray(const char *path, const unsigned char *pixels, int width,
+                                  int height, dn_error *err);
 
 /* Encodes 8-bit grayscale pixels as a PNG in memory; *out is malloc'd and
  * owned by the caller. */
-dn_status dn_png_encode_gray(const unsigned char *pixels, int width, int height,
-                             unsigned char **out, size_t *out_size, dn_error *err);
+DN_API dn_status dn_png_encode_gray(const unsigned char *pixels, int width, int height,
+                                    unsigned char **out, size_t *out_size, dn_error *err);
 
 /* Turns an arbitrary image into a 28x28 MNIST-style digit (white ink on
  * black, fitted in 20x20 keeping aspect ratio, centred by centre of mass),
  * see docs/normalisation.md. Returns DN_E_NODATA for blank images. */
-dn_status dn_normalize(const dn_image *img, unsigned char out[784], dn_error *err);
+DN_API dn_status dn_normalize(const dn_image *img, unsigned char out[784], dn_error *err);
 
 /* ======================================================================== */
 /* HTTP server (the drawing page and the JSON API, see docs/api.md)         */
@@ -379,20 +413,20 @@ typedef struct dn_server_opts {
 } dn_server_opts;
 
 /* Fills the defaults listed above. */
-void dn_server_opts_default(dn_server_opts *o);
+DN_API void dn_server_opts_default(dn_server_opts *o);
 
 /* Starts serving the model (borrowed: it must outlive the server).  Fails
  * with DN_E_ARG for a bad host or option, DN_E_IO when the address cannot
  * be bound or the collect directory cannot be opened.  *out is owned by the
  * caller and released with dn_server_stop. */
-dn_status dn_server_start(const dn_model *m, const dn_server_opts *o, dn_server **out,
-                          dn_error *err);
+DN_API dn_status dn_server_start(const dn_model *m, const dn_server_opts *o, dn_server **out,
+                                 dn_error *err);
 
 /* The port actually bound (the chosen one when opts.port was 0). */
-int dn_server_port(const dn_server *s);
+DN_API int dn_server_port(const dn_server *s);
 
 /* Stops accepting, waits for running requests, frees everything. Accepts NULL. */
-void dn_server_stop(dn_server *s);
+DN_API void dn_server_stop(dn_server *s);
 
 /* ======================================================================== */
 /* Looking inside: activations, first-layer weights, saliency               */
@@ -410,29 +444,33 @@ typedef struct dn_explain dn_explain;
 
 /* A context for explaining single images with model m (borrowed; it must
  * outlive the context). Allocates once; one context per thread. */
-dn_status dn_explain_create(const dn_model *m, dn_explain **out, dn_error *err);
-void dn_explain_free(dn_explain *e);
+DN_API dn_status dn_explain_create(const dn_model *m, dn_explain **out, dn_error *err);
+/* Frees a context. Accepts NULL. */
+DN_API void dn_explain_free(dn_explain *e);
 
 /* Classifies x [784] (floats in [0,1]) into probs [10] and writes the
  * saliency map saliency [784]: the gradient of the winning class's logit
  * with respect to each input pixel (inference mode). Afterwards
  * dn_explain_layer describes this image. */
-dn_status dn_explain_run(dn_explain *e, const float *x, float *probs, float *saliency,
-                         dn_error *err);
+DN_API dn_status dn_explain_run(dn_explain *e, const float *x, float *probs, float *saliency,
+                                dn_error *err);
 /* Guided backpropagation [784] for the class and image of the last
  * dn_explain_run: the same backward pass, but every ReLU also stops
  * negative gradients. Its positive part shows the strokes that raised the
  * winning score (see docs/saliency.md). DN_E_ARG before any run. */
-dn_status dn_explain_guided(dn_explain *e, float *guided, dn_error *err);
-int dn_explain_layer_count(const dn_explain *e);
-/* The output of layer i (0-based) for the last image run; empty before. */
-dn_tensor_view dn_explain_layer(const dn_explain *e, int i);
+DN_API dn_status dn_explain_guided(dn_explain *e, float *guided, dn_error *err);
+/* The number of layers whose outputs dn_explain_layer shows. */
+DN_API int dn_explain_layer_count(const dn_explain *e);
+/* The output of layer i (0-based) for the last image run; empty before
+ * (and for i out of range). The data is owned by e and changes with the
+ * next run. */
+DN_API dn_tensor_view dn_explain_layer(const dn_explain *e, int i);
 
 /* The first layer's weights as pictures: a dense layer on the 784 pixels
  * gives c = units maps of 28x28; a convolution on the image gives c =
  * filters maps of k x k. Empty when the first parameterised layer sees
  * something else. Owned by the model. */
-dn_tensor_view dn_model_first_weights(const dn_model *m);
+DN_API dn_tensor_view dn_model_first_weights(const dn_model *m);
 
 /* ======================================================================== */
 /* Live training dashboard (see docs/dashboard.md)                          */
@@ -457,22 +495,22 @@ typedef struct dn_monitor_opts {
 } dn_monitor_opts;
 
 /* Fills the defaults listed above. */
-void dn_monitor_opts_default(dn_monitor_opts *o);
+DN_API void dn_monitor_opts_default(dn_monitor_opts *o);
 
 /* Starts serving the dashboard in background threads; its state is
  * "starting" until the first progress report.  Fails with DN_E_ARG for a
  * bad host, port or max_points, DN_E_IO when the address cannot be bound.
  * *out is owned by the caller and released with dn_monitor_stop. */
-dn_status dn_monitor_start(const dn_monitor_opts *o, dn_monitor **out, dn_error *err);
+DN_API dn_status dn_monitor_start(const dn_monitor_opts *o, dn_monitor **out, dn_error *err);
 
 /* The port actually bound (the chosen one when opts.port was 0). */
-int dn_monitor_port(const dn_monitor *mon);
+DN_API int dn_monitor_port(const dn_monitor *mon);
 
 /* Stops the server, waits for running requests, frees everything. Accepts NULL. */
-void dn_monitor_stop(dn_monitor *mon);
+DN_API void dn_monitor_stop(dn_monitor *mon);
 
 /* Replaces the heading and the line under it (copied; NULL = empty). */
-dn_status dn_monitor_describe(dn_monitor *mon, const char *title, const char *detail);
+DN_API dn_status dn_monitor_describe(dn_monitor *mon, const char *title, const char *detail);
 
 /* A dn_progress_fn: pass it as dn_train_opts.progress with the monitor as
  * progress_user, or call it from your own callback with the same report.
@@ -482,19 +520,19 @@ dn_status dn_monitor_describe(dn_monitor *mon, const char *title, const char *de
  * loss and accuracy, validation loss and accuracy, seconds).  Sets the
  * state to "running" (clearing the message of another state) unless the
  * run is finished.  Returns 0 (never asks training to stop). */
-int dn_monitor_progress(const dn_progress *p, void *monitor);
+DN_API int dn_monitor_progress(const dn_progress *p, void *monitor);
 
 /* For a resumed run: adds the epoch points of the finished epochs stored in
  * checkpoint ck (train loss and accuracy, validation accuracy; the seconds
  * and validation loss are not stored there), its best epoch and elapsed
  * time.  Call it before training continues.  ck is only read. */
-dn_status dn_monitor_seed(dn_monitor *mon, const dn_checkpoint *ck);
+DN_API dn_status dn_monitor_seed(dn_monitor *mon, const dn_checkpoint *ck);
 
 /* Sets a state of a run in progress: "starting", "running" or "testing"
  * (evaluating after training), with an optional message shown beside it
  * (copied; NULL = none).  DN_E_ARG for any other state or once the run is
  * finished. */
-dn_status dn_monitor_set_state(dn_monitor *mon, const char *state, const char *message);
+DN_API dn_status dn_monitor_set_state(dn_monitor *mon, const char *state, const char *message);
 
 /* Ends the run: state "done", "failed" or "cancelled" (DN_E_ARG for any
  * other), an optional message (e.g. why it failed; copied; NULL = none) and
@@ -502,8 +540,8 @@ dn_status dn_monitor_set_state(dn_monitor *mon, const char *state, const char *m
  * the page then shows (test may be NULL).  The progress values freeze; the
  * dashboard keeps serving until dn_monitor_stop.  Calling it again replaces
  * the state, message and test evaluation. */
-dn_status dn_monitor_finish(dn_monitor *mon, const dn_eval *test, const char *state,
-                            const char *message);
+DN_API dn_status dn_monitor_finish(dn_monitor *mon, const dn_eval *test, const char *state,
+                                   const char *message);
 
 #ifdef __cplusplus
 }

@@ -163,6 +163,7 @@ const char *dn_model_summary(dn_model *m) {
 /* ================================================================ metadata */
 
 dn_status dn_model_set_meta(dn_model *m, const char *key, const char *value) {
+    if (!m || !key || !*key || !value) return DN_E_ARG;
     for (size_t i = 0; i < m->nmeta; i++)
         if (!strcmp(m->meta[i].key, key)) {
             char *v = strdup(value);
@@ -333,6 +334,8 @@ void dn_infer_free(dn_infer *ctx) {
 }
 
 dn_status dn_infer_run(dn_infer *ctx, const float *x, size_t n, float *probs, dn_error *err) {
+    if (!ctx || (n && (!x || !probs)))
+        return dn_fail(err, DN_E_ARG, "dn_infer_run: the context, x and probs are required");
     size_t mb = (size_t)ctx->exec.max_batch;
     for (size_t i = 0; i < n; i += mb) {
         int k = (int)(n - i < mb ? n - i : mb);
@@ -344,6 +347,8 @@ dn_status dn_infer_run(dn_infer *ctx, const float *x, size_t n, float *probs, dn
 
 dn_status dn_model_predict(const dn_model *m, const float *x, size_t n, float *probs,
                            dn_error *err) {
+    if (!m || (n && (!x || !probs)))
+        return dn_fail(err, DN_E_ARG, "dn_model_predict: the model, x and probs are required");
     dn_infer *ctx;
     dn_status st = dn_infer_create(m, n < 256 ? (n ? n : 1) : 256, &ctx, err);
     if (st != DN_OK) return st;

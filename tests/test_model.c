@@ -149,6 +149,29 @@ static void test_batchnorm_modes(void) {
     dn_model_free(m);
 }
 
+/* The header's promises about NULL arguments (dn_model_predict with NULL
+ * probs used to crash). */
+static void test_null_arguments(void) {
+    dn_model *m = NULL;
+    CHECK_OK(dn_model_create("784-8-10", NULL, 1, &m, NULL));
+    if (!m) return;
+    float x[784] = {0}, p[10];
+    dn_error err = {{0}};
+    CHECK(dn_model_predict(m, x, 1, NULL, &err) == DN_E_ARG && strstr(err.msg, "probs"));
+    CHECK(dn_model_predict(m, NULL, 1, p, &err) == DN_E_ARG);
+    CHECK(dn_model_predict(NULL, x, 1, p, &err) == DN_E_ARG);
+    CHECK_OK(dn_model_predict(m, x, 1, p, NULL));
+    dn_infer *ctx = NULL;
+    CHECK_OK(dn_infer_create(m, 4, &ctx, NULL));
+    CHECK(dn_infer_run(ctx, x, 1, NULL, &err) == DN_E_ARG);
+    CHECK(dn_infer_run(NULL, x, 1, p, &err) == DN_E_ARG);
+    dn_infer_free(ctx);
+    CHECK(dn_model_set_meta(m, "", "v") == DN_E_ARG);
+    CHECK(dn_model_set_meta(m, NULL, "v") == DN_E_ARG);
+    CHECK(dn_model_set_meta(m, "k", NULL) == DN_E_ARG);
+    dn_model_free(m);
+}
+
 int main(void) {
     char dir[] = "/tmp/dn-model-XXXXXX";
     if (!mkdtemp(dir)) return 1;
@@ -156,6 +179,7 @@ int main(void) {
     test_roundtrip(dir);
     test_corruption(dir);
     test_batchnorm_modes();
+    test_null_arguments();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;

@@ -3,19 +3,25 @@
  * and the confusion matrix of a model on a labeled test set.
  */
 #include "cli.h"
+#include "datasets.h"
 
 #include <getopt.h>
 #include <string.h>
 
 static const char *usage_text =
-    "usage: digitnet test [MODEL] [--data DIR | --csv FILE] [--json] [--threads N]\n"
+    "usage: digitnet test [MODEL] [--data PATH] [--json] [--threads N]\n"
     "\n"
-    "Evaluates MODEL (default: the shipped model) on the 10,000 test images of\n"
-    "DIR (default data/mnist; t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte,\n"
-    "optionally .gz) or on a labeled Kaggle-format CSV.\n"
+    "Evaluates MODEL (default: the shipped model) on labeled data: by default\n"
+    "the 10,000 test images of data/mnist (t10k-images-idx3-ubyte and\n"
+    "t10k-labels-idx1-ubyte, optionally .gz).\n"
     "\n"
-    "  -d, --data DIR     directory with MNIST-named IDX files\n"
-    "      --csv FILE     labeled CSV (label,pixel0..pixel783) instead\n"
+    "  -d, --data PATH    a directory of MNIST-named IDX files (its test split),\n"
+    "                     a folder with subfolders 0..9 of images, a labeled\n"
+    "                     Kaggle CSV (label,pixel0..pixel783) or an IDX file\n"
+    "      --csv FILE     the same as --data FILE\n"
+    "      --normalize    read image folders of any size through the MNIST\n"
+    "                     normalisation (without it: 28x28, white ink on black)\n"
+    "      --invert       invert folder images as they are read\n"
     "      --json         one JSON object: accuracy, count, correct, loss,\n"
     "                     precision, recall, confusion ([true][predicted])\n"
     "  -j, --threads N    worker threads\n"
@@ -64,8 +70,10 @@ int cmd_test(int argc, char **argv) {
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'}, {"csv", required_argument, 0, 'C'},
         {"json", no_argument, 0, 'J'},       {"threads", required_argument, 0, 'j'},
+        {"normalize", no_argument, 0, 'N'},  {"invert", no_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
-    const char *data = "data/mnist", *csv = NULL;
+    const char *data = "data/mnist";
+    ds_opts dso = {0};
     int json = 0, opt;
     long l;
     int first = 1;
@@ -75,7 +83,13 @@ int cmd_test(int argc, char **argv) {
             data = optarg;
             break;
         case 'C':
-            csv = optarg;
+            data = optarg;
+            break;
+        case 'N':
+            dso.normalize = 1;
+            break;
+        case 'I':
+            dso.invert = 1;
             break;
         case 'J':
             json = 1;
@@ -97,12 +111,10 @@ int cmd_test(int argc, char **argv) {
     if (!m) return rc;
     dn_dataset ds = {0};
     dn_error err = {{0}};
-    dn_status st = csv ? dn_csv_load(csv, &ds, &err) : dn_mnist_load(data, "test", &ds, &err);
-    if (st == DN_OK && !ds.labels) {
-        st = DN_E_ARG;
+    dn_status st = ds_load_data(data, "test", &dso, &ds, NULL, &err);
+    if (st == DN_E_ARG && strstr(err.msg, "has no labels"))
         snprintf(err.msg, sizeof err.msg, "%s: has no labels; use 'digitnet predict' instead",
-                 csv ? csv : data);
-    }
+                 data);
     dn_eval ev;
     if (st == DN_OK) st = dn_evaluate(m, &ds, &ev, &err);
     dn_dataset_free(&ds);

@@ -27,6 +27,7 @@
  *     known batch, look at it, and release it.
  */
 #include "cli.h"
+#include "datasets.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,7 +64,14 @@ static const char *usage_text =
     "      --step-epochs N    step schedule period (default 10); --gamma X factor (0.1)\n"
     "      --seed N           RNG seed for init, shuffling, dropout, augmentation (default 1)\n"
     "  -j, --threads N        worker threads (default: all cores; 1 = bit-reproducible)\n"
-    "  -d, --data DIR         directory with MNIST-named IDX files (default data/mnist)\n"
+    "  -d, --data PATH        training data (default data/mnist): a directory of\n"
+    "                         MNIST-named IDX files (raw or .gz), a folder with\n"
+    "                         subfolders 0..9 of images, or a Kaggle CSV file\n"
+    "      --normalize        read --data image folders of any size through the\n"
+    "                         MNIST normalisation (without it: 28x28, white on black)\n"
+    "      --invert           invert --data folder images as they are read\n"
+    "      --test-data PATH   the test set for the end of the run (default: the\n"
+    "                         test split of --data when it is an IDX directory)\n"
     "      --val N            validation images held out (default 5000)\n"
     "      --subset N         use only the first N training images (quick experiments)\n"
     "      --augment          shortcut for --shift 2 --rotate 10 --scale 0.1\n"
@@ -103,7 +111,9 @@ static const char *usage_text =
     "      --no-checkpoint    write no checkpoints\n";
 
 typedef struct train_cli {
-    const char *arch, *act, *data, *out, *finetune, *mnist;
+    const char *arch, *act, *data, *out, *finetune, *mnist, *test_data;
+    int normalize, invert;     /* how image folders given as --data are read */
+    int data_is_split;         /* --data was a directory of IDX files (it has a test split) */
     const char *resume, *ckpt; /* --resume CKPT; where checkpoints go (NULL = none) */
     int epochs_set, mix;       /* mix: fine-tuning data (user digits + MNIST) */
     size_t subset;
@@ -232,6 +242,9 @@ enum {
     O_FINETUNE,
     O_MNIST,
     O_SUBSET,
+    O_TESTDATA,
+    O_NORMALIZE,
+    O_INVERT,
     O_RESUME,
     O_CKPT,
     O_NOCKPT,
@@ -266,6 +279,9 @@ static const struct option long_opts[] = {{"arch", required_argument, 0, 'a'},
                                           {"finetune", required_argument, 0, O_FINETUNE},
                                           {"mnist", required_argument, 0, O_MNIST},
                                           {"subset", required_argument, 0, O_SUBSET},
+                                          {"test-data", required_argument, 0, O_TESTDATA},
+                                          {"normalize", no_argument, 0, O_NORMALIZE},
+                                          {"invert", no_argument, 0, O_INVERT},
                                           {"config", required_argument, 0, 'c'},
                                           {"quiet", no_argument, 0, 'q'},
                                           {"output", required_argument, 0, 'o'},
@@ -280,8 +296,9 @@ static const struct option long_opts[] = {{"arch", required_argument, 0, 'a'},
 
 /* Options that do not change what is trained, so --resume accepts them. */
 static int allowed_with_resume(int opt) {
-    static const int ok[] = {'j',      'd',    'q',      'o',     O_MNIST, O_NOTEST,
-                             O_RESUME, O_CKPT, O_NOCKPT, O_SERVE, O_PORT,  O_HOST};
+    static const int ok[] = {'j',      'd',      'q',        'o',         O_MNIST,
+                             O_NOTEST, O_RESUME, O_CKPT,     O_NOCKPT,    O_SERVE,
+                             O_PORT,   O_HOST,   O_TESTDATA, O_NORMALIZE, O_INVERT};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         if (opt == ok[i]) return 1;
     return 0;
@@ -394,6 +411,15 @@ static int apply_option(train_cli *c, int opt, const char *arg, const char *wher
     case O_MNIST:
         c->mnist = arg;
         break;
+    case O_TESTDATA:
+        c->test_data = arg;
+        break;
+    case O_NORMALIZE:
+        c->normalize = 1;
+        break;
+    case O_INVERT:
+        c->invert = 1;
+        break;
     case O_SUBSET:
         if (cli_parse_long("train", L, arg, 1, 100000000, &l)) return -1;
         c->subset = (size_t)l;
@@ -491,10 +517,28 @@ static int apply_config(train_cli *c, const char *path) {
 
 /* ---------------------------------------------------------------- main */
 
+/* How --data folders are read. */
+static ds_opts data_opts(const train_cli *c) {
+    return (ds_opts){.normalize = c->normalize, .invert = c->invert};
+}
+
 static int evaluate_test(train_cli *c, dn_model *m) {
     dn_dataset test = {0};
     dn_error err = {{0}};
-    if (dn_mnist_load(c->mix ? c->mnist : c->data, "test", &test, &err) != DN_OK) {
+    /* the test split of the IDX directory, MNIST's when fine-tuning, or --test-data */
+    const char *path = c->test_data       ? c->test_data
+                       : c->mix           ? c->mnist
+                       : c->data_is_split ? c->data
+                                          : NULL;
+    if (!path) {
+        fprintf(stderr,
+                "digitnet train: note: no test set evaluated: %s is not a directory of "
+                "IDX files with a test split; name one with --test-data\n",
+                c->data);
+        return 0;
+    }
+    ds_opts o = data_opts(c);
+    if (ds_load_data(path, "test", &o, &test, NULL, &err) != DN_OK) {
         fprintf(stderr, "digitnet train: note: no test set evaluated: %s\n", err.msg);
         return 0;
     }
@@ -517,7 +561,8 @@ static int evaluate_test(train_cli *c, dn_model *m) {
  * the validation set. */
 static dn_status load_finetune_data(const train_cli *c, dn_dataset *out, dn_error *err) {
     dn_dataset user = {0}, mnist = {0};
-    dn_status st = dn_mnist_load(c->data, "train", &user, err);
+    ds_opts o = data_opts(c);
+    dn_status st = ds_load_data(c->data, "train", &o, &user, NULL, err);
     if (st == DN_OK) st = dn_mnist_load(c->mnist, "train", &mnist, err);
     if (st == DN_OK && (user.rows != 28 || user.cols != 28 || !user.labels))
         st = DN_E_ARG,
@@ -552,10 +597,13 @@ static dn_status load_finetune_data(const train_cli *c, dn_dataset *out, dn_erro
 /* The note stored in every checkpoint: where the data came from, so that
  * --resume can load the same data again. One "key=value" per line. */
 static int build_note(train_cli *c) {
-    size_t n = strlen(c->data) + strlen(c->mnist) + 96;
+    const char *td = c->test_data ? c->test_data : "";
+    size_t n = strlen(c->data) + strlen(c->mnist) + strlen(td) + 160;
     if (!(c->note_buf = malloc(n))) return -1;
-    snprintf(c->note_buf, n, "data=%s\nmnist=%s\nmix=%d\nsubset=%zu\ntest=%d\n", c->data, c->mnist,
-             c->mix, c->subset, c->test_after);
+    snprintf(c->note_buf, n,
+             "data=%s\nmnist=%s\nmix=%d\nsubset=%zu\ntest=%d\nnormalize=%d\ninvert=%d\n"
+             "test-data=%s\n",
+             c->data, c->mnist, c->mix, c->subset, c->test_after, c->normalize, c->invert, td);
     return 0;
 }
 
@@ -574,6 +622,12 @@ static int apply_note(train_cli *c, const char *note) {
             c->mnist = v;
         else if (!strcmp(s, "mix"))
             c->mix = atoi(v) != 0;
+        else if (!strcmp(s, "test-data") && !c->test_data && *v)
+            c->test_data = v;
+        else if (!strcmp(s, "normalize") && !c->normalize)
+            c->normalize = atoi(v) != 0;
+        else if (!strcmp(s, "invert") && !c->invert)
+            c->invert = atoi(v) != 0;
         else if (!strcmp(s, "subset"))
             c->subset = (size_t)strtoull(v, NULL, 10);
         else if (!strcmp(s, "test") && !c->notest_set)
@@ -586,8 +640,12 @@ static int load_data(train_cli *c, dn_dataset *train) {
     dn_error err = {{0}};
     if (c->mix) {
         if (load_finetune_data(c, train, &err) != DN_OK) return cli_error("train", "%s", err.msg);
-    } else if (dn_mnist_load(c->data, "train", train, &err) != DN_OK) {
-        return cli_error("train", "%s (run 'make data' to download MNIST)", err.msg);
+    } else {
+        ds_opts o = data_opts(c);
+        if (ds_load_data(c->data, "train", &o, train, &c->data_is_split, &err) != DN_OK)
+            return cli_error(
+                "train", "%s%s", err.msg,
+                strcmp(c->data, "data/mnist") ? "" : " (run 'make data' to download MNIST)");
     }
     if (c->subset && c->subset < train->count) train->count = c->subset;
     return EXIT_OK;

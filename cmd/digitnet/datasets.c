@@ -369,6 +369,89 @@ dn_status ds_load(const char *path, ds_format f, const ds_opts *o, dn_dataset *o
     }
 }
 
+/* Reorders a labeled set round-robin across labels (the first image of
+ * each digit, then the second of each...), keeping the order within a
+ * label: a folder tree is read digit by digit, and the validation images
+ * held out of the end must hold every digit. */
+static dn_status interleave(dn_dataset *ds, dn_error *err) {
+    size_t count[10] = {0}, next[10] = {0}, start[10] = {0};
+    for (size_t i = 0; i < ds->count; i++) count[ds->labels[i]]++;
+    for (int d = 1; d < 10; d++) start[d] = start[d - 1] + count[d - 1];
+    size_t *order = malloc((ds->count ? ds->count : 1) * sizeof *order);
+    unsigned char *im = malloc(ds->count * 784 + 1), *lb = malloc(ds->count + 1);
+    dn_status st = DN_OK;
+    if (!order || !im || !lb) {
+        st = ds_fail(err, DN_E_NOMEM, "out of memory");
+    } else {
+        /* by label: the index of each label's images in file order */
+        size_t *pos = order;
+        size_t fill[10];
+        memcpy(fill, start, sizeof fill);
+        for (size_t i = 0; i < ds->count; i++) pos[fill[ds->labels[i]]++] = i;
+        size_t k = 0;
+        for (size_t round = 0; k < ds->count; round++)
+            for (int d = 0; d < 10; d++)
+                if (round < count[d]) {
+                    size_t i = pos[start[d] + next[d]++];
+                    memcpy(im + k * 784, ds->images + i * 784, 784);
+                    lb[k++] = ds->labels[i];
+                }
+        free(ds->images);
+        free(ds->labels);
+        ds->images = im;
+        ds->labels = lb;
+        im = lb = NULL;
+    }
+    free(order);
+    free(im);
+    free(lb);
+    return st;
+}
+
+dn_status ds_load_data(const char *path, const char *split, const ds_opts *o, dn_dataset *out,
+                       int *is_split, dn_error *err) {
+    *out = (dn_dataset){0};
+    if (is_split) *is_split = 0;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return ds_fail(err, DN_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    dn_status s;
+    ds_opts folder = *o;
+    folder.split = split;
+    if (S_ISDIR(st.st_mode) && has_label_dirs(path)) {
+        s = ds_load(path, DS_FOLDER, &folder, out, err);
+        if (s == DN_OK && out->labels) s = interleave(out, err);
+        if (s != DN_OK) dn_dataset_free(out);
+    } else if (S_ISDIR(st.st_mode)) {
+        if (!has_idx_files(path))
+            return ds_fail(err, DN_E_NODATA,
+                           "%s: no data found: looked for %s-images-idx3-ubyte[.gz] (with its "
+                           "labels file) and for subfolders 0..9 of images",
+                           path, !strcmp(split, "test") ? "t10k" : split);
+        if (is_split) *is_split = 1;
+        s = dn_mnist_load(path, split, out, err);
+    } else if (ends_with_ci(path, ".csv")) {
+        s = dn_csv_load(path, out, err);
+    } else if (ds_is_idx_file(path)) {
+        s = load_idx_file(path, out, err);
+    } else {
+        return ds_fail(err, DN_E_ARG,
+                       "%s: not a data set: expected a directory of MNIST-named IDX files, a "
+                       "folder with subfolders 0..9 of images, a .csv file or an IDX file",
+                       path);
+    }
+    if (s == DN_OK && !out->labels) {
+        dn_dataset_free(out);
+        return ds_fail(err, DN_E_ARG, "%s: has no labels (needed here)", path);
+    }
+    if (s == DN_OK && (out->rows != 28 || out->cols != 28)) {
+        dn_dataset_free(out);
+        return ds_fail(err, DN_E_ARG, "%s: holds %dx%d images, not 28x28", path, out->cols,
+                       out->rows);
+    }
+    return s;
+}
+
 /* ======================================================================== */
 /* Writing                                                                  */
 /* ======================================================================== */

@@ -44,6 +44,19 @@ ds_format ds_guess_dest(const char *path, const char *split);
 /* Reads a data set; on failure *out is empty and err names the file. */
 dn_status ds_load(const char *path, ds_format f, const ds_opts *o, dn_dataset *out, dn_error *err);
 
+/* Reads the data set that --data PATH names for a command (train, test):
+ *   - a directory of MNIST-named IDX files: its `split` (train or test);
+ *   - a folder tree with subfolders 0..9 of images (read as ds_load's
+ *     folder format, with o->normalize and o->invert), ordered round-robin
+ *     across labels so that any tail of it (the validation images) holds
+ *     every digit;
+ *   - a Kaggle CSV file, or an IDX images file with its labels beside it.
+ * The data must be labeled. When nothing usable is found the message says
+ * what was looked for. *is_split is set to 1 when PATH was a directory of
+ * IDX files (so another split of it exists), 0 otherwise (may be NULL). */
+dn_status ds_load_data(const char *path, const char *split, const ds_opts *o, dn_dataset *out,
+                       int *is_split, dn_error *err);
+
 /* Writes a data set. Files are written atomically; a folder is built under
  * a temporary name and renamed into place, and must not exist already
  * (an empty directory is replaced). */
