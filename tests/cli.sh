@@ -63,7 +63,7 @@ expect 2 "test unknown option" "unknown option .--frob." -- $DN test --frob
 for c in train test info; do expect 0 "$c --help" "usage: digitnet $c" -- $DN $c --help; done
 
 # --- runtime errors (exit 1)
-expect 1 "missing data directory" "make data" -- $DN train --data "$tmp/nowhere" -o "$tmp/x.dnm"
+expect 1 "missing data directory" "nowhere: cannot open" -- $DN train --data "$tmp/nowhere" -o "$tmp/x.dnm"
 expect 1 "missing model" "cannot open" -- $DN test "$tmp/missing.dnm"
 printf 'not a model' >"$tmp/junk.dnm"
 expect 1 "junk model" "bad magic" -- $DN info "$tmp/junk.dnm"
