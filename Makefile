@@ -143,24 +143,45 @@ bench: all data
 	@bench/run $(BUILD)
 
 # ---------------------------------------------------------------- install -
+# Every file install writes is listed in INSTALLED, which uninstall removes.
+# The shipped models are found next to the installed executable
+# (PREFIX/share/digitnet/models), so any PREFIX works without a rebuild.
+# Installing as root into the live system (no DESTDIR) runs ldconfig, so a
+# system prefix such as /usr/local needs no LD_LIBRARY_PATH; programs
+# linked against a private prefix need an rpath or LD_LIBRARY_PATH (see
+# the README).
+D := $(DESTDIR)$(PREFIX)
+SUBST := sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@SOMAJOR@|$(SOMAJOR)|' \
+             -e 's|@LIBS@|$(LIBS)|' -e 's|@REQUIRES@|$(PC_REQUIRES_PRIVATE)|'
+INSTALLED := bin/digitnet lib/libdigitnet.a lib/libdigitnet.so.$(VERSION) \
+             lib/libdigitnet.so.$(SOMAJOR) lib/libdigitnet.so include/digitnet.h \
+             lib/pkgconfig/digitnet.pc lib/cmake/digitnet/digitnetConfig.cmake \
+             lib/cmake/digitnet/digitnetConfigVersion.cmake share/man/man1/digitnet.1 \
+             share/bash-completion/completions/digitnet \
+             $(addprefix share/digitnet/models/,$(notdir $(wildcard models/*.dnm)))
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
-	           $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/digitnet/models
-	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/digitnet
-	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libdigitnet.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libdigitnet.so.$(SOMAJOR)
-	ln -sf libdigitnet.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libdigitnet.so
-	install -m 644 include/digitnet.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 models/*.dnm $(DESTDIR)$(PREFIX)/share/digitnet/models/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
-	    -e 's|@LIBS@|$(LIBS)|' -e 's|@REQUIRES@|$(PC_REQUIRES_PRIVATE)|' \
-	    digitnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/digitnet.pc
+	install -d $(D)/bin $(D)/lib/pkgconfig $(D)/lib/cmake/digitnet $(D)/include \
+	           $(D)/share/digitnet/models $(D)/share/man/man1 $(D)/share/bash-completion/completions
+	install -m 755 $(CLI) $(D)/bin/digitnet
+	install -m 644 $(STATIC) $(D)/lib/
+	install -m 755 $(SHARED) $(D)/lib/
+	ln -sf libdigitnet.so.$(VERSION) $(D)/lib/libdigitnet.so.$(SOMAJOR)
+	ln -sf libdigitnet.so.$(SOMAJOR) $(D)/lib/libdigitnet.so
+	install -m 644 include/digitnet.h $(D)/include/
+	install -m 644 models/*.dnm $(D)/share/digitnet/models/
+	$(SUBST) digitnet.pc.in > $(D)/lib/pkgconfig/digitnet.pc
+	$(SUBST) tools/cmake/digitnetConfig.cmake.in > $(D)/lib/cmake/digitnet/digitnetConfig.cmake
+	$(SUBST) tools/cmake/digitnetConfigVersion.cmake.in > $(D)/lib/cmake/digitnet/digitnetConfigVersion.cmake
+	install -m 644 docs/digitnet.1 $(D)/share/man/man1/digitnet.1
+	install -m 644 tools/bash-completion/digitnet $(D)/share/bash-completion/completions/digitnet
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then \
+	    echo "ldconfig"; ldconfig; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/digitnet $(DESTDIR)$(PREFIX)/lib/libdigitnet.* \
-	      $(DESTDIR)$(PREFIX)/include/digitnet.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/digitnet.pc
-	rm -rf $(DESTDIR)$(PREFIX)/share/digitnet
+	rm -f $(addprefix $(D)/,$(INSTALLED))
+	-rmdir $(D)/share/digitnet/models $(D)/share/digitnet $(D)/lib/cmake/digitnet 2>/dev/null
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then \
+	    echo "ldconfig"; ldconfig; fi
 
 format:
 	clang-format -i include/*.h src/*.c src/*/*.c src/*.h src/*/*.h cmd/digitnet/*.c cmd/digitnet/*.h \
