@@ -147,10 +147,9 @@ typedef struct dn_model dn_model;
  * Xavier otherwise) from `seed`.  *out is owned by the caller. */
 DN_API dn_status dn_model_create(const char *arch, const char *act, uint64_t seed, dn_model **out,
                                  dn_error *err);
-DN_API /* Frees a model and everything it owns (strings it returned included).
-        * Accepts NULL. */
-    DN_API void
-    dn_model_free(dn_model *m);
+/* Frees a model and everything it owns (strings it returned included).
+ * Accepts NULL. */
+DN_API void dn_model_free(dn_model *m);
 
 /* A deep copy (parameters, state and metadata). On success *out is a new
  * model owned by the caller (dn_model_free); on failure *out is NULL. */

@@ -17,7 +17,7 @@ set -u
 DN=$(realpath "${DIGITNET:-build/digitnet}")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/common.bash"
 loud=(--arch 784-16-10 --epochs 1 --subset 600 --val 100 -j 1 --no-test)
 small=("${loud[@]}" -q)
 cmds=(train test info predict convert show serve)

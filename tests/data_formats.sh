@@ -11,7 +11,7 @@ mnist=${DN_MNIST_DIR:-data/mnist}
 ls "$mnist"/train-images* >/dev/null 2>&1 || { echo "skip: no MNIST in $mnist (make data)"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/common.bash"
 acc() { sed -n 's/^test accuracy: \([0-9.]*\)%.*/\1/p; s/^accuracy  \([0-9.]*\)%.*/\1/p' "$tmp/out" | head -n1; }
 at_least() { awk -v a="$1" -v b="$2" 'BEGIN{exit !(a >= b)}'; }
 

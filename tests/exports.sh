@@ -25,18 +25,15 @@ syms = subprocess.run(["nm", "-D", "--defined-only", lib], capture_output=True, 
 funcs = {l.split()[2] for l in syms if len(l.split()) == 3 and l.split()[1] in "Tt"}
 data = [l for l in syms if len(l.split()) == 3 and l.split()[1] not in "Tt"]
 text = open(header).read()
-lines = text.split("\n")
+# every DN_API declaration, however it is wrapped, up to its first '('
 declared = set()
 undocumented = []
-for i, l in enumerate(lines):
-    if not l.startswith("DN_API "):
-        continue
-    m = re.search(r"\b(dn_[a-z0-9_]+)\(", l)
-    if not m:
+for m in re.finditer(r"\bDN_API\s+[^;(]*?\b(dn_[a-z0-9_]+)\s*\(", text):
+    if text[:m.start()].rstrip().endswith("#define"):
         continue
     declared.add(m.group(1))
-    # the line just above is the end of its comment
-    if i == 0 or not lines[i - 1].rstrip().endswith("*/"):
+    # just above it: the end of its own comment
+    if not text[:m.start()].rstrip().endswith("*/"):
         undocumented.append(m.group(1))
 
 check(len(declared) > 50, f"{len(declared)} DN_API functions in {header}")

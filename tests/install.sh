@@ -17,7 +17,7 @@ repo=$(pwd)
 tmp=$(mktemp -d)
 srv=
 trap '[ -n "$srv" ] && kill $srv 2>/dev/null; rm -rf "$tmp"' EXIT
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/common.bash"
 for tool in cc pkg-config cmake man curl; do
     command -v $tool >/dev/null || { echo "FAIL $tool is not installed (scripts/install-deps --tests)"; exit 1; }
 done

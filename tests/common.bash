@@ -1,4 +1,4 @@
-# lib.sh — helpers for the shell tests, sourced (not run) after $tmp is set:
+# common.bash — helpers for the shell tests, sourced (not run) after $tmp is set:
 #   pass MSG / fail MSG      report a check; fail counts into $fails
 #   expect CODE DESC PATTERN -- COMMAND...
 #                            runs COMMAND (stdout and stderr into $tmp/out),
