@@ -7,7 +7,8 @@
 #   make bench      digitnet against PyTorch/numpy on this machine (prints ratios)
 #   make install PREFIX=/usr/local
 #
-# Options: SAN=1 (ASan+UBSan build in build-san/), BLAS=0 (portable GEMM only),
+# Options: SAN=1 (ASan+UBSan build in build-san/), BLAS=0 (no OpenBLAS reference in
+#          test_gemm and bench),
 #          NATIVE=0 (no -march=native), CC=clang.
 
 CC      ?= cc
@@ -40,13 +41,14 @@ PKGS    := libpng libjpeg libmicrohttpd
 CPPFLAGS_ALL += $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LIBS    += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lpng -ljpeg -lmicrohttpd)
 
+# OpenBLAS is only a reference for test_gemm and the benchmark (the library
+# has its own kernels and does not link it).
 ifeq ($(BLAS),auto)
 BLAS := $(shell $(PKG_CONFIG) --exists openblas 2>/dev/null && echo 1 || echo 0)
 endif
 ifeq ($(BLAS),1)
-CPPFLAGS_ALL += -DDN_HAVE_CBLAS $(shell $(PKG_CONFIG) --cflags openblas)
-LIBS    += $(shell $(PKG_CONFIG) --libs openblas)
-PC_REQUIRES_PRIVATE := openblas
+REFBLAS_CFLAGS := -DDN_HAVE_CBLAS $(shell $(PKG_CONFIG) --cflags openblas)
+REFBLAS_LIBS   := $(shell $(PKG_CONFIG) --libs openblas)
 endif
 
 LIB_SRC := $(sort $(wildcard src/*.c src/*/*.c))
@@ -103,12 +105,14 @@ $(CLI): $(CLI_OBJ) $(STATIC)
 $(BUILD)/tests/%: tests/%.c tests/check.h $(STATIC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(CPPFLAGS_ALL) -Itests $(CFLAGS_ALL) -o $@ $< $(STATIC) $(LIBS) $(LDFLAGS)
+	@$(CC) $(CPPFLAGS_ALL) -Itests -Ibench $(REFBLAS_CFLAGS) $(CFLAGS_ALL) -o $@ $< $(STATIC) \
+	    $(LIBS) $(REFBLAS_LIBS) $(LDFLAGS)
 
-$(BUILD)/bench/bench: bench/bench.c $(STATIC)
+$(BUILD)/bench/bench: bench/bench.c bench/refblas.h $(STATIC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< $(STATIC) $(LIBS) $(LDFLAGS)
+	@$(CC) $(CPPFLAGS_ALL) $(REFBLAS_CFLAGS) $(CFLAGS_ALL) -o $@ $< $(STATIC) $(LIBS) \
+	    $(REFBLAS_LIBS) $(LDFLAGS)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
@@ -152,7 +156,7 @@ bench: all data
 # the README).
 D := $(DESTDIR)$(PREFIX)
 SUBST := sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@SOMAJOR@|$(SOMAJOR)|' \
-             -e 's|@LIBS@|$(LIBS)|' -e 's|@REQUIRES@|$(PC_REQUIRES_PRIVATE)|'
+             -e 's|@LIBS@|$(LIBS)|'
 INSTALLED := bin/digitnet lib/libdigitnet.a lib/libdigitnet.so.$(VERSION) \
              lib/libdigitnet.so.$(SOMAJOR) lib/libdigitnet.so include/digitnet.h \
              lib/pkgconfig/digitnet.pc lib/cmake/digitnet/digitnetConfig.cmake \

@@ -8,6 +8,7 @@
  */
 #include "kernels/gemm.h"
 #include "model.h"
+#include "refblas.h"
 
 #include <string.h>
 
@@ -80,19 +81,20 @@ static void infer(const char *arch, double *batch_rate, double *latency_us) {
     dn_model_free(m);
 }
 
-static double gemm_gflops(int backend, int n) {
+typedef void (*gemm_fn)(int, int, int, int, int, float, const float *, int, const float *, int,
+                        float, float *, int);
+
+static double gemm_gflops(gemm_fn gemm, int n) {
     float *a = malloc(4L * n * n), *b = malloc(4L * n * n), *c = malloc(4L * n * n);
     for (long i = 0; i < (long)n * n; i++) a[i] = b[i] = (float)(i % 7) * 0.1f;
-    dn_gemm_set_backend(backend);
-    dn_gemm(0, 0, n, n, n, 1, a, n, b, n, 0, c, n);
+    gemm(0, 0, n, n, n, 1, a, n, b, n, 0, c, n);
     double t0 = dn_now();
     int reps = 0;
     do {
-        dn_gemm(0, 0, n, n, n, 1, a, n, b, n, 0, c, n);
+        gemm(0, 0, n, n, n, 1, a, n, b, n, 0, c, n);
         reps++;
     } while (dn_now() - t0 < 1.0);
     double g = 2.0 * n * n * n * reps / (dn_now() - t0) / 1e9;
-    dn_gemm_set_backend(DN_GEMM_AUTO);
     free(a), free(b), free(c);
     return g;
 }
@@ -112,8 +114,8 @@ int main(int argc, char **argv) {
     printf("infer_batch_cnn %.0f\nlatency_us_cnn %.1f\n", rate, lat);
     infer("mlp", &rate, &lat);
     printf("infer_batch_mlp %.0f\nlatency_us_mlp %.1f\n", rate, lat);
-    printf("gemm_portable_gflops %.1f\n", gemm_gflops(DN_GEMM_PORTABLE, 512));
-    if (dn_gemm_have_cblas())
-        printf("gemm_openblas_gflops %.1f\n", gemm_gflops(DN_GEMM_CBLAS, 512));
+    printf("gemm_portable_gflops %.1f\n", gemm_gflops(dn_gemm_portable, 512));
+    ref_blas_threads(threads);
+    if (ref_blas_available()) printf("gemm_openblas_gflops %.1f\n", gemm_gflops(ref_sgemm, 512));
     return 0;
 }

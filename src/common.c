@@ -16,10 +16,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#ifdef DN_HAVE_CBLAS
-#include <cblas.h>
-void openblas_set_num_threads(int num_threads);
-#endif
 
 const char *dn_version(void) {
     return DN_VERSION_STRING;
@@ -69,9 +65,6 @@ void dn_set_threads(int n) {
     omp_set_num_threads(n);
 #else
     if (n <= 0) n = 1;
-#endif
-#ifdef DN_HAVE_CBLAS
-    openblas_set_num_threads(n);
 #endif
     dn_threads_ = n;
 }

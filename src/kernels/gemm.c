@@ -1,6 +1,6 @@
 /*
- * gemm.c — single-precision matrix products: a double-precision reference,
- * a portable cache-blocked kernel and the OpenBLAS bridge.
+ * gemm.c — single-precision matrix products: a double-precision reference
+ * and a portable cache-blocked kernel.
  *
  * The portable kernel follows the classic GotoBLAS layering:
  *   for each KC-deep slice of K:   pack op(B)[KC, NC] into NR-wide panels
@@ -17,9 +17,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#ifdef DN_HAVE_CBLAS
-#include <cblas.h>
-#endif
 
 #define SMALL_M 4 /* at most this many rows: gemm_small, no packing */
 #define MR 6
@@ -27,8 +24,6 @@
 #define KC 256
 #define MC 96  /* multiple of MR */
 #define NC 512 /* multiple of NR; KC*NC floats = 512 KiB of B panels per thread */
-
-static dn_gemm_backend backend_ = DN_GEMM_AUTO;
 
 /* ---------------------------------------------------------------- reference */
 
@@ -251,43 +246,7 @@ void dn_gemm_portable(int ta, int tb, int M, int N, int K, float alpha, const fl
     gemm_blocked(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, parallel);
 }
 
-/* ---------------------------------------------------------------- BLAS */
-
-int dn_gemm_have_cblas(void) {
-#ifdef DN_HAVE_CBLAS
-    return 1;
-#else
-    return 0;
-#endif
-}
-
-void dn_gemm_cblas(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                   const float *B, int ldb, float beta, float *C, int ldc) {
-#ifdef DN_HAVE_CBLAS
-    if (M <= 0 || N <= 0) return;
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
-                K, alpha, A, lda, B, ldb, beta, C, ldc);
-#else
-    dn_gemm_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-#endif
-}
-
-void dn_gemm_set_backend(dn_gemm_backend b) {
-    backend_ = b;
-}
-
-dn_gemm_backend dn_gemm_get_backend(void) {
-    return backend_;
-}
-
-const char *dn_gemm_backend_name(void) {
-    return backend_ == DN_GEMM_CBLAS && dn_gemm_have_cblas() ? "openblas" : "portable";
-}
-
 void dn_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc) {
-    if (backend_ == DN_GEMM_CBLAS)
-        dn_gemm_cblas(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    else
-        dn_gemm_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    dn_gemm_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
