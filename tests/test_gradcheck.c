@@ -103,6 +103,11 @@ int main(void) {
         {"conv3x3x3s3-tanh-fc16-tanh-drop0.3-fc10", NULL, 1e-2f},
         {"conv3x3x10s2-tanh-gap", NULL, 1e-2f},
         {"conv3x3x2s3-tanh-flatten-fc10", NULL, 1e-2f},
+        /* 3x3 stride-1 convolutions with 4+ input channels: Winograd F(2x2, 3x3),
+         * paddings 1, 0 and 2, odd sizes (14 -> 12, 10 -> 12) */
+        {"conv3x3x4s2p1-tanh-conv3x3x5p1-tanh-conv3x3x6-tanh-fc10", NULL, 1e-2f},
+        {"conv3x3x4s3-tanh-conv3x3x4p2-tanh-fc10", NULL, 1e-2f},
+        {"conv3x3x4s3-tanh-conv3x3x6p1-bn-tanh-fc10", NULL, 3e-3f},
     };
     for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
         gc_result r = gradcheck(nets[i].arch, nets[i].act, nets[i].h, -1);

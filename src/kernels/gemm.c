@@ -21,9 +21,15 @@
 #define SMALL_M 4 /* at most this many rows: gemm_small, no packing */
 #define MR 6
 #define NR 16
+#ifndef KC
 #define KC 256
-#define MC 96  /* multiple of MR */
+#endif
+#ifndef MC
+#define MC 96 /* multiple of MR */
+#endif
+#ifndef NC
 #define NC 512 /* multiple of NR; KC*NC floats = 512 KiB of B panels per thread */
+#endif
 
 /* ---------------------------------------------------------------- reference */
 
@@ -60,18 +66,61 @@ static void pack_a(int ta, const float *A, int lda, int i0, int mc, int k0, int 
 }
 
 /* Packs one NR-wide panel of op(B)[k0:k0+kc, j:j+nr], zero-padded to NR. */
+typedef float v8u __attribute__((vector_size(32), aligned(4)));
+
+/* dst[k][0..8) = src rows 0..7 at column k, for k in 0..8: an 8x8
+ * transpose in registers (rows r0..r7 of stride ld). */
+static void transpose8(float *dst, int dstride, const float *src, long ld) {
+    v8u r0 = *(const v8u *)(src), r1 = *(const v8u *)(src + ld), r2 = *(const v8u *)(src + 2 * ld);
+    v8u r3 = *(const v8u *)(src + 3 * ld), r4 = *(const v8u *)(src + 4 * ld);
+    v8u r5 = *(const v8u *)(src + 5 * ld), r6 = *(const v8u *)(src + 6 * ld);
+    v8u r7 = *(const v8u *)(src + 7 * ld);
+#define LO(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 4, 12, 5, 13)
+#define HI(a, b) __builtin_shufflevector(a, b, 2, 10, 3, 11, 6, 14, 7, 15)
+#define Q0(a, b) __builtin_shufflevector(a, b, 0, 1, 8, 9, 4, 5, 12, 13)
+#define Q1(a, b) __builtin_shufflevector(a, b, 2, 3, 10, 11, 6, 7, 14, 15)
+#define H0(a, b) __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11)
+#define H1(a, b) __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15)
+    v8u t0 = LO(r0, r1), t1 = HI(r0, r1), t2 = LO(r2, r3), t3 = HI(r2, r3);
+    v8u t4 = LO(r4, r5), t5 = HI(r4, r5), t6 = LO(r6, r7), t7 = HI(r6, r7);
+    v8u u0 = Q0(t0, t2), u1 = Q1(t0, t2), u2 = Q0(t1, t3), u3 = Q1(t1, t3);
+    v8u u4 = Q0(t4, t6), u5 = Q1(t4, t6), u6 = Q0(t5, t7), u7 = Q1(t5, t7);
+    *(v8u *)(dst + 0 * dstride) = H0(u0, u4);
+    *(v8u *)(dst + 1 * dstride) = H0(u1, u5);
+    *(v8u *)(dst + 2 * dstride) = H0(u2, u6);
+    *(v8u *)(dst + 3 * dstride) = H0(u3, u7);
+    *(v8u *)(dst + 4 * dstride) = H1(u0, u4);
+    *(v8u *)(dst + 5 * dstride) = H1(u1, u5);
+    *(v8u *)(dst + 6 * dstride) = H1(u2, u6);
+    *(v8u *)(dst + 7 * dstride) = H1(u3, u7);
+#undef LO
+#undef HI
+#undef Q0
+#undef Q1
+#undef H0
+#undef H1
+}
+
 static void pack_b_panel(int tb, const float *B, int ldb, int k0, int kc, int j, int nr,
                          float *dst) {
-    for (int k = 0; k < kc; k++) {
+    int k = 0;
+    /* op(B) = B^T with a whole panel: 8x8 blocks transposed in registers */
+    if (tb && nr == NR)
+        for (; k + 8 <= kc; k += 8) {
+            const float *src = &B[(long)j * ldb + k0 + k];
+            transpose8(dst + (long)k * NR, NR, src, ldb);
+            transpose8(dst + (long)k * NR + 8, NR, src + 8L * ldb, ldb);
+        }
+    for (; k < kc; k++) {
         long r = k0 + k;
+        float *d = dst + (long)k * NR;
         if (!tb) {
             const float *src = &B[r * ldb + j];
-            for (int jj = 0; jj < nr; jj++) dst[jj] = src[jj];
+            for (int jj = 0; jj < nr; jj++) d[jj] = src[jj];
         } else {
-            for (int jj = 0; jj < nr; jj++) dst[jj] = B[(long)(j + jj) * ldb + r];
+            for (int jj = 0; jj < nr; jj++) d[jj] = B[(long)(j + jj) * ldb + r];
         }
-        for (int jj = nr; jj < NR; jj++) dst[jj] = 0.0f;
-        dst += NR;
+        for (int jj = nr; jj < NR; jj++) d[jj] = 0.0f;
     }
 }
 
@@ -94,6 +143,23 @@ static void micro_kernel(int kc, const float *restrict Ap, const float *restrict
             acc[i][0] += a[i] * b0;
             acc[i][1] += a[i] * b1;
         }
+    }
+    if (mr == MR && nr == NR) { /* a whole tile: straight from the registers */
+        v8 va = (v8){0} + alpha;
+        for (int i = 0; i < MR; i++) {
+            v8 *c = (v8 *)(C + (long)i * ldc);
+            if (beta == 0.0f) {
+                c[0] = va * acc[i][0];
+                c[1] = va * acc[i][1];
+            } else if (beta == 1.0f) {
+                c[0] += va * acc[i][0];
+                c[1] += va * acc[i][1];
+            } else {
+                c[0] = va * acc[i][0] + beta * c[0];
+                c[1] = va * acc[i][1] + beta * c[1];
+            }
+        }
+        return;
     }
     float out[MR][NR];
     for (int i = 0; i < MR; i++) {

@@ -11,9 +11,19 @@
  *
  * im2col+GEMM beats a direct loop at these sizes because the product runs
  * at near-peak FLOP rate while the direct loop's inner trip count is k*k.
+ *
+ * 3x3 stride-1 convolutions with at least WINO_MIN_C input channels go
+ * through Winograd's F(2x2, 3x3) instead (kernels/winograd.h): forward
+ * y = A^T[U .* V]A as 16 products per chunk of tiles, the input gradient
+ * as the same convolution of dy with the flipped weights, and the weight
+ * gradient as dU = dM V^T in the transformed domain. They need 16 instead
+ * of 36 multiplications per 2x2 outputs, keep nothing between forward and
+ * backward but x, and each thread works on its own chunks of tiles with
+ * private scratch (and a private dU, summed in thread order).
  */
 #include "kernels/gemm.h"
 #include "kernels/im2col.h"
+#include "kernels/winograd.h"
 #include "layers/layer.h"
 
 #include <math.h>
@@ -21,6 +31,26 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+/* fewer input channels than this: im2col (the products would be too thin) */
+#define WINO_MIN_C 4
+
+static int use_wino(const dn_layer *l) {
+    return l->cfg.k == 3 && l->cfg.stride == 1 && l->cfg.pad <= 2 && l->in.c >= WINO_MIN_C;
+}
+
+/* Tiles per chunk: V and M of a chunk (16 x (C + OC) rows of about that
+ * many floats) stay within about 384 KiB of cache. A multiple of 16, the
+ * GEMM's panel width. Rows are DN_WINO_PAD floats longer (wino_ldt). */
+static int wino_chunk(int C, int OC) {
+    int t = 6144 / (C + OC);
+    t = (t + 15) / 16 * 16;
+    return t < 32 ? 32 : t > 256 ? 256 : t;
+}
+
+static int wino_ldt(int C, int OC) {
+    return wino_chunk(C, OC) + DN_WINO_PAD;
+}
 
 static dn_status conv_setup(dn_layer *l, dn_error *err) {
     const dn_layer_cfg *c = &l->cfg;
@@ -38,8 +68,9 @@ static dn_status conv_setup(dn_layer *l, dn_error *err) {
     l->out = (dn_shape){c->ch, oh, ow};
     /* training keeps each sample's im2col matrix for backward (unless the
      * convolution is 1x1, which needs none) */
-    l->aux_per_sample =
-        c->k == 1 && c->stride == 1 && c->pad == 0 ? 0 : (size_t)l->in.c * c->k * c->k * oh * ow;
+    l->aux_per_sample = use_wino(l) || (c->k == 1 && c->stride == 1 && c->pad == 0)
+                            ? 0
+                            : (size_t)l->in.c * c->k * c->k * oh * ow;
     l->nparams = (size_t)c->ch * l->in.c * c->k * c->k + (size_t)c->ch;
     return DN_OK;
 }
@@ -49,6 +80,12 @@ static size_t col_size(const dn_layer *l) {
 }
 
 static size_t conv_work(const dn_layer *l, int n, int threads) {
+    if (use_wino(l)) {
+        /* U, then per thread V, M (or dM) and a private dU */
+        size_t C = (size_t)l->in.c, OC = (size_t)l->cfg.ch,
+               ldt = (size_t)wino_ldt(l->in.c, l->cfg.ch);
+        return 16 * C * OC + (size_t)threads * (16 * (C + OC) * ldt + 16 * C * OC);
+    }
     /* per thread: col + dcol + private parameter gradients */
     return (size_t)threads * (2 * col_size(l) + l->nparams);
 }
@@ -69,7 +106,101 @@ static int thread_id(void) {
 #endif
 }
 
+/* ---------------------------------------------------------------- Winograd */
+
+static size_t wino_per_thread(const dn_layer *l) {
+    size_t C = (size_t)l->in.c, OC = (size_t)l->cfg.ch;
+    return 16 * (C + OC) * (size_t)wino_ldt(l->in.c, l->cfg.ch) + 16 * C * OC;
+}
+
+/* The convolution of geometry g: y <- conv(x) with the transformed weights
+ * U [16, g->OC, g->C] (+ bias), chunks of ldt tiles spread over threads. */
+static void wino_run(const dn_wino *g, const float *U, const float *x, float *y, const float *bias,
+                     int n, float *scratch, size_t per_thread, int ldt, int threads) {
+    long T = dn_wino_tiles(g, n);
+    int chunk = ldt - DN_WINO_PAD, chunks = (int)((T + chunk - 1) / chunk);
+    size_t uplane = (size_t)g->OC * g->C;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && chunks > 1)
+    for (int k = 0; k < chunks; k++) {
+        float *V = scratch + (size_t)thread_id() * per_thread, *M = V + 16 * (size_t)g->C * ldt;
+        long t0 = (long)k * chunk;
+        int nt = (int)(T - t0 < chunk ? T - t0 : chunk);
+        dn_wino_input(V, g, x, t0, nt, ldt);
+        for (int xi = 0; xi < 16; xi++)
+            dn_gemm_portable_st(0, 0, g->OC, nt, g->C, 1.0f, U + xi * uplane, g->C,
+                                V + (size_t)xi * g->C * ldt, ldt, 0.0f,
+                                M + (size_t)xi * g->OC * ldt, ldt);
+        dn_wino_output(y, g, M, bias, t0, nt, ldt);
+    }
+}
+
+static void wino_forward(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c) {
+    int C = l->in.c, OC = l->cfg.ch;
+    dn_wino g;
+    dn_wino_init(&g, C, l->in.h, l->in.w, OC, l->cfg.pad);
+    float *U = c->work;
+    dn_wino_weights(U, l->w, OC, C, 0);
+    wino_run(&g, U, x, y, l->w + (size_t)OC * C * 9, n, U + 16 * (size_t)OC * C, wino_per_thread(l),
+             wino_ldt(C, OC), c->threads);
+}
+
+static void wino_backward(const dn_layer *l, const float *x, const float *dy, float *dx, int n,
+                          dn_layer_ctx *c) {
+    int C = l->in.c, OC = l->cfg.ch, ldt = wino_ldt(C, OC);
+    dn_wino g, gd;
+    dn_wino_init(&g, C, l->in.h, l->in.w, OC, l->cfg.pad);
+    dn_wino_init_grad(&gd, &g);
+    size_t plane = (size_t)OC * C, per = wino_per_thread(l), P = (size_t)g.OH * g.OW;
+    float *U = c->work, *scratch = U + 16 * plane;
+    int threads = c->threads > 1 ? c->threads : 1;
+    /* weight gradient: dU[xi] += dM[xi] V[xi]^T per thread, over chunks */
+    long T = dn_wino_tiles(&g, n);
+    int chunk = ldt - DN_WINO_PAD, chunks = (int)((T + chunk - 1) / chunk);
+    if (chunks < threads) threads = chunks;
+    for (int t = 0; t < threads; t++) {
+        float *dU = scratch + (size_t)t * per + 16 * (size_t)(C + OC) * ldt;
+        memset(dU, 0, sizeof(float) * 16 * plane);
+    }
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (int k = 0; k < chunks; k++) {
+        float *V = scratch + (size_t)thread_id() * per, *dM = V + 16 * (size_t)C * ldt;
+        float *dU = dM + 16 * (size_t)OC * ldt;
+        long t0 = (long)k * chunk;
+        int nt = (int)(T - t0 < chunk ? T - t0 : chunk);
+        dn_wino_input(V, &g, x, t0, nt, ldt);
+        dn_wino_output_grad(dM, &g, dy, t0, nt, ldt);
+        for (int xi = 0; xi < 16; xi++)
+            dn_gemm_portable_st(0, 1, OC, C, nt, 1.0f, dM + (size_t)xi * OC * ldt, ldt,
+                                V + (size_t)xi * C * ldt, ldt, 1.0f, dU + xi * plane, C);
+    }
+    float *dU0 = scratch + 16 * (size_t)(C + OC) * ldt;
+    for (int t = 1; t < threads; t++) {
+        const float *dUt = dU0 + (size_t)t * per;
+        for (size_t i = 0; i < 16 * plane; i++) dU0[i] += dUt[i];
+    }
+    dn_wino_weights_grad(c->gw, dU0, OC, C);
+    float *gb = c->gw + plane * 9;
+    for (int i = 0; i < n; i++)
+        for (int o = 0; o < OC; o++) {
+            const float *d = dy + ((size_t)i * OC + o) * P;
+            float acc = 0.0f;
+            for (size_t q = 0; q < P; q++) acc += d[q];
+            gb[o] += acc;
+        }
+    /* input gradient: the flipped convolution of dy */
+    if (dx) {
+        dn_wino_weights(U, l->w, OC, C, 1);
+        wino_run(&gd, U, dy, dx, NULL, n, scratch, per, ldt, c->threads);
+    }
+}
+
+/* ---------------------------------------------------------------- im2col */
+
 static void conv_forward(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c) {
+    if (use_wino(l)) {
+        wino_forward(l, x, y, n, c);
+        return;
+    }
     int C = l->in.c, H = l->in.h, W = l->in.w, k = l->cfg.k, s = l->cfg.stride, p = l->cfg.pad;
     int OC = l->cfg.ch, P = l->out.h * l->out.w, ckk = C * k * k;
     size_t in_sz = dn_shape_size(l->in), out_sz = dn_shape_size(l->out);
@@ -100,6 +231,10 @@ static void conv_forward(const dn_layer *l, const float *x, float *y, int n, dn_
 
 static void conv_backward(const dn_layer *l, const float *x, const float *y, const float *dy,
                           float *dx, int n, dn_layer_ctx *c) {
+    if (use_wino(l)) {
+        wino_backward(l, x, dy, dx, n, c);
+        return;
+    }
     int C = l->in.c, H = l->in.h, W = l->in.w, k = l->cfg.k, s = l->cfg.stride, p = l->cfg.pad;
     int OC = l->cfg.ch, P = l->out.h * l->out.w, ckk = C * k * k;
     size_t in_sz = dn_shape_size(l->in), out_sz = dn_shape_size(l->out), cs = col_size(l);

@@ -1,0 +1,292 @@
+/*
+ * winograd.c — the transforms of F(2x2, 3x3) (see winograd.h):
+ *
+ *   B^T = [1  0 -1  0]   G = [ 1    0    0 ]   A^T = [1  1  1  0]
+ *         [0  1  1  0]       [1/2  1/2  1/2]         [0  1 -1 -1]
+ *         [0 -1  1  0]       [1/2 -1/2  1/2]
+ *         [0  1  0 -1]       [ 0    0    1 ]
+ *
+ * Position xi = 4*r + c of a transformed tile is row r, column c. Tiles are
+ * handled a row segment at a time (consecutive tx of one ty of one sample),
+ * so every loop below runs over the tiles of a segment with unit stride and
+ * vectorises: the input rows are first split into even and odd columns,
+ * which turns the overlapping 4x4 windows into shifted vectors.
+ */
+#include "kernels/winograd.h"
+
+#include <string.h>
+
+/* The copies below are a handful of floats: GCC would turn their loops into
+ * calls of memcpy and memset, which cost more than the copies. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
+#endif
+
+/* tiles handled at once; segments longer than this are split */
+#define SEG 32
+
+int dn_wino_init(dn_wino *g, int C, int H, int W, int OC, int pad) {
+    if (pad < 0 || pad > 2 || C <= 0 || OC <= 0) return -1;
+    g->C = C, g->H = H, g->W = W, g->OC = OC, g->pad = pad;
+    g->OH = H + 2 * pad - 2;
+    g->OW = W + 2 * pad - 2;
+    if (g->OH <= 0 || g->OW <= 0) return -1;
+    g->th = (g->OH + 1) / 2;
+    g->tw = (g->OW + 1) / 2;
+    return 0;
+}
+
+int dn_wino_init_grad(dn_wino *gd, const dn_wino *g) {
+    return dn_wino_init(gd, g->OC, g->OH, g->OW, g->C, 2 - g->pad);
+}
+
+/* ---------------------------------------------------------------- weights */
+
+/* u (4x4) = G k G^T for one 3x3 kernel k. */
+static void weight_tile(float u[16], const float k[9]) {
+    float t[4][3];
+    for (int j = 0; j < 3; j++) {
+        float a = k[j], b = k[3 + j], c = k[6 + j];
+        t[0][j] = a;
+        t[1][j] = 0.5f * (a + b + c);
+        t[2][j] = 0.5f * (a - b + c);
+        t[3][j] = c;
+    }
+    for (int r = 0; r < 4; r++) {
+        float a = t[r][0], b = t[r][1], c = t[r][2];
+        u[4 * r + 0] = a;
+        u[4 * r + 1] = 0.5f * (a + b + c);
+        u[4 * r + 2] = 0.5f * (a - b + c);
+        u[4 * r + 3] = c;
+    }
+}
+
+void dn_wino_weights(float *U, const float *w, int OC, int C, int flipped) {
+    for (int o = 0; o < OC; o++)
+        for (int c = 0; c < C; c++) {
+            const float *k = w + ((size_t)o * C + c) * 9;
+            float kk[9], u[16];
+            if (flipped)
+                for (int i = 0; i < 9; i++) kk[i] = k[8 - i];
+            else
+                memcpy(kk, k, sizeof kk);
+            weight_tile(u, kk);
+            /* flipped: the input gradient's convolution has C outputs, OC inputs */
+            size_t at = flipped ? (size_t)c * OC + o : (size_t)o * C + c;
+            size_t plane = (size_t)OC * C;
+            for (int xi = 0; xi < 16; xi++) U[xi * plane + at] = u[xi];
+        }
+}
+
+void dn_wino_weights_grad(float *dw, const float *dU, int OC, int C) {
+    size_t plane = (size_t)OC * C;
+    for (size_t p = 0; p < plane; p++) {
+        float d[16], t[4][3];
+        for (int xi = 0; xi < 16; xi++) d[xi] = dU[xi * plane + p];
+        /* dg = G^T d G: first G^T along the columns of each row... */
+        for (int r = 0; r < 4; r++) {
+            float a = d[4 * r], b = d[4 * r + 1], c = d[4 * r + 2], e = d[4 * r + 3];
+            t[r][0] = a + 0.5f * (b + c);
+            t[r][1] = 0.5f * (b - c);
+            t[r][2] = 0.5f * (b + c) + e;
+        }
+        /* ...then along the rows */
+        float *k = dw + p * 9;
+        for (int j = 0; j < 3; j++) {
+            float a = t[0][j], b = t[1][j], c = t[2][j], e = t[3][j];
+            k[j] += a + 0.5f * (b + c);
+            k[3 + j] += 0.5f * (b - c);
+            k[6 + j] += 0.5f * (b + c) + e;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- input */
+
+/* A row segment of tiles: consecutive tx of tile row ty of one sample. */
+typedef struct segment {
+    int s, ty, tx, len; /* sample, tile row, first tile column, tiles */
+    int j;              /* position of its first tile in the range */
+} segment;
+
+/* The next segment of tiles t0 .. t0+nt-1 after q (start with q->j = q->len
+ * = 0); 0 past the end. */
+static int next_segment(const dn_wino *g, long t0, int nt, segment *q) {
+    q->j += q->len;
+    if (q->j >= nt) return 0;
+    long per = (long)g->th * g->tw, t = t0 + q->j;
+    int rem = (int)(t % per);
+    q->s = (int)(t / per);
+    q->ty = rem / g->tw;
+    q->tx = rem % g->tw;
+    q->len = g->tw - q->tx;
+    if (q->len > nt - q->j) q->len = nt - q->j;
+    if (q->len > SEG) q->len = SEG;
+    return 1;
+}
+
+/* 8 floats (GCC/Clang vector extension), loadable from any float address */
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
+#define LD(p) (*(const v8 *)(p))
+#define ST(p, v) (*(v8 *)(p) = (v))
+#define PAD (SEG + 16) /* room for whole vectors past a segment's end */
+#define CB 16          /* channels whose rows are copied together */
+
+/* dst[0..n) = src[0..n): inline, since n is a handful of floats */
+static inline void copy_floats(float *restrict dst, const float *restrict src, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) ST(dst + i, LD(src + i));
+    for (; i < n; i++) dst[i] = src[i];
+}
+
+/* n floats of row from column x0 (zero outside 0..W-1, or everywhere for
+ * a row outside the image) into dst, then zeros up to a whole number of
+ * vectors. */
+static inline void copy_row(float *dst, const float *row, int W, int x0, int n) {
+    int nv = (n + 15) / 16 * 16;
+    int lo = !row ? nv : x0 < 0 ? -x0 : 0, hi = !row ? nv : x0 + n > W ? W - x0 : n;
+    if (hi < lo) hi = lo;
+    for (int i = 0; i < lo; i++) dst[i] = 0.0f;
+    if (row) copy_floats(dst + lo, row + x0 + lo, hi - lo);
+    for (int i = hi; i < nv; i++) dst[i] = 0.0f;
+}
+
+/* ev[k] = src[2k], od[k] = src[2k+1] for k < n, rounded up to vectors. */
+static void deinterleave(float *restrict ev, float *restrict od, const float *src, int n) {
+    for (int k = 0; k < n; k += 8) {
+        v8 a = LD(src + 2 * k), b = LD(src + 2 * k + 8);
+        ST(ev + k, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14));
+        ST(od + k, __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15));
+    }
+}
+
+/* dst[2k] = ev[k], dst[2k+1] = od[k] for k < n, rounded up to vectors. */
+static void interleave(float *dst, const float *ev, const float *od, int n) {
+    for (int k = 0; k < n; k += 8) {
+        v8 e = LD(ev + k), o = LD(od + k);
+        ST(dst + 2 * k, __builtin_shufflevector(e, o, 0, 8, 1, 9, 2, 10, 3, 11));
+        ST(dst + 2 * k + 8, __builtin_shufflevector(e, o, 4, 12, 5, 13, 6, 14, 7, 15));
+    }
+}
+
+void dn_wino_input(float *V, const dn_wino *g, const float *x, long t0, int nt, int ldt) {
+    const int C = g->C, H = g->H, W = g->W;
+    const size_t plane = (size_t)C * ldt;
+    for (segment sg = {0}; next_segment(g, t0, nt, &sg);) {
+        const int s = sg.s, ty = sg.ty, tx = sg.tx, len = sg.len, j = sg.j;
+        /* tile k covers columns x0 + 2k .. x0 + 2k + 3: even columns k, k+1
+         * and odd columns k, k+1 of the split rows */
+        int x0 = 2 * tx - g->pad, n = len + 1;
+        /* The rows of a block of channels are copied first, then split and
+         * transformed: a vector load right after the stores that wrote its
+         * floats would wait for them (store forwarding fails across stores of
+         * another size or offset); by the time a block's rows are read back,
+         * those stores are long done. */
+        for (int c0 = 0; c0 < C; c0 += CB) {
+            int cn = C - c0 < CB ? C - c0 : CB;
+            float rows[CB][4][2 * PAD];
+            for (int cc = 0; cc < cn; cc++) {
+                const float *xc = x + ((size_t)s * C + c0 + cc) * H * W;
+                for (int i = 0; i < 4; i++) {
+                    int iy = 2 * ty - g->pad + i;
+                    copy_row(rows[cc][i], iy >= 0 && iy < H ? xc + (size_t)iy * W : NULL, W, x0,
+                             2 * n);
+                }
+            }
+            for (int cc = 0; cc < cn; cc++) {
+                float ev[4][PAD], od[4][PAD];
+                for (int i = 0; i < 4; i++) deinterleave(ev[i], od[i], rows[cc][i], n + 1);
+                float *vc = V + (size_t)(c0 + cc) * ldt + j;
+                for (int k = 0; k < len; k += 8) {
+                    v8 e[4], e1[4], o[4], o1[4];
+                    for (int i = 0; i < 4; i++) {
+                        e[i] = LD(ev[i] + k), e1[i] = LD(ev[i] + k + 1);
+                        o[i] = LD(od[i] + k), o1[i] = LD(od[i] + k + 1);
+                    }
+                    /* B^T down the rows: T0 = d0 - d2, T1 = d1 + d2, T2 = d2 - d1, T3 = d1 - d3 */
+                    v8 te[4] = {e[0] - e[2], e[1] + e[2], e[2] - e[1], e[1] - e[3]};
+                    v8 te1[4] = {e1[0] - e1[2], e1[1] + e1[2], e1[2] - e1[1], e1[1] - e1[3]};
+                    v8 to[4] = {o[0] - o[2], o[1] + o[2], o[2] - o[1], o[1] - o[3]};
+                    v8 to1[4] = {o1[0] - o1[2], o1[1] + o1[2], o1[2] - o1[1], o1[1] - o1[3]};
+                    /* ...then along the columns (2k, 2k+1, 2k+2, 2k+3) = (te, to, te1, to1) */
+                    for (int r = 0; r < 4; r++) {
+                        ST(vc + (4 * r + 0) * plane + k, te[r] - te1[r]);
+                        ST(vc + (4 * r + 1) * plane + k, to[r] + te1[r]);
+                        ST(vc + (4 * r + 2) * plane + k, te1[r] - to[r]);
+                        ST(vc + (4 * r + 3) * plane + k, to[r] - to1[r]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- output */
+
+void dn_wino_output(float *y, const dn_wino *g, const float *M, const float *bias, long t0, int nt,
+                    int ldt) {
+    const int OC = g->OC, OH = g->OH, OW = g->OW;
+    const size_t plane = (size_t)OC * ldt;
+    for (segment sg = {0}; next_segment(g, t0, nt, &sg);) {
+        const int s = sg.s, ty = sg.ty, tx = sg.tx, len = sg.len, j = sg.j;
+        int oy = 2 * ty, ox = 2 * tx;
+        /* the last tile of a row or column may stick out of the output */
+        int cols = 2 * len > OW - ox ? OW - ox : 2 * len;
+        for (int o = 0; o < OC; o++) {
+            float y0e[PAD], y0o[PAD], y1e[PAD], y1o[PAD], r0[2 * PAD], r1[2 * PAD];
+            const float *mo = M + (size_t)o * ldt + j;
+            v8 b = (v8){0} + (bias ? bias[o] : 0.0f);
+            for (int k = 0; k < len; k += 8) {
+                v8 m[16];
+                for (int xi = 0; xi < 16; xi++) m[xi] = LD(mo + xi * plane + k);
+                /* A^T down the rows of each column c, then along the columns */
+                v8 s0 = m[0] + m[4] + m[8], d0 = m[4] - m[8] - m[12];
+                v8 s1 = m[1] + m[5] + m[9], d1 = m[5] - m[9] - m[13];
+                v8 s2 = m[2] + m[6] + m[10], d2 = m[6] - m[10] - m[14];
+                v8 s3 = m[3] + m[7] + m[11], d3 = m[7] - m[11] - m[15];
+                ST(y0e + k, s0 + s1 + s2 + b);
+                ST(y0o + k, s1 - s2 - s3 + b);
+                ST(y1e + k, d0 + d1 + d2 + b);
+                ST(y1o + k, d1 - d2 - d3 + b);
+            }
+            float *yo = y + ((size_t)s * OC + o) * OH * OW + (size_t)oy * OW + ox;
+            interleave(r0, y0e, y0o, len);
+            copy_floats(yo, r0, cols);
+            if (oy + 1 < OH) {
+                interleave(r1, y1e, y1o, len);
+                copy_floats(yo + OW, r1, cols);
+            }
+        }
+    }
+}
+
+void dn_wino_output_grad(float *dM, const dn_wino *g, const float *dy, long t0, int nt, int ldt) {
+    const int OC = g->OC, OH = g->OH, OW = g->OW;
+    const size_t plane = (size_t)OC * ldt;
+    for (segment sg = {0}; next_segment(g, t0, nt, &sg);) {
+        const int s = sg.s, ty = sg.ty, tx = sg.tx, len = sg.len, j = sg.j;
+        int oy = 2 * ty, ox = 2 * tx;
+        for (int o = 0; o < OC; o++) {
+            const float *yo = dy + ((size_t)s * OC + o) * OH * OW;
+            /* a = dY[0][0], b = dY[0][1], c = dY[1][0], d = dY[1][1] of each tile */
+            float rb[2 * PAD], A[PAD], B[PAD], Cc[PAD], D[PAD];
+            float *mo = dM + (size_t)o * ldt + j;
+            copy_row(rb, yo + (size_t)oy * OW, OW, ox, 2 * len);
+            deinterleave(A, B, rb, len);
+            copy_row(rb, oy + 1 < OH ? yo + (size_t)(oy + 1) * OW : NULL, OW, ox, 2 * len);
+            deinterleave(Cc, D, rb, len);
+            for (int k = 0; k < len; k += 8) {
+                v8 a = LD(A + k), b = LD(B + k), c = LD(Cc + k), d = LD(D + k);
+                /* E = A dY: rows (a, b), (a+c, b+d), (a-c, b-d), (-c, -d); then E A^T:
+                 * each row (p, q) becomes (p, p+q, p-q, -q) */
+                v8 p[4] = {a, a + c, a - c, -c}, q[4] = {b, b + d, b - d, -d};
+                for (int r = 0; r < 4; r++) {
+                    ST(mo + (4 * r + 0) * plane + k, p[r]);
+                    ST(mo + (4 * r + 1) * plane + k, p[r] + q[r]);
+                    ST(mo + (4 * r + 2) * plane + k, p[r] - q[r]);
+                    ST(mo + (4 * r + 3) * plane + k, -q[r]);
+                }
+            }
+        }
+    }
+}
