@@ -42,22 +42,45 @@ static void bn_init(dn_layer *l, dn_rng *rng) {
     }
 }
 
-/* Mean and biased variance of channel ch over the batch, in double. */
+/* 8 floats (GCC/Clang vector extension), loadable from any float address */
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
+
+/* Sums of one row of P floats: s[0] = sum a, s[1] = sum a*b (b may be
+ * NULL: then sum a*a), in float vectors with a fixed order. */
+static void row_sums(const float *a, const float *b, size_t P, float sh, double *s0, double *s1) {
+    v8 z = {0}, p0 = z, p1 = z, q0 = z, q1 = z, vs = z + sh;
+    size_t q = 0;
+    for (; q + 16 <= P; q += 16) {
+        v8 x0 = *(const v8 *)(a + q) - vs, x1 = *(const v8 *)(a + q + 8) - vs;
+        v8 y0 = b ? *(const v8 *)(b + q) : x0, y1 = b ? *(const v8 *)(b + q + 8) : x1;
+        p0 += x0, p1 += x1;
+        q0 += x0 * y0, q1 += x1 * y1;
+    }
+    v8 p = p0 + p1, qq = q0 + q1;
+    float fs = 0.0f, fq = 0.0f;
+    for (int i = 0; i < 8; i++) fs += p[i], fq += qq[i];
+    for (; q < P; q++) {
+        float x = a[q] - sh, y = b ? b[q] : x;
+        fs += x, fq += x * y;
+    }
+    *s0 += fs;
+    *s1 += fq;
+}
+
+/* Mean and biased variance of channel ch over the batch: row sums in
+ * float vectors, accumulated in double, the variance around a first
+ * estimate of the mean (the first value) so that it does not cancel. */
 static void channel_stats(const dn_layer *l, const float *x, int n, int ch, double *mean,
                           double *var) {
     size_t P = (size_t)l->in.h * l->in.w, sz = dn_shape_size(l->in);
+    float shift = x[(size_t)ch * P];
     double s = 0.0, s2 = 0.0;
-    for (int i = 0; i < n; i++) {
-        const float *xc = x + (size_t)i * sz + (size_t)ch * P;
-        for (size_t q = 0; q < P; q++) s += xc[q];
-    }
-    double m = (double)n * P, mu = s / m;
-    for (int i = 0; i < n; i++) {
-        const float *xc = x + (size_t)i * sz + (size_t)ch * P;
-        for (size_t q = 0; q < P; q++) s2 += (xc[q] - mu) * (xc[q] - mu);
-    }
-    *mean = mu;
-    *var = s2 / m;
+    for (int i = 0; i < n; i++)
+        row_sums(x + (size_t)i * sz + (size_t)ch * P, NULL, P, shift, &s, &s2);
+    double m = (double)n * P, d = s / m;
+    *mean = shift + d;
+    double v = s2 / m - d * d;
+    *var = v > 0 ? v : 0;
 }
 
 static void bn_forward(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c) {
@@ -79,12 +102,13 @@ static void bn_forward(const dn_layer *l, const float *x, float *y, int n, dn_la
             mu = l->state[ch];
             var = l->state[C + ch];
         }
-        float inv = (float)(1.0 / sqrt(var + BN_EPS)), g = gamma[ch], b = beta[ch];
-        float fmu = (float)mu;
+        /* y = gamma (x - mu) / sqrt(var + eps) + beta = a x + b */
+        double inv = 1.0 / sqrt(var + BN_EPS);
+        float a = (float)(gamma[ch] * inv), b = (float)(beta[ch] - gamma[ch] * inv * mu);
         for (int i = 0; i < n; i++) {
             const float *xc = x + (size_t)i * sz + (size_t)ch * P;
             float *yc = y + (size_t)i * sz + (size_t)ch * P;
-            for (size_t q = 0; q < P; q++) yc[q] = g * (xc[q] - fmu) * inv + b;
+            for (size_t q = 0; q < P; q++) yc[q] = a * xc[q] + b;
         }
     }
 }
@@ -111,27 +135,25 @@ static void bn_backward(const dn_layer *l, const float *x, const float *y, const
     for (int ch = 0; ch < C; ch++) {
         double mu, var;
         channel_stats(l, x, n, ch, &mu, &var);
+        /* sum dy and sum dy * (x - mu), the latter as sum dy*x - mu sum dy */
         double inv = 1.0 / sqrt(var + BN_EPS), sdy = 0.0, sdyx = 0.0, m = (double)n * P;
         for (int i = 0; i < n; i++) {
-            const float *xc = x + (size_t)i * sz + (size_t)ch * P;
-            const float *dyc = dy + (size_t)i * sz + (size_t)ch * P;
-            for (size_t q = 0; q < P; q++) {
-                sdy += dyc[q];
-                sdyx += dyc[q] * (xc[q] - mu) * inv;
-            }
+            size_t off = (size_t)i * sz + (size_t)ch * P;
+            row_sums(dy + off, x + off, P, 0.0f, &sdy, &sdyx);
         }
+        sdyx = (sdyx - mu * sdy) * inv; /* sum dy * xhat */
         dgamma[ch] += (float)sdyx;
         dbeta[ch] += (float)sdy;
         if (!dx) continue;
+        /* dx = k (m dy - sdy - xhat sdyx) = a1 dy + a2 x + a3 */
         double k = l->w[ch] * inv / m;
+        float a1 = (float)(k * m), a2 = (float)(-k * inv * sdyx);
+        float a3 = (float)(-k * sdy + k * inv * sdyx * mu);
         for (int i = 0; i < n; i++) {
             const float *xc = x + (size_t)i * sz + (size_t)ch * P;
             const float *dyc = dy + (size_t)i * sz + (size_t)ch * P;
             float *dxc = dx + (size_t)i * sz + (size_t)ch * P;
-            for (size_t q = 0; q < P; q++) {
-                double xhat = (xc[q] - mu) * inv;
-                dxc[q] = (float)(k * (m * dyc[q] - sdy - xhat * sdyx));
-            }
+            for (size_t q = 0; q < P; q++) dxc[q] = a1 * dyc[q] + a2 * xc[q] + a3;
         }
     }
 }
