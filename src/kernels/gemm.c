@@ -50,55 +50,37 @@ void dn_gemm_naive(int ta, int tb, int M, int N, int K, float alpha, const float
 
 /* ---------------------------------------------------------------- packing */
 
-/* Packs op(A)[i0:i0+mc, k0:k0+kc] as MR-tall panels, zero-padded. */
-static void pack_a(int ta, const float *A, int lda, int i0, int mc, int k0, int kc, float *dst) {
-    for (int ip = 0; ip < mc; ip += MR) {
-        int mr = mc - ip < MR ? mc - ip : MR;
-        for (int k = 0; k < kc; k++) {
-            for (int i = 0; i < mr; i++) {
-                long r = i0 + ip + i, c = k0 + k;
-                dst[i] = ta ? A[c * lda + r] : A[r * lda + c];
-            }
-            for (int i = mr; i < MR; i++) dst[i] = 0.0f;
-            dst += MR;
-        }
-    }
-}
-
 /* Packs one NR-wide panel of op(B)[k0:k0+kc, j:j+nr], zero-padded to NR. */
 typedef float v8u __attribute__((vector_size(32), aligned(4)));
 
-/* dst[k][0..8) = src rows 0..7 at column k, for k in 0..8: an 8x8
- * transpose in registers (rows r0..r7 of stride ld). */
-static void transpose8(float *dst, int dstride, const float *src, long ld) {
-    v8u r0 = *(const v8u *)(src), r1 = *(const v8u *)(src + ld), r2 = *(const v8u *)(src + 2 * ld);
-    v8u r3 = *(const v8u *)(src + 3 * ld), r4 = *(const v8u *)(src + 4 * ld);
-    v8u r5 = *(const v8u *)(src + 5 * ld), r6 = *(const v8u *)(src + 6 * ld);
-    v8u r7 = *(const v8u *)(src + 7 * ld);
+/* o[k] = (r[0][k], r[1][k], ..., r[7][k]): an 8x8 transpose in registers. */
+static inline void transpose8_regs(const v8u r[8], v8u o[8]) {
 #define LO(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 4, 12, 5, 13)
 #define HI(a, b) __builtin_shufflevector(a, b, 2, 10, 3, 11, 6, 14, 7, 15)
 #define Q0(a, b) __builtin_shufflevector(a, b, 0, 1, 8, 9, 4, 5, 12, 13)
 #define Q1(a, b) __builtin_shufflevector(a, b, 2, 3, 10, 11, 6, 7, 14, 15)
 #define H0(a, b) __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11)
 #define H1(a, b) __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15)
-    v8u t0 = LO(r0, r1), t1 = HI(r0, r1), t2 = LO(r2, r3), t3 = HI(r2, r3);
-    v8u t4 = LO(r4, r5), t5 = HI(r4, r5), t6 = LO(r6, r7), t7 = HI(r6, r7);
+    v8u t0 = LO(r[0], r[1]), t1 = HI(r[0], r[1]), t2 = LO(r[2], r[3]), t3 = HI(r[2], r[3]);
+    v8u t4 = LO(r[4], r[5]), t5 = HI(r[4], r[5]), t6 = LO(r[6], r[7]), t7 = HI(r[6], r[7]);
     v8u u0 = Q0(t0, t2), u1 = Q1(t0, t2), u2 = Q0(t1, t3), u3 = Q1(t1, t3);
     v8u u4 = Q0(t4, t6), u5 = Q1(t4, t6), u6 = Q0(t5, t7), u7 = Q1(t5, t7);
-    *(v8u *)(dst + 0 * dstride) = H0(u0, u4);
-    *(v8u *)(dst + 1 * dstride) = H0(u1, u5);
-    *(v8u *)(dst + 2 * dstride) = H0(u2, u6);
-    *(v8u *)(dst + 3 * dstride) = H0(u3, u7);
-    *(v8u *)(dst + 4 * dstride) = H1(u0, u4);
-    *(v8u *)(dst + 5 * dstride) = H1(u1, u5);
-    *(v8u *)(dst + 6 * dstride) = H1(u2, u6);
-    *(v8u *)(dst + 7 * dstride) = H1(u3, u7);
+    o[0] = H0(u0, u4), o[1] = H0(u1, u5), o[2] = H0(u2, u6), o[3] = H0(u3, u7);
+    o[4] = H1(u0, u4), o[5] = H1(u1, u5), o[6] = H1(u2, u6), o[7] = H1(u3, u7);
 #undef LO
 #undef HI
 #undef Q0
 #undef Q1
 #undef H0
 #undef H1
+}
+
+/* dst[k * dstride + 0..8) = column k of the 8 rows src + i*ld, k < 8. */
+static void transpose8(float *dst, int dstride, const float *src, long ld) {
+    v8u r[8], o[8];
+    for (int i = 0; i < 8; i++) r[i] = *(const v8u *)(src + i * ld);
+    transpose8_regs(r, o);
+    for (int k = 0; k < 8; k++) *(v8u *)(dst + k * dstride) = o[k];
 }
 
 static void pack_b_panel(int tb, const float *B, int ldb, int k0, int kc, int j, int nr,
@@ -121,6 +103,35 @@ static void pack_b_panel(int tb, const float *B, int ldb, int k0, int kc, int j,
             for (int jj = 0; jj < nr; jj++) d[jj] = B[(long)(j + jj) * ldb + r];
         }
         for (int jj = nr; jj < NR; jj++) d[jj] = 0.0f;
+    }
+}
+
+/* Packs op(A)[i0:i0+mc, k0:k0+kc] as MR-tall panels, zero-padded. Whole
+ * panels of a row-major A go 8 columns at a time through a register
+ * transpose, whose 8-float stores run 2 floats past each 6-float group
+ * (overwritten by the next group; dst has 8 floats of slack). */
+static void pack_a(int ta, const float *A, int lda, int i0, int mc, int k0, int kc, float *dst) {
+    for (int ip = 0; ip < mc; ip += MR) {
+        int mr = mc - ip < MR ? mc - ip : MR, k = 0;
+        if (!ta && mr == MR) {
+            const float *a = A + (long)(i0 + ip) * lda + k0;
+            for (; k + 8 <= kc; k += 8) {
+                v8u r[8], o[8];
+                for (int i = 0; i < 8; i++)
+                    r[i] = *(const v8u *)(a + (i < MR ? i : MR - 1) * (long)lda + k);
+                transpose8_regs(r, o);
+                for (int kk = 0; kk < 8; kk++) *(v8u *)(dst + (long)(k + kk) * MR) = o[kk];
+            }
+        }
+        for (; k < kc; k++) {
+            float *d = dst + (long)k * MR;
+            for (int i = 0; i < mr; i++) {
+                long r = i0 + ip + i, c = k0 + k;
+                d[i] = ta ? A[c * lda + r] : A[r * lda + c];
+            }
+            for (int i = mr; i < MR; i++) d[i] = 0.0f;
+        }
+        dst += (long)kc * MR;
     }
 }
 
@@ -286,7 +297,7 @@ static void gemm_blocked(int ta, int tb, int M, int N, int K, float alpha, const
             int tasks = nblocks * groups;
 #pragma omp parallel for schedule(static) if (parallel && tasks > 1)
             for (int t = 0; t < tasks; t++) {
-                static _Thread_local float apack[MC * KC] __attribute__((aligned(64)));
+                static _Thread_local float apack[MC * KC + 8] __attribute__((aligned(64)));
                 int blk = t / groups, g = t % groups;
                 int plo = npan * g / groups, phi = npan * (g + 1) / groups;
                 if (plo == phi) continue;
