@@ -109,7 +109,38 @@ static void test_conv_im2col(void) {
         }
 }
 
+/* The prepacked product against the reference, with M not a multiple of 4
+ * and strided rows; rows of C past M must stay untouched. */
+static void test_pack4(void) {
+    dn_rng r;
+    dn_rng_seed(&r, 3);
+    static const int shapes[][3] = {
+        {1, 24, 1}, {5, 48, 7}, {32, 96, 32}, {13, 24, 300}, {64, 72, 64}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], lda = K + 3, ldb = N + 5,
+            ldc = N + 2;
+        float *A = malloc(sizeof(float) * M * lda), *B = malloc(sizeof(float) * K * ldb);
+        float *C = malloc(sizeof(float) * (M + 1) * ldc), *R = malloc(sizeof(float) * M * ldc);
+        float *Ap = malloc(sizeof(float) * dn_gemm_pack4_size(M, K));
+        fill(A, (size_t)M * lda, &r), fill(B, (size_t)K * ldb, &r);
+        for (int i = 0; i < (M + 1) * ldc; i++) C[i] = 7.0f;
+        dn_gemm_pack4(Ap, M, K, A, lda);
+        dn_gemm_pack4_run(C, ldc, M, N, K, Ap, B, ldb);
+        dn_gemm_naive(0, 0, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, R, ldc);
+        double worst = 0;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) worst = fmax(worst, fabs(C[i * ldc + j] - R[i * ldc + j]));
+        CHECK_MSG(worst < 1e-4 * sqrt((double)K) + 1e-5, "pack4 M=%d N=%d K=%d: %g", M, N, K,
+                  worst);
+        int kept = 1;
+        for (int j = 0; j < ldc; j++) kept &= C[M * ldc + j] == 7.0f;
+        CHECK_MSG(kept, "pack4 M=%d: wrote past row M", M);
+        free(A), free(B), free(C), free(R), free(Ap);
+    }
+}
+
 int main(void) {
+    test_pack4();
     test_gemm("portable", dn_gemm_portable);
     test_gemm("portable_st", dn_gemm_portable_st);
     if (ref_blas_available())

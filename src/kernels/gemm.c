@@ -327,3 +327,58 @@ void dn_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, i
              const float *B, int ldb, float beta, float *C, int ldc) {
     dn_gemm_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
+
+/* ---------------------------------------------------------------- prepacked A */
+
+size_t dn_gemm_pack4_size(int M, int K) {
+    return (size_t)(M + 3) / 4 * 4 * (size_t)K;
+}
+
+void dn_gemm_pack4(float *Ap, int M, int K, const float *A, int lda) {
+    for (int i0 = 0; i0 < M; i0 += 4)
+        for (int k = 0; k < K; k++, Ap += 4)
+            for (int i = 0; i < 4; i++) Ap[i] = i0 + i < M ? A[(long)(i0 + i) * lda + k] : 0.0f;
+}
+
+/* A 4 x 24 tile of C over all of K: 12 accumulators, three B vectors and
+ * four broadcasts per k. Rows past mr are not written. */
+static void micro_4x24(int K, const float *restrict Ap, const float *restrict B, int ldb,
+                       float *restrict C, int ldc, int mr) {
+    typedef float v8 __attribute__((vector_size(32), aligned(4)));
+    v8 z = {0}, c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z;
+    v8 c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
+    for (int k = 0; k < K; k++) {
+        const float *b = B + (long)k * ldb, *a = Ap + 4 * k;
+        v8 b0 = *(const v8 *)b, b1 = *(const v8 *)(b + 8), b2 = *(const v8 *)(b + 16);
+#if defined(__GNUC__) && defined(__AVX__)
+        /* keep the row in registers: otherwise each product reloads it from
+         * memory, and the loads, not the multiplications, set the pace */
+        __asm__("" : "+x"(b0), "+x"(b1), "+x"(b2));
+#endif
+        /* scalar times vector: one broadcast per row, reused three times */
+        c00 += a[0] * b0, c01 += a[0] * b1, c02 += a[0] * b2;
+        c10 += a[1] * b0, c11 += a[1] * b1, c12 += a[1] * b2;
+        c20 += a[2] * b0, c21 += a[2] * b1, c22 += a[2] * b2;
+        c30 += a[3] * b0, c31 += a[3] * b1, c32 += a[3] * b2;
+    }
+    v8 *r = (v8 *)C;
+    r[0] = c00, r[1] = c01, r[2] = c02;
+    if (mr < 2) return;
+    r = (v8 *)(C + ldc);
+    r[0] = c10, r[1] = c11, r[2] = c12;
+    if (mr < 3) return;
+    r = (v8 *)(C + 2L * ldc);
+    r[0] = c20, r[1] = c21, r[2] = c22;
+    if (mr < 4) return;
+    r = (v8 *)(C + 3L * ldc);
+    r[0] = c30, r[1] = c31, r[2] = c32;
+}
+
+void dn_gemm_pack4_run(float *C, int ldc, int M, int N, int K, const float *Ap, const float *B,
+                       int ldb) {
+    /* a column block of B (K x 24 floats) stays in L1 across the rows of A */
+    for (int j = 0; j + DN_GEMM_N4 <= N; j += DN_GEMM_N4)
+        for (int i0 = 0; i0 < M; i0 += 4)
+            micro_4x24(K, Ap + (long)i0 * K, B + j, ldb, C + (long)i0 * ldc + j, ldc,
+                       M - i0 < 4 ? M - i0 : 4);
+}

@@ -16,6 +16,8 @@
 #ifndef DN_GEMM_H
 #define DN_GEMM_H
 
+#include <stddef.h>
+
 void dn_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc);
 void dn_gemm_naive(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
@@ -26,5 +28,21 @@ void dn_gemm_portable(int ta, int tb, int M, int N, int K, float alpha, const fl
  * per thread (batch split across cores). */
 void dn_gemm_portable_st(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                          const float *B, int ldb, float beta, float *C, int ldc);
+
+/* Many small products with the same A (the 16 products per chunk of tiles
+ * of a Winograd convolution, where K is only the channel count): A is
+ * packed once, in 4-row panels, and B is read in place, 24 columns at a
+ * time, so nothing is packed per product.
+ *   dn_gemm_pack4_size  floats of the packed A for M x K
+ *   dn_gemm_pack4       Ap <- A [M, K] (row stride lda), rows past M zero
+ *   dn_gemm_pack4_run   C [M, N] = Ap * B [K, N] (row strides ldb, ldc);
+ *                       N must be a multiple of DN_GEMM_N4 (24): the caller
+ *                       pads B's rows (their extra columns are computed,
+ *                       and written to C's, whose rows need room for them) */
+#define DN_GEMM_N4 24
+size_t dn_gemm_pack4_size(int M, int K);
+void dn_gemm_pack4(float *Ap, int M, int K, const float *A, int lda);
+void dn_gemm_pack4_run(float *C, int ldc, int M, int N, int K, const float *Ap, const float *B,
+                       int ldb);
 
 #endif

@@ -44,8 +44,8 @@ static int use_wino(const dn_layer *l) {
  * GEMM's panel width. Rows are DN_WINO_PAD floats longer (wino_ldt). */
 static int wino_chunk(int C, int OC) {
     int t = 6144 / (C + OC);
-    t = (t + 15) / 16 * 16;
-    return t < 32 ? 32 : t > 256 ? 256 : t;
+    t = (t + DN_GEMM_N4 - 1) / DN_GEMM_N4 * DN_GEMM_N4;
+    return t < 2 * DN_GEMM_N4 ? 2 * DN_GEMM_N4 : t > 11 * DN_GEMM_N4 ? 11 * DN_GEMM_N4 : t;
 }
 
 static int wino_ldt(int C, int OC) {
@@ -79,12 +79,25 @@ static size_t col_size(const dn_layer *l) {
     return (size_t)l->in.c * l->cfg.k * l->cfg.k * l->out.h * l->out.w;
 }
 
+/* Floats of the transformed weights U [16, OC, C] followed by the 16 packed
+ * products' A, for either direction (OC and C swapped). */
+static size_t wino_u_size(const dn_layer *l) {
+    int C = l->in.c, OC = l->cfg.ch;
+    size_t packed = dn_gemm_pack4_size(OC, C) > dn_gemm_pack4_size(C, OC)
+                        ? dn_gemm_pack4_size(OC, C)
+                        : dn_gemm_pack4_size(C, OC);
+    return 16 * ((size_t)C * OC + packed);
+}
+
+static size_t wino_per_thread(const dn_layer *l) {
+    size_t C = (size_t)l->in.c, OC = (size_t)l->cfg.ch;
+    return 16 * (C + OC) * (size_t)wino_ldt(l->in.c, l->cfg.ch) + 16 * C * OC;
+}
+
 static size_t conv_work(const dn_layer *l, int n, int threads) {
     if (use_wino(l)) {
-        /* U, then per thread V, M (or dM) and a private dU */
-        size_t C = (size_t)l->in.c, OC = (size_t)l->cfg.ch,
-               ldt = (size_t)wino_ldt(l->in.c, l->cfg.ch);
-        return 16 * C * OC + (size_t)threads * (16 * (C + OC) * ldt + 16 * C * OC);
+        /* U and its packed form, then per thread V, M (or dM) and a private dU */
+        return wino_u_size(l) + (size_t)threads * wino_per_thread(l);
     }
     /* per thread: col + dcol + private parameter gradients */
     return (size_t)threads * (2 * col_size(l) + l->nparams);
@@ -108,28 +121,31 @@ static int thread_id(void) {
 
 /* ---------------------------------------------------------------- Winograd */
 
-static size_t wino_per_thread(const dn_layer *l) {
-    size_t C = (size_t)l->in.c, OC = (size_t)l->cfg.ch;
-    return 16 * (C + OC) * (size_t)wino_ldt(l->in.c, l->cfg.ch) + 16 * C * OC;
-}
-
 /* The convolution of geometry g: y <- conv(x) with the transformed weights
- * U [16, g->OC, g->C] (+ bias), chunks of ldt tiles spread over threads. */
-static void wino_run(const dn_wino *g, const float *U, const float *x, float *y, const float *bias,
-                     int n, float *scratch, size_t per_thread, int ldt, int threads) {
+ * U [16, g->OC, g->C] (+ bias), chunks of tiles spread over threads. Up
+ * receives U packed for the products. */
+static void wino_run(const dn_wino *g, const float *U, float *Up, const float *x, float *y,
+                     const float *bias, int n, float *scratch, size_t per_thread, int ldt,
+                     int threads) {
     long T = dn_wino_tiles(g, n);
     int chunk = ldt - DN_WINO_PAD, chunks = (int)((T + chunk - 1) / chunk);
-    size_t uplane = (size_t)g->OC * g->C;
+    size_t uplane = (size_t)g->OC * g->C, pplane = dn_gemm_pack4_size(g->OC, g->C);
+    for (int xi = 0; xi < 16; xi++)
+        dn_gemm_pack4(Up + xi * pplane, g->OC, g->C, U + xi * uplane, g->C);
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && chunks > 1)
     for (int k = 0; k < chunks; k++) {
         float *V = scratch + (size_t)thread_id() * per_thread, *M = V + 16 * (size_t)g->C * ldt;
         long t0 = (long)k * chunk;
         int nt = (int)(T - t0 < chunk ? T - t0 : chunk);
+        int np = (nt + DN_GEMM_N4 - 1) / DN_GEMM_N4 * DN_GEMM_N4;
         dn_wino_input(V, g, x, t0, nt, ldt);
+        /* the products run over whole column blocks: zero the tiles past nt */
+        if (np > nt)
+            for (int r = 0; r < 16 * g->C; r++)
+                memset(V + (size_t)r * ldt + nt, 0, sizeof(float) * (size_t)(np - nt));
         for (int xi = 0; xi < 16; xi++)
-            dn_gemm_portable_st(0, 0, g->OC, nt, g->C, 1.0f, U + xi * uplane, g->C,
-                                V + (size_t)xi * g->C * ldt, ldt, 0.0f,
-                                M + (size_t)xi * g->OC * ldt, ldt);
+            dn_gemm_pack4_run(M + (size_t)xi * g->OC * ldt, ldt, g->OC, np, g->C, Up + xi * pplane,
+                              V + (size_t)xi * g->C * ldt, ldt);
         dn_wino_output(y, g, M, bias, t0, nt, ldt);
     }
 }
@@ -140,8 +156,8 @@ static void wino_forward(const dn_layer *l, const float *x, float *y, int n, dn_
     dn_wino_init(&g, C, l->in.h, l->in.w, OC, l->cfg.pad);
     float *U = c->work;
     dn_wino_weights(U, l->w, OC, C, 0);
-    wino_run(&g, U, x, y, l->w + (size_t)OC * C * 9, n, U + 16 * (size_t)OC * C, wino_per_thread(l),
-             wino_ldt(C, OC), c->threads);
+    wino_run(&g, U, U + 16 * (size_t)OC * C, x, y, l->w + (size_t)OC * C * 9, n, U + wino_u_size(l),
+             wino_per_thread(l), wino_ldt(C, OC), c->threads);
 }
 
 static void wino_backward(const dn_layer *l, const float *x, const float *dy, float *dx, int n,
@@ -151,7 +167,7 @@ static void wino_backward(const dn_layer *l, const float *x, const float *dy, fl
     dn_wino_init(&g, C, l->in.h, l->in.w, OC, l->cfg.pad);
     dn_wino_init_grad(&gd, &g);
     size_t plane = (size_t)OC * C, per = wino_per_thread(l), P = (size_t)g.OH * g.OW;
-    float *U = c->work, *scratch = U + 16 * plane;
+    float *U = c->work, *scratch = U + wino_u_size(l);
     int threads = c->threads > 1 ? c->threads : 1;
     /* weight gradient: dU[xi] += dM[xi] V[xi]^T per thread, over chunks */
     long T = dn_wino_tiles(&g, n);
@@ -190,7 +206,7 @@ static void wino_backward(const dn_layer *l, const float *x, const float *dy, fl
     /* input gradient: the flipped convolution of dy */
     if (dx) {
         dn_wino_weights(U, l->w, OC, C, 1);
-        wino_run(&gd, U, dy, dx, NULL, n, scratch, per, ldt, c->threads);
+        wino_run(&gd, U, U + 16 * plane, dy, dx, NULL, n, scratch, per, ldt, c->threads);
     }
 }
 
