@@ -149,6 +149,9 @@ static void micro_kernel(int kc, const float *restrict Ap, const float *restrict
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (v8){0};
     for (int k = 0; k < kc; k++) {
         v8 b0 = *(const v8 *)(Bp + k * NR), b1 = *(const v8 *)(Bp + k * NR + 8);
+#if defined(__GNUC__) && defined(__AVX__)
+        __asm__("" : "+x"(b0), "+x"(b1)); /* in registers, as in micro_4x24 */
+#endif
         const float *a = Ap + k * MR;
         for (int i = 0; i < MR; i++) {
             acc[i][0] += a[i] * b0;
