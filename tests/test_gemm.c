@@ -139,8 +139,37 @@ static void test_pack4(void) {
     }
 }
 
+/* C += A^T B with both operands K-major, M and N not multiples of the
+ * blocks; rows of C past M stay untouched. */
+static void test_tn_acc(void) {
+    dn_rng r;
+    dn_rng_seed(&r, 4);
+    static const int shapes[][3] = {
+        {1, 16, 1}, {5, 17, 9}, {32, 32, 96}, {13, 40, 300}, {64, 64, 48}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], lda = M + 3, ldb = N + 5,
+            ldc = N + 2;
+        float *A = malloc(sizeof(float) * K * lda), *B = malloc(sizeof(float) * K * ldb);
+        float *C = malloc(sizeof(float) * (M + 1) * ldc), *R = malloc(sizeof(float) * M * ldc);
+        fill(A, (size_t)K * lda, &r), fill(B, (size_t)K * ldb, &r),
+            fill(C, (size_t)(M + 1) * ldc, &r);
+        memcpy(R, C, sizeof(float) * M * ldc);
+        float below = C[M * ldc];
+        dn_gemm_tn_acc(C, ldc, M, N, K, A, lda, B, ldb);
+        dn_gemm_naive(1, 0, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, R, ldc);
+        double worst = 0;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) worst = fmax(worst, fabs(C[i * ldc + j] - R[i * ldc + j]));
+        CHECK_MSG(worst < 1e-4 * sqrt((double)K) + 1e-5, "tn_acc M=%d N=%d K=%d: %g", M, N, K,
+                  worst);
+        CHECK_MSG(C[M * ldc] == below, "tn_acc M=%d: wrote past row M", M);
+        free(A), free(B), free(C), free(R);
+    }
+}
+
 int main(void) {
     test_pack4();
+    test_tn_acc();
     test_gemm("portable", dn_gemm_portable);
     test_gemm("portable_st", dn_gemm_portable_st);
     if (ref_blas_available())

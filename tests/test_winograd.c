@@ -122,6 +122,20 @@ static void test_case(int n, int C, int H, int W, int OC, int pad, int chunk, dn
                                 V + (size_t)xi * C * ldt, ldt, 1.0f, dU + (size_t)xi * OC * C, C);
     }
     dn_wino_weights_grad(dw, dU, OC, C);
+    /* the same from the tile-major layouts (dU = dMt^T Vt), added once more */
+    float *Vt = malloc(sizeof(float) * 16 * C * ldt), *dMt = malloc(sizeof(float) * 16 * OC * ldt);
+    memset(dU, 0, sizeof(float) * 16 * OC * C);
+    for (long t0 = 0; t0 < T; t0 += chunk) {
+        int nt = (int)(T - t0 < chunk ? T - t0 : chunk);
+        dn_wino_input_t(Vt, &g, x, t0, nt, ldt);
+        dn_wino_output_grad_t(dMt, &g, dy, t0, nt, ldt);
+        for (int xi = 0; xi < 16; xi++)
+            dn_gemm_portable_st(1, 0, OC, C, nt, 1.0f, dMt + (size_t)xi * ldt * OC, OC,
+                                Vt + (size_t)xi * ldt * C, C, 1.0f, dU + (size_t)xi * OC * C, C);
+    }
+    dn_wino_weights_grad(dw, dU, OC, C);
+    for (size_t i = 0; i < nw; i++) dw[i] = (dw[i] - 0.25f) * 0.5f + 0.25f; /* counted twice */
+    free(Vt), free(dMt);
     for (int o = 0; o < OC; o++)
         for (int c = 0; c < C; c++)
             for (int u = 0; u < 3; u++)

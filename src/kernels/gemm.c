@@ -123,6 +123,12 @@ static void pack_a(int ta, const float *A, int lda, int i0, int mc, int k0, int 
                 for (int kk = 0; kk < 8; kk++) *(v8u *)(dst + (long)(k + kk) * MR) = o[kk];
             }
         }
+        if (ta && mr == MR) /* op(A) = A^T: each k's MR values are contiguous */
+            for (; k < kc; k++) {
+                const float *a = A + (long)(k0 + k) * lda + i0 + ip;
+                float *d = dst + (long)k * MR;
+                for (int i = 0; i < MR; i++) d[i] = a[i];
+            }
         for (; k < kc; k++) {
             float *d = dst + (long)k * MR;
             for (int i = 0; i < mr; i++) {
@@ -384,4 +390,47 @@ void dn_gemm_pack4_run(float *C, int ldc, int M, int N, int K, const float *Ap, 
         for (int i0 = 0; i0 < M; i0 += 4)
             micro_4x24(K, Ap + (long)i0 * K, B + j, ldb, C + (long)i0 * ldc + j, ldc,
                        M - i0 < 4 ? M - i0 : 4);
+}
+
+/* ---------------------------------------------------------------- A^T B */
+
+/* C[0..mr) x [0..16) += sum_k A[k][0..mr) B[k][0..16): 8 accumulators,
+ * two B vectors and four broadcasts per k. */
+static void micro_tn_4x16(int K, const float *restrict A, int lda, const float *restrict B, int ldb,
+                          float *restrict C, int ldc, int mr) {
+    typedef float v8 __attribute__((vector_size(32), aligned(4)));
+    v8 z = {0}, c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+    int i1 = mr > 1, i2 = mr > 2 ? 2 : 0, i3 = mr > 3 ? 3 : 0; /* rows past mr repeat row 0 */
+    for (int k = 0; k < K; k++) {
+        const float *a = A + (long)k * lda, *b = B + (long)k * ldb;
+        v8 b0 = *(const v8 *)b, b1 = *(const v8 *)(b + 8);
+#if defined(__GNUC__) && defined(__AVX__)
+        __asm__("" : "+x"(b0), "+x"(b1)); /* in registers, as in micro_4x24 */
+#endif
+        c00 += a[0] * b0, c01 += a[0] * b1;
+        c10 += a[i1] * b0, c11 += a[i1] * b1;
+        c20 += a[i2] * b0, c21 += a[i2] * b1;
+        c30 += a[i3] * b0, c31 += a[i3] * b1;
+    }
+    v8 acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+    for (int i = 0; i < mr; i++) {
+        v8 *r = (v8 *)(C + (long)i * ldc);
+        r[0] += acc[i][0];
+        r[1] += acc[i][1];
+    }
+}
+
+void dn_gemm_tn_acc(float *C, int ldc, int M, int N, int K, const float *A, int lda, const float *B,
+                    int ldb) {
+    int j = 0;
+    for (; j + 16 <= N; j += 16)
+        for (int i0 = 0; i0 < M; i0 += 4)
+            micro_tn_4x16(K, A + i0, lda, B + j, ldb, C + (long)i0 * ldc + j, ldc,
+                          M - i0 < 4 ? M - i0 : 4);
+    for (; j < N; j++) /* columns past the last whole block */
+        for (int i = 0; i < M; i++) {
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++) acc += A[(long)k * lda + i] * B[(long)k * ldb + j];
+            C[(long)i * ldc + j] += acc;
+        }
 }

@@ -40,6 +40,12 @@ void dn_gemm_portable_st(int ta, int tb, int M, int N, int K, float alpha, const
  *                       pads B's rows (their extra columns are computed,
  *                       and written to C's, whose rows need room for them) */
 #define DN_GEMM_N4 24
+
+/* C [M, N] += A^T B for A [K, M] and B [K, N], both row-major (lda, ldb)
+ * and read in place: the weight gradient's products over tiles, where K
+ * (the tiles) is the long side and both operands arrive K-major. */
+void dn_gemm_tn_acc(float *C, int ldc, int M, int N, int K, const float *A, int lda, const float *B,
+                    int ldb);
 size_t dn_gemm_pack4_size(int M, int K);
 void dn_gemm_pack4(float *Ap, int M, int K, const float *A, int lda);
 void dn_gemm_pack4_run(float *C, int ldc, int M, int N, int K, const float *Ap, const float *B,

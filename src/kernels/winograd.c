@@ -132,6 +132,28 @@ typedef float v8 __attribute__((vector_size(32), aligned(4)));
 #define PAD (SEG + 16) /* room for whole vectors past a segment's end */
 #define CB 16          /* channels whose rows are copied together */
 
+/* o[k] = (r[0][k], ..., r[7][k]): an 8x8 transpose in registers. */
+static inline void transpose8(const v8 r[8], v8 o[8]) {
+#define LO(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 4, 12, 5, 13)
+#define HI(a, b) __builtin_shufflevector(a, b, 2, 10, 3, 11, 6, 14, 7, 15)
+#define Q0(a, b) __builtin_shufflevector(a, b, 0, 1, 8, 9, 4, 5, 12, 13)
+#define Q1(a, b) __builtin_shufflevector(a, b, 2, 3, 10, 11, 6, 7, 14, 15)
+#define H0(a, b) __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11)
+#define H1(a, b) __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15)
+    v8 t0 = LO(r[0], r[1]), t1 = HI(r[0], r[1]), t2 = LO(r[2], r[3]), t3 = HI(r[2], r[3]);
+    v8 t4 = LO(r[4], r[5]), t5 = HI(r[4], r[5]), t6 = LO(r[6], r[7]), t7 = HI(r[6], r[7]);
+    v8 u0 = Q0(t0, t2), u1 = Q1(t0, t2), u2 = Q0(t1, t3), u3 = Q1(t1, t3);
+    v8 u4 = Q0(t4, t6), u5 = Q1(t4, t6), u6 = Q0(t5, t7), u7 = Q1(t5, t7);
+    o[0] = H0(u0, u4), o[1] = H0(u1, u5), o[2] = H0(u2, u6), o[3] = H0(u3, u7);
+    o[4] = H1(u0, u4), o[5] = H1(u1, u5), o[6] = H1(u2, u6), o[7] = H1(u3, u7);
+#undef LO
+#undef HI
+#undef Q0
+#undef Q1
+#undef H0
+#undef H1
+}
+
 /* dst[0..n) = src[0..n): inline, since n is a handful of floats */
 static inline void copy_floats(float *restrict dst, const float *restrict src, int n) {
     int i = 0;
@@ -169,56 +191,101 @@ static void interleave(float *dst, const float *ev, const float *od, int n) {
     }
 }
 
-void dn_wino_input(float *V, const dn_wino *g, const float *x, long t0, int nt, int ldt) {
-    const int C = g->C, H = g->H, W = g->W;
-    const size_t plane = (size_t)C * ldt;
-    for (segment sg = {0}; next_segment(g, t0, nt, &sg);) {
-        const int s = sg.s, ty = sg.ty, tx = sg.tx, len = sg.len, j = sg.j;
-        /* tile k covers columns x0 + 2k .. x0 + 2k + 3: even columns k, k+1
-         * and odd columns k, k+1 of the split rows */
-        int x0 = 2 * tx - g->pad, n = len + 1;
-        /* The rows of a block of channels are copied first, then split and
-         * transformed: a vector load right after the stores that wrote its
-         * floats would wait for them (store forwarding fails across stores of
-         * another size or offset); by the time a block's rows are read back,
-         * those stores are long done. */
-        for (int c0 = 0; c0 < C; c0 += CB) {
-            int cn = C - c0 < CB ? C - c0 : CB;
-            float rows[CB][4][2 * PAD];
-            for (int cc = 0; cc < cn; cc++) {
-                const float *xc = x + ((size_t)s * C + c0 + cc) * H * W;
-                for (int i = 0; i < 4; i++) {
-                    int iy = 2 * ty - g->pad + i;
-                    copy_row(rows[cc][i], iy >= 0 && iy < H ? xc + (size_t)iy * W : NULL, W, x0,
-                             2 * n);
-                }
+/* Where a block of transformed values goes: position xi of channel c0+cc
+ * (cc < cn) of tile j+k (k < len) to out[xi * xs + cc * cs + k] — rows of V
+ * directly, or a scratch block that store_transposed then writes tile-major. */
+typedef struct dest {
+    float *out;
+    size_t xs, cs;
+} dest;
+
+/* The transformed block tmp [16][CB][PAD] (values for cn channels and len
+ * tiles) into the tile-major layout: position xi of tile j+k, channel
+ * c0+cc at Vt[(xi * ldt + j + k) * C + c0 + cc]. Whole 8x8 blocks go
+ * through a register transpose (those of a row's last tiles write past
+ * them, into rows that are rewritten later or unused); a partial block of
+ * channels is written one value at a time. */
+static void store_transposed(float *Vt, const float *tmp, int C, int ldt, int c0, int cn, int j,
+                             int len) {
+    for (int xi = 0; xi < 16; xi++) {
+        const float *t = tmp + (size_t)xi * CB * PAD;
+        float *v = Vt + ((size_t)xi * ldt + j) * C + c0;
+        int c8 = 0;
+        for (; c8 + 8 <= cn; c8 += 8)
+            for (int k = 0; k < len; k += 8) {
+                v8 r[8], o[8];
+                for (int i = 0; i < 8; i++) r[i] = LD(t + (size_t)(c8 + i) * PAD + k);
+                transpose8(r, o);
+                for (int q = 0; q < 8; q++) ST(v + (size_t)(k + q) * C + c8, o[q]);
             }
-            for (int cc = 0; cc < cn; cc++) {
-                float ev[4][PAD], od[4][PAD];
-                for (int i = 0; i < 4; i++) deinterleave(ev[i], od[i], rows[cc][i], n + 1);
-                float *vc = V + (size_t)(c0 + cc) * ldt + j;
-                for (int k = 0; k < len; k += 8) {
-                    v8 e[4], e1[4], o[4], o1[4];
-                    for (int i = 0; i < 4; i++) {
-                        e[i] = LD(ev[i] + k), e1[i] = LD(ev[i] + k + 1);
-                        o[i] = LD(od[i] + k), o1[i] = LD(od[i] + k + 1);
-                    }
-                    /* B^T down the rows: T0 = d0 - d2, T1 = d1 + d2, T2 = d2 - d1, T3 = d1 - d3 */
-                    v8 te[4] = {e[0] - e[2], e[1] + e[2], e[2] - e[1], e[1] - e[3]};
-                    v8 te1[4] = {e1[0] - e1[2], e1[1] + e1[2], e1[2] - e1[1], e1[1] - e1[3]};
-                    v8 to[4] = {o[0] - o[2], o[1] + o[2], o[2] - o[1], o[1] - o[3]};
-                    v8 to1[4] = {o1[0] - o1[2], o1[1] + o1[2], o1[2] - o1[1], o1[1] - o1[3]};
-                    /* ...then along the columns (2k, 2k+1, 2k+2, 2k+3) = (te, to, te1, to1) */
-                    for (int r = 0; r < 4; r++) {
-                        ST(vc + (4 * r + 0) * plane + k, te[r] - te1[r]);
-                        ST(vc + (4 * r + 1) * plane + k, to[r] + te1[r]);
-                        ST(vc + (4 * r + 2) * plane + k, te1[r] - to[r]);
-                        ST(vc + (4 * r + 3) * plane + k, to[r] - to1[r]);
-                    }
-                }
+        for (; c8 < cn; c8++)
+            for (int k = 0; k < len; k++) v[(size_t)k * C + c8] = t[(size_t)c8 * PAD + k];
+    }
+}
+
+/* B^T d B for the tiles of one segment and a block of cn channels. */
+static void input_block(dest d, const dn_wino *g, const float *x, segment sg, int c0, int cn) {
+    const int C = g->C, H = g->H, W = g->W;
+    const int s = sg.s, ty = sg.ty, len = sg.len;
+    /* tile k covers columns x0 + 2k .. x0 + 2k + 3: even columns k, k+1
+     * and odd columns k, k+1 of the split rows */
+    int x0 = 2 * sg.tx - g->pad, n = len + 1;
+    /* The rows of a block of channels are copied first, then split and
+     * transformed: a vector load right after the stores that wrote its
+     * floats would wait for them (store forwarding fails across stores of
+     * another size or offset); by the time a block's rows are read back,
+     * those stores are long done. */
+    float rows[CB][4][2 * PAD];
+    for (int cc = 0; cc < cn; cc++) {
+        const float *xc = x + ((size_t)s * C + c0 + cc) * H * W;
+        for (int i = 0; i < 4; i++) {
+            int iy = 2 * ty - g->pad + i;
+            copy_row(rows[cc][i], iy >= 0 && iy < H ? xc + (size_t)iy * W : NULL, W, x0, 2 * n);
+        }
+    }
+    for (int cc = 0; cc < cn; cc++) {
+        float ev[4][PAD], od[4][PAD];
+        for (int i = 0; i < 4; i++) deinterleave(ev[i], od[i], rows[cc][i], n + 1);
+        float *vc = d.out + cc * d.cs;
+        for (int k = 0; k < len; k += 8) {
+            v8 e[4], e1[4], o[4], o1[4];
+            for (int i = 0; i < 4; i++) {
+                e[i] = LD(ev[i] + k), e1[i] = LD(ev[i] + k + 1);
+                o[i] = LD(od[i] + k), o1[i] = LD(od[i] + k + 1);
+            }
+            /* B^T down the rows: T0 = d0 - d2, T1 = d1 + d2, T2 = d2 - d1, T3 = d1 - d3 */
+            v8 te[4] = {e[0] - e[2], e[1] + e[2], e[2] - e[1], e[1] - e[3]};
+            v8 te1[4] = {e1[0] - e1[2], e1[1] + e1[2], e1[2] - e1[1], e1[1] - e1[3]};
+            v8 to[4] = {o[0] - o[2], o[1] + o[2], o[2] - o[1], o[1] - o[3]};
+            v8 to1[4] = {o1[0] - o1[2], o1[1] + o1[2], o1[2] - o1[1], o1[1] - o1[3]};
+            /* ...then along the columns (2k, 2k+1, 2k+2, 2k+3) = (te, to, te1, to1) */
+            for (int r = 0; r < 4; r++) {
+                ST(vc + (4 * r + 0) * d.xs + k, te[r] - te1[r]);
+                ST(vc + (4 * r + 1) * d.xs + k, to[r] + te1[r]);
+                ST(vc + (4 * r + 2) * d.xs + k, te1[r] - to[r]);
+                ST(vc + (4 * r + 3) * d.xs + k, to[r] - to1[r]);
             }
         }
     }
+}
+
+void dn_wino_input(float *V, const dn_wino *g, const float *x, long t0, int nt, int ldt) {
+    const size_t plane = (size_t)g->C * ldt;
+    for (segment sg = {0}; next_segment(g, t0, nt, &sg);)
+        for (int c0 = 0; c0 < g->C; c0 += CB) {
+            dest d = {V + (size_t)c0 * ldt + sg.j, plane, (size_t)ldt};
+            input_block(d, g, x, sg, c0, g->C - c0 < CB ? g->C - c0 : CB);
+        }
+}
+
+void dn_wino_input_t(float *Vt, const dn_wino *g, const float *x, long t0, int nt, int ldt) {
+    float tmp[16 * CB * PAD];
+    for (segment sg = {0}; next_segment(g, t0, nt, &sg);)
+        for (int c0 = 0; c0 < g->C; c0 += CB) {
+            int cn = g->C - c0 < CB ? g->C - c0 : CB;
+            input_block((dest){tmp, (size_t)CB * PAD, PAD}, g, x, sg, c0, cn);
+            store_transposed(Vt, tmp, g->C, ldt, c0, cn, sg.j, sg.len);
+        }
 }
 
 /* ---------------------------------------------------------------- output */
@@ -260,33 +327,55 @@ void dn_wino_output(float *y, const dn_wino *g, const float *M, const float *bia
     }
 }
 
-void dn_wino_output_grad(float *dM, const dn_wino *g, const float *dy, long t0, int nt, int ldt) {
-    const int OC = g->OC, OH = g->OH, OW = g->OW;
-    const size_t plane = (size_t)OC * ldt;
-    for (segment sg = {0}; next_segment(g, t0, nt, &sg);) {
-        const int s = sg.s, ty = sg.ty, tx = sg.tx, len = sg.len, j = sg.j;
-        int oy = 2 * ty, ox = 2 * tx;
-        for (int o = 0; o < OC; o++) {
-            const float *yo = dy + ((size_t)s * OC + o) * OH * OW;
-            /* a = dY[0][0], b = dY[0][1], c = dY[1][0], d = dY[1][1] of each tile */
-            float rb[2 * PAD], A[PAD], B[PAD], Cc[PAD], D[PAD];
-            float *mo = dM + (size_t)o * ldt + j;
-            copy_row(rb, yo + (size_t)oy * OW, OW, ox, 2 * len);
-            deinterleave(A, B, rb, len);
-            copy_row(rb, oy + 1 < OH ? yo + (size_t)(oy + 1) * OW : NULL, OW, ox, 2 * len);
-            deinterleave(Cc, D, rb, len);
-            for (int k = 0; k < len; k += 8) {
-                v8 a = LD(A + k), b = LD(B + k), c = LD(Cc + k), d = LD(D + k);
-                /* E = A dY: rows (a, b), (a+c, b+d), (a-c, b-d), (-c, -d); then E A^T:
-                 * each row (p, q) becomes (p, p+q, p-q, -q) */
-                v8 p[4] = {a, a + c, a - c, -c}, q[4] = {b, b + d, b - d, -d};
-                for (int r = 0; r < 4; r++) {
-                    ST(mo + (4 * r + 0) * plane + k, p[r]);
-                    ST(mo + (4 * r + 1) * plane + k, p[r] + q[r]);
-                    ST(mo + (4 * r + 2) * plane + k, p[r] - q[r]);
-                    ST(mo + (4 * r + 3) * plane + k, -q[r]);
-                }
+/* A dY A^T for the tiles of one segment and a block of on output channels
+ * (two phases, as input_block). */
+static void output_grad_block(dest d, const dn_wino *g, const float *dy, segment sg, int o0,
+                              int on) {
+    const int OC = g->OC, OH = g->OH, OW = g->OW, len = sg.len;
+    int oy = 2 * sg.ty, ox = 2 * sg.tx;
+    float rows[CB][2][2 * PAD];
+    for (int oc = 0; oc < on; oc++) {
+        const float *yo = dy + ((size_t)sg.s * OC + o0 + oc) * OH * OW;
+        copy_row(rows[oc][0], yo + (size_t)oy * OW, OW, ox, 2 * len);
+        copy_row(rows[oc][1], oy + 1 < OH ? yo + (size_t)(oy + 1) * OW : NULL, OW, ox, 2 * len);
+    }
+    for (int oc = 0; oc < on; oc++) {
+        /* a = dY[0][0], b = dY[0][1], c = dY[1][0], d = dY[1][1] of each tile */
+        float A[PAD], B[PAD], Cc[PAD], D[PAD];
+        deinterleave(A, B, rows[oc][0], len);
+        deinterleave(Cc, D, rows[oc][1], len);
+        float *mo = d.out + oc * d.cs;
+        for (int k = 0; k < len; k += 8) {
+            v8 a = LD(A + k), b = LD(B + k), c = LD(Cc + k), e = LD(D + k);
+            /* E = A dY: rows (a, b), (a+c, b+d), (a-c, b-d), (-c, -d); then E A^T:
+             * each row (p, q) becomes (p, p+q, p-q, -q) */
+            v8 p[4] = {a, a + c, a - c, -c}, q[4] = {b, b + e, b - e, -e};
+            for (int r = 0; r < 4; r++) {
+                ST(mo + (4 * r + 0) * d.xs + k, p[r]);
+                ST(mo + (4 * r + 1) * d.xs + k, p[r] + q[r]);
+                ST(mo + (4 * r + 2) * d.xs + k, p[r] - q[r]);
+                ST(mo + (4 * r + 3) * d.xs + k, -q[r]);
             }
         }
     }
+}
+
+void dn_wino_output_grad(float *dM, const dn_wino *g, const float *dy, long t0, int nt, int ldt) {
+    const size_t plane = (size_t)g->OC * ldt;
+    for (segment sg = {0}; next_segment(g, t0, nt, &sg);)
+        for (int o0 = 0; o0 < g->OC; o0 += CB) {
+            dest d = {dM + (size_t)o0 * ldt + sg.j, plane, (size_t)ldt};
+            output_grad_block(d, g, dy, sg, o0, g->OC - o0 < CB ? g->OC - o0 : CB);
+        }
+}
+
+void dn_wino_output_grad_t(float *dMt, const dn_wino *g, const float *dy, long t0, int nt,
+                           int ldt) {
+    float tmp[16 * CB * PAD];
+    for (segment sg = {0}; next_segment(g, t0, nt, &sg);)
+        for (int o0 = 0; o0 < g->OC; o0 += CB) {
+            int on = g->OC - o0 < CB ? g->OC - o0 : CB;
+            output_grad_block((dest){tmp, (size_t)CB * PAD, PAD}, g, dy, sg, o0, on);
+            store_transposed(dMt, tmp, g->OC, ldt, o0, on, sg.j, sg.len);
+        }
 }

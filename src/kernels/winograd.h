@@ -27,6 +27,8 @@
  *
  * Gradients: the weight gradient is taken in the transformed domain,
  *     dU[xi] = dM[xi] V[xi]^T,   dM = A dY A^T (dn_wino_output_grad),
+ * a product over tiles, best fed with both operands tile-major
+ * (dn_wino_input_t, dn_wino_output_grad_t): dU[xi] = dMt[xi]^T Vt[xi];
  *     dw += G^T dU G              (dn_wino_weights_grad);
  * the input gradient is the same kind of convolution, of dy with the
  * weights turned by 180 degrees and transposed (dn_wino_weights with
@@ -67,6 +69,12 @@ void dn_wino_weights(float *U, const float *w, int OC, int C, int flipped);
 /* V (16 x C rows of ldt) <- B^T d B for tiles t0 .. t0+nt-1 of x. */
 void dn_wino_input(float *V, const dn_wino *g, const float *x, long t0, int nt, int ldt);
 
+/* The same values tile-major, for the weight gradient's products:
+ * position xi of tile t0+j, channel c at Vt[(xi * ldt + j) * C + c]
+ * (ldt >= nt + 8 rows of C floats per position; rows past nt may be
+ * overwritten). */
+void dn_wino_input_t(float *Vt, const dn_wino *g, const float *x, long t0, int nt, int ldt);
+
 /* y <- A^T M A (+ bias[oc] when bias is not NULL) for tiles t0 .. t0+nt-1,
  * M (16 x OC rows of ldt); outputs past OH, OW are dropped. */
 void dn_wino_output(float *y, const dn_wino *g, const float *M, const float *bias, long t0, int nt,
@@ -76,6 +84,8 @@ void dn_wino_output(float *y, const dn_wino *g, const float *M, const float *bia
  * OC, OH, OW] (the transpose of dn_wino_output; outputs past OH, OW count
  * as zero). */
 void dn_wino_output_grad(float *dM, const dn_wino *g, const float *dy, long t0, int nt, int ldt);
+/* The same, tile-major: dMt[(xi * ldt + j) * OC + o] (as dn_wino_input_t). */
+void dn_wino_output_grad_t(float *dMt, const dn_wino *g, const float *dy, long t0, int nt, int ldt);
 
 /* dw [OC, C, 3, 3] += G^T dU G for dU [16, OC, C]. */
 void dn_wino_weights_grad(float *dw, const float *dU, int OC, int C);

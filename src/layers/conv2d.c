@@ -183,11 +183,12 @@ static void wino_backward(const dn_layer *l, const float *x, const float *dy, fl
         float *dU = dM + 16 * (size_t)OC * ldt;
         long t0 = (long)k * chunk;
         int nt = (int)(T - t0 < chunk ? T - t0 : chunk);
-        dn_wino_input(V, &g, x, t0, nt, ldt);
-        dn_wino_output_grad(dM, &g, dy, t0, nt, ldt);
+        /* tile-major, so the products over tiles need no transposes */
+        dn_wino_input_t(V, &g, x, t0, nt, ldt);
+        dn_wino_output_grad_t(dM, &g, dy, t0, nt, ldt);
         for (int xi = 0; xi < 16; xi++)
-            dn_gemm_portable_st(0, 1, OC, C, nt, 1.0f, dM + (size_t)xi * OC * ldt, ldt,
-                                V + (size_t)xi * C * ldt, ldt, 1.0f, dU + xi * plane, C);
+            dn_gemm_tn_acc(dU + xi * plane, C, OC, C, nt, dM + (size_t)xi * ldt * OC, OC,
+                           V + (size_t)xi * ldt * C, C);
     }
     float *dU0 = scratch + 16 * (size_t)(C + OC) * ldt;
     for (int t = 1; t < threads; t++) {
