@@ -146,15 +146,21 @@ static void pack_a(int ta, const float *A, int lda, int i0, int mc, int k0, int 
 /* acc[MR][NR] = sum_k Ap[k][:] x Bp[k][:]; then C tile = alpha*acc + beta*C.
  * `first` says whether this is the first K slice (beta applies) or a later
  * one (accumulate with beta = 1). */
-static void micro_kernel(int kc, const float *restrict Ap, const float *restrict Bp,
+static void micro_kernel(int kc, const float *restrict Ap, const float *restrict Bp, long bs,
                          float *restrict C, int ldc, int mr, int nr, float alpha, float beta) {
     /* 8-float vectors (GCC/Clang vector extension): one AVX register each,
      * split into smaller registers by the compiler on narrower targets. */
     typedef float v8 __attribute__((vector_size(32), aligned(4)));
     v8 acc[MR][2];
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (v8){0};
+    /* the tile of C is needed after the loop: ask for it now (rows of a
+     * wide C are too far apart for the hardware prefetcher) */
+    for (int i = 0; i < mr; i++) {
+        __builtin_prefetch(C + (long)i * ldc, 1);
+        __builtin_prefetch(C + (long)i * ldc + nr - 1, 1);
+    }
     for (int k = 0; k < kc; k++) {
-        v8 b0 = *(const v8 *)(Bp + k * NR), b1 = *(const v8 *)(Bp + k * NR + 8);
+        v8 b0 = *(const v8 *)(Bp + k * bs), b1 = *(const v8 *)(Bp + k * bs + 8);
 #if defined(__GNUC__) && defined(__AVX__)
         __asm__("" : "+x"(b0), "+x"(b1)); /* in registers, as in micro_4x24 */
 #endif
@@ -197,15 +203,37 @@ static void micro_kernel(int kc, const float *restrict Ap, const float *restrict
     }
 }
 
-/* One MC x NC block of C for one KC slice, with A already packed. */
-static void block_kernel(const float *Ap, const float *Bp, int mc, int nc, int kc, float *C,
-                         int ldc, float alpha, float beta) {
+/* One MC x NC block of C for one KC slice, with A already packed. B is
+ * either packed (Bp, panels of NR columns) or, when direct is set, read in
+ * place from op(B) = B rows at stride ldb starting at column j0, with only
+ * a partial last panel packed (into pb). */
+typedef struct bsrc {
+    const float *Bp;   /* packed panels, or NULL */
+    const float *B;    /* direct: &B[k0 * ldb + j0] */
+    int ldb;           /* direct: row stride */
+    float *pb;         /* direct: room for one packed panel */
+    const float *Borg; /* direct: B itself, for the partial panel */
+    int k0, j0;
+} bsrc;
+
+static void block_kernel(const float *Ap, bsrc b, int mc, int nc, int kc, float *C, int ldc,
+                         float alpha, float beta) {
     for (int jp = 0; jp < nc; jp += NR) {
         int nr = nc - jp < NR ? nc - jp : NR;
+        const float *bp;
+        long bs;
+        if (!b.B) {
+            bp = b.Bp + (long)jp * kc, bs = NR;
+        } else if (nr == NR) {
+            bp = b.B + jp, bs = b.ldb;
+        } else {
+            pack_b_panel(0, b.Borg, b.ldb, b.k0, kc, b.j0 + jp, nr, b.pb);
+            bp = b.pb, bs = NR;
+        }
         for (int ip = 0; ip < mc; ip += MR) {
             int mr = mc - ip < MR ? mc - ip : MR;
-            micro_kernel(kc, Ap + (long)ip * kc, Bp + (long)jp * kc, C + (long)ip * ldc + jp, ldc,
-                         mr, nr, alpha, beta);
+            micro_kernel(kc, Ap + (long)ip * kc, bp, bs, C + (long)ip * ldc + jp, ldc, mr, nr,
+                         alpha, beta);
         }
     }
 }
@@ -294,10 +322,31 @@ static void gemm_blocked(int ta, int tb, int M, int N, int K, float alpha, const
             float b_eff = k0 == 0 ? beta : 1.0f;
             int npan = (nc + NR - 1) / NR, nblocks = (M + MC - 1) / MC;
             float *bp = bpack; /* the calling thread's buffer, shared by the team */
+            /* With one block of rows each packed value of B would serve at
+             * most MC rows: then B is read in place (rows of NR floats). */
+            /* (B's rows must be close together for that: far-apart rows of a
+             * wide B cost a TLB miss each, and then packing is cheaper) */
+            int direct = !tb && M <= MC && ldb <= 1024;
+            if (!direct && !tb) {
+                /* row by row, so that each row of B is read in one sweep */
+                int full = nc / NR;
+#pragma omp parallel for schedule(static) if (parallel && kc > 8)
+                for (int k = 0; k < kc; k++) {
+                    const float *src = B + (long)(k0 + k) * ldb + j0;
+                    for (int pn = 0; pn < full; pn++) {
+                        float *d = bp + (long)pn * NR * kc + (long)k * NR;
+                        for (int jj = 0; jj < NR; jj++) d[jj] = src[pn * NR + jj];
+                    }
+                }
+                if (full < npan)
+                    pack_b_panel(0, B, ldb, k0, kc, j0 + full * NR, nc - full * NR,
+                                 bp + (long)full * NR * kc);
+            } else if (!direct) {
 #pragma omp parallel for schedule(static) if (parallel && npan > 1)
-            for (int pn = 0; pn < npan; pn++) {
-                int j = pn * NR, nr = nc - j < NR ? nc - j : NR;
-                pack_b_panel(tb, B, ldb, k0, kc, j0 + j, nr, bp + (long)pn * NR * kc);
+                for (int pn = 0; pn < npan; pn++) {
+                    int j = pn * NR, nr = nc - j < NR ? nc - j : NR;
+                    pack_b_panel(tb, B, ldb, k0, kc, j0 + j, nr, bp + (long)pn * NR * kc);
+                }
             }
             /* With fewer row blocks than threads, the column panels are
              * split too; each C element is still computed by one task in
@@ -312,9 +361,13 @@ static void gemm_blocked(int ta, int tb, int M, int N, int K, float alpha, const
                 if (plo == phi) continue;
                 int i0 = blk * MC, mc = M - i0 < MC ? M - i0 : MC;
                 int jlo = plo * NR, jw = (phi * NR < nc ? phi * NR : nc) - jlo;
+                static _Thread_local float ppack[KC * NR] __attribute__((aligned(64)));
                 pack_a(ta, A, lda, i0, mc, k0, kc, apack);
-                block_kernel(apack, bp + (long)jlo * kc, mc, jw, kc, C + (long)i0 * ldc + j0 + jlo,
-                             ldc, alpha, b_eff);
+                bsrc src = {.Bp = bp + (long)jlo * kc};
+                if (direct)
+                    src = (bsrc){NULL, B + (long)k0 * ldb + j0 + jlo, ldb, ppack, B, k0, j0 + jlo};
+                block_kernel(apack, src, mc, jw, kc, C + (long)i0 * ldc + j0 + jlo, ldc, alpha,
+                             b_eff);
             }
         }
     }
