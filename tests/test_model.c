@@ -172,6 +172,30 @@ static void test_null_arguments(void) {
     dn_model_free(m);
 }
 
+/* Inverted dropout keeps about 1-p of the units, scaled by 1/(1-p), with
+ * both halves of each random draw used. */
+static void test_dropout_rate(void) {
+    dn_layer l = {
+        .ops = &dn_dropout_ops, .cfg = {.kind = DN_L_DROPOUT, .p = 0.3f}, .in = {1, 1, 50001}};
+    CHECK_OK(l.ops->setup(&l, NULL));
+    size_t m = 50001;
+    float *x = malloc(m * 4), *y = malloc(m * 4), *aux = malloc(m * 4);
+    for (size_t i = 0; i < m; i++) x[i] = 1.0f;
+    dn_rng rng;
+    dn_rng_seed(&rng, 9);
+    dn_layer_ctx c = {.train = 1, .rng = &rng, .aux = aux, .threads = 1};
+    l.ops->forward(&l, x, y, 1, &c);
+    size_t kept = 0, kept_even = 0, bad = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (y[i] != 0.0f) kept++, kept_even += !(i & 1);
+        bad += y[i] != 0.0f && fabsf(y[i] - 1.0f / 0.7f) > 1e-6f;
+    }
+    CHECK_MSG(fabs((double)kept / m - 0.7) < 0.01, "kept %zu of %zu", kept, m);
+    CHECK_MSG(fabs((double)kept_even / (m / 2) - 0.7) < 0.015, "kept %zu even units", kept_even);
+    CHECK(bad == 0);
+    free(x), free(y), free(aux);
+}
+
 int main(void) {
     char dir[] = "/tmp/dn-model-XXXXXX";
     if (!mkdtemp(dir)) return 1;
@@ -180,6 +204,7 @@ int main(void) {
     test_corruption(dir);
     test_batchnorm_modes();
     test_null_arguments();
+    test_dropout_rate();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;
