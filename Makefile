@@ -34,7 +34,7 @@ endif
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CPPFLAGS_ALL := -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
-CFLAGS_ALL   := -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden -fopenmp -ffp-contract=fast $(CFLAGS)
+CFLAGS_ALL   := -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden -fopenmp -ffp-contract=fast -fno-math-errno $(CFLAGS)
 LIBS    := -lm -lz
 
 PKGS    := libpng libjpeg libmicrohttpd

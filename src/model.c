@@ -357,7 +357,8 @@ dn_status dn_model_predict(const dn_model *m, const float *x, size_t n, float *p
     return st;
 }
 
-void dn_images_to_float(const unsigned char *src, size_t count_pixels, float *dst) {
+void dn_images_to_float(const unsigned char *restrict src, size_t count_pixels,
+                        float *restrict dst) {
     for (size_t i = 0; i < count_pixels; i++) dst[i] = src[i] * (1.0f / 255.0f);
 }
 

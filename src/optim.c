@@ -45,42 +45,70 @@ void dn_optim_free(dn_optim *o) {
     o->m = o->v = NULL;
 }
 
-/* Sum of the k gradient buffers at i, in a fixed order. */
-static inline float grad_at(const float *const *g, int k, size_t i) {
-    float s = g[0][i];
-    for (int j = 1; j < k; j++) s += g[j][i];
-    return s;
+/* g[lo:hi] summed over the k buffers (in a fixed order), into out: with
+ * one buffer it is returned as it is. */
+static const float *grad_sum(const float *const *g, int k, size_t lo, size_t hi,
+                             float *restrict out) {
+    if (k == 1) return g[0] + lo;
+    size_t n = hi - lo;
+    const float *restrict g0 = g[0] + lo, *restrict g1 = g[1] + lo;
+    for (size_t i = 0; i < n; i++) out[i] = g0[i] + g1[i];
+    for (int j = 2; j < k; j++) {
+        const float *restrict gj = g[j] + lo;
+        for (size_t i = 0; i < n; i++) out[i] += gj[i];
+    }
+    return out;
 }
 
-/* Updates w[lo:hi]. Each element's arithmetic is independent of the range
- * split, so results do not depend on how many threads share the work. */
-static void update_range(dn_optim *o, float *restrict w, const float *const *g, int k, float lr,
-                         float c1, float c2, size_t lo, size_t hi) {
+/* Updates w[lo:hi], a block of at most UPDATE_BLOCK elements at a time.
+ * Each element's arithmetic is independent of the range split, so results
+ * do not depend on how many threads share the work; the loops have no
+ * branches, so they vectorise. */
+#define UPDATE_BLOCK 1024
+static void update_block(dn_optim *o, float *restrict w, const float *restrict g, float lr,
+                         float c1, float c2, size_t lo, size_t n) {
     float wd = o->weight_decay;
+    w += lo;
     switch (o->kind) {
     case DN_OPT_SGD:
-        for (size_t i = lo; i < hi; i++) w[i] -= lr * (grad_at(g, k, i) + wd * w[i]);
+        for (size_t i = 0; i < n; i++) w[i] -= lr * (g[i] + wd * w[i]);
         break;
     case DN_OPT_MOMENTUM: {
-        float mu = o->momentum, *restrict v = o->m;
-        for (size_t i = lo; i < hi; i++) {
-            float gi = grad_at(g, k, i) + wd * w[i];
-            v[i] = mu * v[i] + gi;
-            w[i] -= lr * (o->nesterov ? gi + mu * v[i] : v[i]);
-        }
+        float mu = o->momentum, *restrict v = o->m + lo;
+        if (o->nesterov)
+            for (size_t i = 0; i < n; i++) {
+                float gi = g[i] + wd * w[i];
+                v[i] = mu * v[i] + gi;
+                w[i] -= lr * (gi + mu * v[i]);
+            }
+        else
+            for (size_t i = 0; i < n; i++) {
+                float gi = g[i] + wd * w[i];
+                v[i] = mu * v[i] + gi;
+                w[i] -= lr * v[i];
+            }
         break;
     }
     case DN_OPT_ADAM: {
         float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
-        float *restrict m = o->m, *restrict v = o->v;
-        for (size_t i = lo; i < hi; i++) {
-            float gi = grad_at(g, k, i) + wd * w[i];
+        float *restrict m = o->m + lo, *restrict v = o->v + lo;
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i] + wd * w[i];
             m[i] = b1 * m[i] + (1.0f - b1) * gi;
             v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
             w[i] -= lr * (m[i] * c1) / (sqrtf(v[i] * c2) + eps);
         }
         break;
     }
+    }
+}
+
+static void update_range(dn_optim *o, float *w, const float *const *g, int k, float lr, float c1,
+                         float c2, size_t lo, size_t hi) {
+    float sum[UPDATE_BLOCK];
+    for (size_t b = lo; b < hi; b += UPDATE_BLOCK) {
+        size_t e = hi - b < UPDATE_BLOCK ? hi : b + UPDATE_BLOCK;
+        update_block(o, w, grad_sum(g, k, b, e, sum), lr, c1, c2, b, e - b);
     }
 }
 
