@@ -1,10 +1,14 @@
 /*
  * bench.c — digitnet's side of `make bench`: training throughput (images/s)
- * for the MLP, LeNet-5 and the CNN presets at batch 64 with SGD+momentum,
- * batched inference (batch 1000), single-image latency, and GEMM GFLOP/s of
- * the portable kernel against OpenBLAS sgemm in the same run. Prints one
- * "key value" line per figure for bench/run to pair with PyTorch's.
- * A benchmark, not a test: it asserts nothing.
+ * for the MLP, LeNet-5 and the CNN presets at batch 64 with SGD+momentum on
+ * MNIST training images, batched inference (batch 1000), single-image
+ * latency, and the ceilings of this machine measured in the same run: GEMM
+ * GFLOP/s of the portable kernel and of OpenBLAS sgemm, and the memory
+ * bandwidth of a streaming pass. Prints one "key value" line per figure
+ * for bench/run to pair with PyTorch's. A benchmark, not a test: it asserts
+ * nothing.
+ *
+ *   bench THREADS SECONDS MNIST_DIR
  */
 #include "kernels/gemm.h"
 #include "model.h"
@@ -17,9 +21,11 @@ static int last_rate(const dn_progress *p, void *user) {
     return 0;
 }
 
+static dn_dataset mnist; /* the training set, loaded once */
+
 /* Images/s of dn_train itself (batch split across threads, data
- * conversion and optimiser included) on random images: the last of
- * `epochs` passes over nimages, after the first has warmed caches up. */
+ * conversion and optimiser included) on the first nimages MNIST training
+ * images: the last of `epochs` passes, after the first has warmed caches. */
 static double train_rate(const char *arch, int batch, int epochs, int nimages) {
     dn_model *m;
     dn_error err;
@@ -27,12 +33,8 @@ static double train_rate(const char *arch, int batch, int epochs, int nimages) {
         fprintf(stderr, "%s\n", err.msg);
         return 0;
     }
-    dn_dataset ds = {(size_t)nimages, 28, 28, malloc(784 * (size_t)nimages),
-                     malloc((size_t)nimages)};
-    dn_rng r;
-    dn_rng_seed(&r, 3);
-    for (size_t i = 0; i < 784 * (size_t)nimages; i++) ds.images[i] = (unsigned char)dn_rng_u64(&r);
-    for (int i = 0; i < nimages; i++) ds.labels[i] = (unsigned char)(i % 10);
+    if ((size_t)nimages > mnist.count) nimages = (int)mnist.count;
+    dn_dataset ds = {(size_t)nimages, 28, 28, mnist.images, mnist.labels};
     dn_train_opts o;
     dn_train_opts_default(&o);
     o.optimizer = DN_OPT_MOMENTUM;
@@ -45,7 +47,6 @@ static double train_rate(const char *arch, int batch, int epochs, int nimages) {
     o.progress_user = &rate;
     o.progress_every = 1000000;
     if (dn_train(m, &ds, &o, NULL, &err) != DN_OK) fprintf(stderr, "%s\n", err.msg);
-    dn_dataset_free(&ds);
     dn_model_free(m);
     return rate;
 }
@@ -57,7 +58,7 @@ static void infer(const char *arch, double *batch_rate, double *latency_us) {
     dn_exec e;
     dn_exec_init(&e, m, 1000, dn_get_threads(), 0, NULL);
     float *x = malloc(sizeof(float) * 784 * 1000), p[10];
-    for (int i = 0; i < 784 * 1000; i++) x[i] = (float)(i % 255) / 255.0f;
+    dn_images_to_float(mnist.images, 784 * 1000, x);
     dn_exec_forward(&e, x, NULL, 1000, 0, NULL, NULL);
     double t0 = dn_now();
     int reps = 0;
@@ -99,9 +100,32 @@ static double gemm_gflops(gemm_fn gemm, int n) {
     return g;
 }
 
+/* GB/s of a streaming pass b = 1.5 a + b over 64 MiB (2 reads, 1 write). */
+static double bandwidth(int threads) {
+    size_t n = (size_t)16 << 20;
+    float *a = malloc(n * 4), *b = malloc(n * 4);
+    for (size_t i = 0; i < n; i++) a[i] = b[i] = 1.0f;
+    double best = 0;
+    for (int r = 0; r < 5; r++) {
+        double t0 = dn_now();
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (size_t i = 0; i < n; i++) b[i] = 1.5f * a[i] + b[i];
+        double gb = 12.0 * (double)n / (dn_now() - t0) / 1e9;
+        if (gb > best) best = gb;
+    }
+    free(a), free(b);
+    return best;
+}
+
 int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 2;
     double secs = argc > 2 ? atof(argv[2]) : 3.0;
+    const char *dir = argc > 3 ? argv[3] : "data/mnist";
+    dn_error err;
+    if (dn_mnist_load(dir, "train", &mnist, &err) != DN_OK) {
+        fprintf(stderr, "bench: %s\n", err.msg);
+        return 1;
+    }
     dn_set_threads(threads);
     printf("threads %d\n", threads);
     int scale = secs > 1.0 ? (int)secs : 1; /* longer runs for steadier figures */
@@ -117,5 +141,7 @@ int main(int argc, char **argv) {
     printf("gemm_portable_gflops %.1f\n", gemm_gflops(dn_gemm_portable, 512));
     ref_blas_threads(threads);
     if (ref_blas_available()) printf("gemm_openblas_gflops %.1f\n", gemm_gflops(ref_sgemm, 512));
+    printf("bandwidth_gbs %.1f\n", bandwidth(threads));
+    dn_dataset_free(&mnist);
     return 0;
 }

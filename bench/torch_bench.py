@@ -1,14 +1,29 @@
 """PyTorch's side of `make bench`: the same networks, batch size, optimiser
-(SGD with momentum) and random data as bench/bench.c, on the CPU with a given
-thread count. Prints "key value" lines."""
-import sys, time
+(SGD with momentum) and MNIST training images as bench/bench.c, on the CPU
+with a given thread count. Prints "key value" lines.
+
+    torch_bench.py THREADS SECONDS MNIST_DIR"""
+import os, sys, time
 import torch
 import torch.nn as nn
 
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
 secs = float(sys.argv[2]) if len(sys.argv) > 2 else 3.0
+mnist = sys.argv[3] if len(sys.argv) > 3 else "data/mnist"
 torch.set_num_threads(threads)
 torch.manual_seed(1)
+
+
+def mnist_train(n):
+    """The first n training images (floats in [0, 1], N x 1 x 28 x 28) and labels."""
+    with open(os.path.join(mnist, "train-images-idx3-ubyte"), "rb") as f:
+        f.read(16)
+        px = bytearray(f.read(784 * n))
+    with open(os.path.join(mnist, "train-labels-idx1-ubyte"), "rb") as f:
+        f.read(8)
+        lb = bytearray(f.read(n))
+    x = torch.frombuffer(px, dtype=torch.uint8).float().div_(255).reshape(n, 1, 28, 28)
+    return x, torch.frombuffer(lb, dtype=torch.uint8).long()
 
 def mlp():
     return nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64),
@@ -35,8 +50,7 @@ def cnn():  # digitnet's "cnn" preset
 def train_rate(make, n):
     model = make()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x = torch.rand(n, 1, 28, 28)
-    y = torch.arange(n) % 10
+    x, y = mnist_train(n)
     lossf = nn.CrossEntropyLoss()
     done, t0, p = 0, None, 0
     while True:
@@ -54,7 +68,7 @@ def train_rate(make, n):
 
 def infer(make):
     model = make().eval()
-    x = torch.rand(1000, 1, 28, 28)
+    x, _ = mnist_train(1000)
     with torch.no_grad():
         model(x)
         t0, reps = time.perf_counter(), 0
