@@ -237,7 +237,16 @@ DN_API dn_status dn_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *o
 /* ======================================================================== */
 
 typedef enum dn_optimizer { DN_OPT_SGD, DN_OPT_MOMENTUM, DN_OPT_ADAM } dn_optimizer;
-typedef enum dn_schedule { DN_SCHED_CONSTANT, DN_SCHED_STEP, DN_SCHED_COSINE } dn_schedule;
+/* Learning-rate schedules (docs/optimisers.md). constant, step and cosine
+ * change the rate once per epoch; onecycle changes it every step: a linear
+ * rise from 0 to lr over the first `warmup` fraction of all steps, then a
+ * linear fall to lr_min at the last step. */
+typedef enum dn_schedule {
+    DN_SCHED_CONSTANT,
+    DN_SCHED_STEP,
+    DN_SCHED_COSINE,
+    DN_SCHED_ONECYCLE
+} dn_schedule;
 
 /* Progress reported to the caller; the library itself never prints. */
 typedef struct dn_progress {
@@ -271,7 +280,9 @@ typedef struct dn_train_opts {
     dn_schedule schedule;    /* default constant */
     int step_epochs;         /* step schedule: multiply by gamma every step_epochs */
     float gamma;             /* default 0.1 */
-    float lr_min;            /* cosine floor, default 0 */
+    float lr_min;            /* cosine and onecycle floor, default 0 */
+    float warmup;            /* onecycle: fraction of steps spent rising, default 0.3 */
+    float label_smoothing;   /* targets (1-s) one-hot + s/10, 0..0.5; default 0 */
     uint64_t seed;           /* shuffling, dropout, augmentation */
     size_t val_count;        /* images held out of the END of train; default 5000 */
     int keep_best;           /* restore the parameters of the best validation epoch; default 1 */

@@ -4,11 +4,12 @@
  * goes in and how a run resumes from it.
  *
  * Layout, all integers little-endian, floats IEEE-754 binary32 (f64:
- * binary64), signed values as two's complement, version 1:
+ * binary64), signed values as two's complement, version 2 (version 1 files,
+ * without the two version-2 fields, still load):
  *
  *   size  field
  *   8     magic "DNCKPT01"
- *   4     u32 format version (1)
+ *   4     u32 format version (2)
  *   4     u32 flags (0; reserved)
  *         training options (dn_train_opts without callbacks):
  *   4+4   u32 epochs, u32 batch
@@ -16,11 +17,12 @@
  *   4+4   u32 optimizer (0 sgd, 1 momentum, 2 adam), f32 momentum
  *   4     u32 nesterov
  *   4*4   f32 beta1, beta2, eps, weight_decay
- *   4+4   u32 schedule (0 constant, 1 step, 2 cosine), u32 step_epochs
+ *   4+4   u32 schedule (0 constant, 1 step, 2 cosine, 3 onecycle), u32 step_epochs
  *   4+4   f32 gamma, f32 lr_min
  *   8+8   u64 seed, u64 val_count
  *   4+4   u32 keep_best, u32 aug_shift
  *   4*3   f32 aug_rotate, aug_scale, aug_elastic
+ *   4+4   f32 warmup, f32 label_smoothing (version 2 only)
  *         the run:
  *   4     u32 epochs completed E (1..epochs)
  *   4+4   u32 worker threads, u32 threads sharing one batch
@@ -58,7 +60,7 @@
 #include <zlib.h>
 
 #define MAGIC "DNCKPT01"
-#define VERSION 1u
+#define VERSION 2u
 #define MAX_META 4096u
 #define MAX_KEY 256u
 #define MAX_VALUE (1u << 20)
@@ -176,6 +178,8 @@ static void put_opts(ckw *w, const dn_train_opts *o) {
     put_f32(w, o->aug_rotate);
     put_f32(w, o->aug_scale);
     put_f32(w, o->aug_elastic);
+    put_f32(w, o->warmup);
+    put_f32(w, o->label_smoothing);
 }
 
 /* Everything but the trailing CRC. */
@@ -333,7 +337,7 @@ static float *get_floats(rbuf *r, size_t n) {
     return f;
 }
 
-static void get_opts(rbuf *r, dn_train_opts *o) {
+static void get_opts(rbuf *r, dn_train_opts *o, uint32_t version) {
     dn_train_opts_default(o);
     o->epochs = get_i32(r);
     o->batch = get_i32(r);
@@ -356,15 +360,20 @@ static void get_opts(rbuf *r, dn_train_opts *o) {
     o->aug_rotate = get_f32(r);
     o->aug_scale = get_f32(r);
     o->aug_elastic = get_f32(r);
+    if (version >= 2) {
+        o->warmup = get_f32(r);
+        o->label_smoothing = get_f32(r);
+    }
     o->progress_every = 1;
 }
 
 /* The settings must be ones the trainer accepts. */
 static int opts_valid(const dn_train_opts *o) {
-    const float f[] = {o->lr,        o->momentum,    o->beta1,       o->beta2,
-                       o->eps,       o->gamma,       o->lr_min,      o->aug_rotate,
-                       o->aug_scale, o->aug_elastic, o->weight_decay};
-    int ok = o->epochs >= 1 && o->optimizer <= DN_OPT_ADAM && o->schedule <= DN_SCHED_COSINE &&
+    const float f[] = {
+        o->lr,           o->momentum, o->beta1,          o->beta2,     o->eps,
+        o->gamma,        o->lr_min,   o->aug_rotate,     o->aug_scale, o->aug_elastic,
+        o->weight_decay, o->warmup,   o->label_smoothing};
+    int ok = o->epochs >= 1 && o->optimizer <= DN_OPT_ADAM && o->schedule <= DN_SCHED_ONECYCLE &&
              o->lr > 0 && o->aug_shift <= 28;
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) ok &= isfinite(f[i]) != 0;
     return ok;
@@ -411,8 +420,9 @@ static dn_status parse_model(rbuf *r, dn_checkpoint *ck, const char *path, dn_er
     return r->bad ? dn_fail(err, DN_E_FORMAT, "%s: model section is malformed", path) : DN_OK;
 }
 
-static dn_status parse(rbuf *r, dn_checkpoint *ck, const char *path, dn_error *err) {
-    get_opts(r, &ck->opts);
+static dn_status parse(rbuf *r, dn_checkpoint *ck, uint32_t version, const char *path,
+                       dn_error *err) {
+    get_opts(r, &ck->opts, version);
     ck->epoch = get_i32(r);
     ck->threads = get_i32(r);
     ck->split = get_i32(r);
@@ -480,12 +490,13 @@ dn_status dn_checkpoint_load(const char *path, dn_checkpoint **out, dn_error *er
         free(data);
         return dn_fail(err, DN_E_FORMAT, "%s: truncated checkpoint (%zu bytes)", path, size);
     }
-    if (version != VERSION || flags != 0) {
+    if (version < 1 || version > VERSION || flags != 0) {
         free(data);
-        return dn_fail(err, DN_E_UNSUPPORTED,
-                       "%s: checkpoint format version %u (flags %u), this digitnet reads version "
-                       "%u",
-                       path, version, flags, VERSION);
+        return dn_fail(
+            err, DN_E_UNSUPPORTED,
+            "%s: checkpoint format version %u (flags %u), this digitnet reads versions 1 to "
+            "%u",
+            path, version, flags, VERSION);
     }
     rbuf tail = {data, size, size - 4, 0};
     if (get_u32(&tail) != dn_checksum(data, size - 4)) {
@@ -499,7 +510,7 @@ dn_status dn_checkpoint_load(const char *path, dn_checkpoint **out, dn_error *er
         return dn_fail(err, DN_E_NOMEM, "%s: out of memory", path);
     }
     r.len = size - 4;
-    st = parse(&r, ck, path, err);
+    st = parse(&r, ck, version, path, err);
     free(data);
     if (st != DN_OK) {
         dn_checkpoint_free(ck);

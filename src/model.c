@@ -295,8 +295,8 @@ static void backward_layers(dn_exec *e, const float *x, int n, float *grad, floa
 }
 
 void dn_exec_backward(dn_exec *e, const float *x, const unsigned char *labels, int n, float *grad,
-                      float scale) {
-    dn_softmax_xent_backward(e->probs, labels, e->grad_a, n, DN_CLASSES, scale);
+                      float scale, float smoothing) {
+    dn_softmax_xent_backward(e->probs, labels, e->grad_a, n, DN_CLASSES, scale, smoothing);
     backward_layers(e, x, n, grad, NULL, 1, 0);
 }
 

@@ -65,9 +65,10 @@ double dn_exec_forward(dn_exec *e, const float *x, const unsigned char *labels, 
                        dn_rng *rng, float *state);
 
 /* Backward pass after a training forward: accumulates dL/dparams into grad
- * (laid out like m->params), with L = scale * summed loss. */
+ * (laid out like m->params), with L = scale * summed loss against targets
+ * (1 - smoothing) one-hot + smoothing / 10. */
 void dn_exec_backward(dn_exec *e, const float *x, const unsigned char *labels, int n, float *grad,
-                      float scale);
+                      float scale, float smoothing);
 
 /* Backward from a given dL/dlogits [n, 10] (for example a one-hot vector,
  * giving the gradient of one class's logit). dinput [n, 784] (may be NULL)

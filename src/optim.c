@@ -143,7 +143,7 @@ void dn_optim_step(dn_optim *o, float *w, const float *g, float lr) {
     dn_optim_step_sum(o, w, &g, 1, lr, 1);
 }
 
-float dn_schedule_lr(const dn_train_opts *o, int epoch) {
+float dn_schedule_lr(const dn_train_opts *o, int epoch, size_t step, size_t steps) {
     switch (o->schedule) {
     case DN_SCHED_CONSTANT:
         return o->lr;
@@ -154,6 +154,13 @@ float dn_schedule_lr(const dn_train_opts *o, int epoch) {
     case DN_SCHED_COSINE: {
         double t = o->epochs > 0 ? (double)epoch / o->epochs : 0.0;
         return (float)(o->lr_min + 0.5 * (o->lr - o->lr_min) * (1.0 + cos(3.141592653589793 * t)));
+    }
+    case DN_SCHED_ONECYCLE: {
+        /* the middle of this step as a fraction of the whole run */
+        double total = (double)o->epochs * (double)(steps ? steps : 1);
+        double p = ((double)epoch * (double)(steps ? steps : 1) + (double)step + 0.5) / total;
+        if (p < o->warmup) return (float)(o->lr * p / o->warmup);
+        return (float)(o->lr_min + (o->lr - o->lr_min) * (1.0 - p) / (1.0 - o->warmup));
     }
     }
     return o->lr;
@@ -178,6 +185,8 @@ dn_status dn_schedule_parse(const char *name, dn_schedule *out) {
         *out = DN_SCHED_STEP;
     else if (!strcmp(name, "cosine"))
         *out = DN_SCHED_COSINE;
+    else if (!strcmp(name, "onecycle"))
+        *out = DN_SCHED_ONECYCLE;
     else
         return DN_E_ARG;
     return DN_OK;

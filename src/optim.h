@@ -25,7 +25,9 @@ void dn_optim_step(dn_optim *o, float *w, const float *g, float lr);
  * `threads` threads. */
 void dn_optim_step_sum(dn_optim *o, float *w, const float *const *grads, int k, float lr,
                        int threads);
-/* Learning rate for a 0-based epoch. */
-float dn_schedule_lr(const dn_train_opts *o, int epoch);
+/* Learning rate for step `step` (0-based) of `steps` in a 0-based epoch:
+ * constant, step and cosine depend on the epoch only, onecycle on the
+ * position of the step in the whole run. */
+float dn_schedule_lr(const dn_train_opts *o, int epoch, size_t step, size_t steps);
 
 #endif

@@ -36,6 +36,7 @@ void dn_train_opts_default(dn_train_opts *o) {
     o->schedule = DN_SCHED_CONSTANT;
     o->step_epochs = 10;
     o->gamma = 0.1f;
+    o->warmup = 0.3f;
     o->seed = 1;
     o->val_count = 5000;
     o->keep_best = 1;
@@ -56,6 +57,7 @@ typedef struct trainer {
     dn_exec exec[DN_MAX_SPLIT];
     float *tgrad[DN_MAX_SPLIT];
     double tloss[DN_MAX_SPLIT];
+    size_t tcorrect[DN_MAX_SPLIT];
     dn_optim opt;
     dn_rng rng;
     size_t *order;
@@ -105,6 +107,13 @@ static dn_status trainer_init(trainer *t, dn_model *m, const dn_dataset *ds, con
                        ds->cols);
     if (o->epochs <= 0 || o->batch < 0 || !(o->lr > 0.0f) || !isfinite(o->lr))
         return dn_fail(err, DN_E_ARG, "epochs and learning rate must be positive");
+    if ((unsigned)o->schedule > DN_SCHED_ONECYCLE || !(o->warmup >= 0 && o->warmup < 1) ||
+        !(o->lr_min >= 0 && o->lr_min <= o->lr) ||
+        !(o->label_smoothing >= 0 && o->label_smoothing <= 0.5f) ||
+        !(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1))
+        return dn_fail(err, DN_E_ARG,
+                       "schedule settings out of range (warmup 0..1, lr_min 0..lr, label "
+                       "smoothing 0..0.5, Adam betas 0..1)");
     if (o->aug_shift < 0 || o->aug_shift > 28 || !(o->aug_rotate >= 0 && o->aug_rotate <= 360) ||
         !(o->aug_scale >= 0 && o->aug_scale <= 0.9f) ||
         !(o->aug_elastic >= 0 && o->aug_elastic <= 100))
@@ -216,7 +225,7 @@ static void validate(trainer *t, double *acc, double *loss) {
 
 static void record_settings(dn_model *m, const dn_train_opts *o, const trainer *t) {
     static const char *opt_names[] = {"sgd", "momentum", "adam"};
-    static const char *sched_names[] = {"constant", "step", "cosine"};
+    static const char *sched_names[] = {"constant", "step", "cosine", "onecycle"};
     char buf[512];
     snprintf(buf, sizeof buf,
              "epochs=%d batch=%d lr=%g optimizer=%s%s schedule=%s weight_decay=%g seed=%llu "
@@ -226,6 +235,19 @@ static void record_settings(dn_model *m, const dn_train_opts *o, const trainer *
              sched_names[o->schedule], (double)o->weight_decay, (unsigned long long)o->seed,
              t->nval, dn_get_threads(), o->aug_shift, (double)o->aug_rotate, (double)o->aug_scale,
              (double)o->aug_elastic);
+    /* settings added later are recorded only when used, so that older
+     * command lines still write byte-identical models */
+    size_t len = strlen(buf);
+    if (o->optimizer == DN_OPT_ADAM && (o->beta1 != 0.9f || o->beta2 != 0.999f))
+        len += (size_t)snprintf(buf + len, sizeof buf - len, " betas=%g,%g", (double)o->beta1,
+                                (double)o->beta2);
+    if (o->schedule == DN_SCHED_ONECYCLE && len < sizeof buf)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, " warmup=%g", (double)o->warmup);
+    if ((o->schedule == DN_SCHED_ONECYCLE || o->schedule == DN_SCHED_COSINE) && o->lr_min > 0 &&
+        len < sizeof buf)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, " lr_min=%g", (double)o->lr_min);
+    if (o->label_smoothing > 0 && len < sizeof buf)
+        snprintf(buf + len, sizeof buf - len, " label_smoothing=%g", (double)o->label_smoothing);
     dn_model_set_meta(m, "train_settings", buf);
 }
 
@@ -239,11 +261,34 @@ static void restore(dn_model *m, const float *params, const float *state) {
     memcpy(m->state, state, sizeof(float) * m->nstate);
 }
 
+/* A thread's part of a batch longer than SWEEP_MIN goes forward and
+ * backward in pieces of SWEEP images, each while its inputs are still in
+ * cache, its gradients summed: one pass over the data per step rather than
+ * two (the tutorial network's full batch is 172 MB of floats). Only for
+ * networks without batch statistics, whose gradient does not depend on
+ * how the batch is cut. */
+#define SWEEP_MIN 1024
+#define SWEEP 512
+
+/* Images of probs [n, 10] whose top class is the label. */
+static size_t correct_rows(const float *probs, const unsigned char *y, int n) {
+    size_t correct = 0;
+    for (int i = 0; i < n; i++) {
+        const float *p = probs + (size_t)i * 10;
+        int best = 0;
+        for (int j = 1; j < 10; j++)
+            if (p[j] > p[best]) best = j;
+        correct += best == y[i];
+    }
+    return correct;
+}
+
 /* Forward and backward over the n images in t->x, split across threads;
  * leaves the gradient of the mean loss in t->grad (one thread) or in the
  * per-thread parts t->tgrad (summed by the optimiser), returns the summed
- * loss. Each part's RNG is derived from the trainer's, so results
- * depend only on the seed and the thread count. */
+ * loss and counts the correct predictions in t->tcorrect. Each part's RNG
+ * is derived from the trainer's, so results depend only on the seed and
+ * the thread count. */
 static double step(trainer *t, int n) {
     int chunk = (n + t->split - 1) / t->split;
     uint64_t seeds[DN_MAX_SPLIT] = {0};
@@ -257,29 +302,29 @@ static double step(trainer *t, int n) {
         float *g = t->split > 1 ? t->tgrad[i] : t->grad;
         memset(g, 0, sizeof(float) * t->m->nparams);
         t->tloss[i] = 0.0;
+        t->tcorrect[i] = 0;
         if (k <= 0) continue;
         dn_rng local;
         dn_rng_seed(&local, seeds[i]);
         dn_rng *rng = t->split > 1 ? &local : &t->rng;
-        const float *x = t->x + (size_t)off * 784;
-        t->tloss[i] = dn_exec_forward(&t->exec[i], x, t->y + off, k, 1, rng, t->m->state);
-        dn_exec_backward(&t->exec[i], x, t->y + off, k, g, 1.0f / (float)n);
+        int piece = t->m->nstate == 0 && k >= SWEEP_MIN ? SWEEP : k;
+        for (int p0 = 0; p0 < k; p0 += piece) {
+            int pk = k - p0 < piece ? k - p0 : piece;
+            const float *x = t->x + (size_t)(off + p0) * 784;
+            const unsigned char *y = t->y + off + p0;
+            t->tloss[i] += dn_exec_forward(&t->exec[i], x, y, pk, 1, rng, t->m->state);
+            t->tcorrect[i] += correct_rows(t->exec[i].probs, y, pk);
+            dn_exec_backward(&t->exec[i], x, y, pk, g, 1.0f / (float)n, t->o.label_smoothing);
+        }
     }
     double loss = 0.0;
     for (int i = 0; i < t->split; i++) loss += t->tloss[i];
     return loss;
 }
 
-static size_t count_correct(const trainer *t, int n) {
-    int chunk = (n + t->split - 1) / t->split;
+static size_t count_correct(const trainer *t) {
     size_t correct = 0;
-    for (int i = 0; i < n; i++) {
-        const float *p = t->exec[i / chunk].probs + (size_t)(i % chunk) * 10;
-        int best = 0;
-        for (int j = 1; j < 10; j++)
-            if (p[j] > p[best]) best = j;
-        correct += best == t->y[i];
-    }
+    for (int i = 0; i < t->split; i++) correct += t->tcorrect[i];
     return correct;
 }
 
@@ -288,7 +333,7 @@ static dn_status run_epoch(trainer *t, int epoch, double *loss_out, double *acc_
                            double *secs_out, dn_error *err) {
     const dn_train_opts *o = &t->o;
     size_t batches = (t->ntrain + (size_t)t->batch - 1) / (size_t)t->batch;
-    float lr = dn_schedule_lr(o, epoch - 1);
+    float lr = dn_schedule_lr(o, epoch - 1, 0, batches);
     double t0 = dn_now(), loss_sum = 0.0;
     size_t seen = 0, correct = 0;
     int full = (size_t)t->batch == t->ntrain && !dn_augment_enabled(o);
@@ -297,6 +342,7 @@ static dn_status run_epoch(trainer *t, int epoch, double *loss_out, double *acc_
         size_t first = b * (size_t)t->batch;
         int n = (int)(t->ntrain - first < (size_t)t->batch ? t->ntrain - first : (size_t)t->batch);
         /* full batch without augmentation: the same data every step */
+        if (o->schedule == DN_SCHED_ONECYCLE) lr = dn_schedule_lr(o, epoch - 1, b, batches);
         if (!full || !t->x_loaded) load_batch(t, first, n);
         t->x_loaded = full;
         double loss = step(t, n);
@@ -312,7 +358,7 @@ static dn_status run_epoch(trainer *t, int epoch, double *loss_out, double *acc_
                                          : "exploding",
                            epoch, b + 1, (double)lr);
         }
-        correct += count_correct(t, n);
+        correct += count_correct(t);
         if (t->split > 1)
             dn_optim_step_sum(&t->opt, t->m->params, (const float *const *)t->tgrad, t->split, lr,
                               t->split);
@@ -483,7 +529,7 @@ static dn_status train_loop(trainer *t, dn_error *err) {
                              .val_loss = vloss,
                              .train_accuracy = acc,
                              .epoch_seconds = secs,
-                             .lr = dn_schedule_lr(o, epoch - 1)};
+                             .lr = dn_schedule_lr(o, epoch - 1, batches - 1, batches)};
             if (o->progress(&p, o->progress_user))
                 st = dn_fail(err, DN_E_CANCELLED, "training cancelled");
         }

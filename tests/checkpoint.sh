@@ -63,6 +63,11 @@ check_resume split2 $((55 + 20)) 1 --arch 784-32-10 --optimizer nesterov --sched
     --step-epochs 1 --gamma 0.5 --epochs 3 -j 2 --subset 4000 --val 500 --seed 2
 check_resume batchnorm 40 1 --arch conv3x3x4-bn-relu-pool2-fc10 --optimizer momentum \
     --epochs 2 -j 1 --subset 2000 --val 500 --seed 4
+# a schedule that changes every step, Adam's betas and label smoothing are
+# part of the stored state too
+check_resume onecycle $((55 + 30)) 1 --arch 784-32-10 --optimizer adam --lr 0.005 --beta1 0.7 \
+    --beta2 0.9 --schedule onecycle --warmup 0.2 --label-smoothing 0.1 --epochs 3 -j 1 \
+    --subset 4000 --val 500 --seed 6
 check_resume fullbatch 3 2 --arch 784-10 --batch 0 --lr 0.5 --epochs 5 -j 1 --subset 3000 \
     --val 500
 

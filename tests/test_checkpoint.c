@@ -283,8 +283,8 @@ static void test_corruption(void) {
      * schedule, epoch, moment count, order length and the first order
      * entries (offsets from the layout at the top of src/checkpoint.c);
      * other bytes (floats, seeds) may take other values but must not crash */
-    static const size_t must_fail[] = {0,   3,   8,   12,  28,  56,  108, 208, 212,
-                                       213, 220, 221, 224, 226, 228, 240, 250};
+    static const size_t must_fail[] = {0,   3,   8,   12,  28,  56,  116, 216, 220,
+                                       221, 228, 229, 232, 234, 236, 248, 258};
     size_t wrongly_accepted = 0;
     for (size_t pos = 0; pos < 600 && pos < n - 4; pos++) {
         memcpy(copy, data, n);
@@ -309,6 +309,18 @@ static void test_corruption(void) {
         fclose(g);
     }
     CHECK(dn_checkpoint_load(bad, &ck, &err) == DN_E_FORMAT && strstr(err.msg, "checksum"));
+    /* a version-1 file (the same without warmup and label smoothing, the
+     * 8 bytes at 108) still loads; version 3 is refused by name */
+    memcpy(copy, data, 108);
+    memcpy(copy + 108, data + 116, n - 116);
+    size_t n1 = n - 8;
+    for (int v = 1; v <= 3; v += 2) {
+        copy[8] = (unsigned char)v;
+        uint32_t crc = (uint32_t)crc32(0L, copy, (uInt)(n1 - 4));
+        for (int k = 0; k < 4; k++) copy[n1 - 4 + (size_t)k] = (unsigned char)(crc >> (8 * k));
+        CHECK_MSG(load_bytes(bad, copy, n1) == (v == 1), "version %d", v);
+    }
+    CHECK(dn_checkpoint_load(bad, &ck, &err) == DN_E_UNSUPPORTED && strstr(err.msg, "version 3"));
     unlink(bad);
 }
 

@@ -9,7 +9,8 @@
  * relative error ||num - ana|| / ||ana|| must be under 1e-4. The check cannot
  * pass vacuously: it asserts the gradient is not all zeros, and a network
  * with a deliberately broken backward (a helper that scales one layer's
- * gradient by 1.1) must fail it.
+ * gradient by 1.1) must fail it. Label smoothing is checked the same way,
+ * against the smoothed cross-entropy computed here from the probabilities.
  */
 #include "check.h"
 #include "model.h"
@@ -21,12 +22,22 @@ typedef struct gc_result {
     size_t checked;
 } gc_result;
 
+static float smoothing; /* label smoothing of the network under check */
+
 static double loss_at(dn_exec *e, dn_model *m, const float *x, const unsigned char *y, int n,
                       float *state_scratch) {
     dn_rng rng;
     dn_rng_seed(&rng, 99); /* the same dropout mask on every evaluation */
     memcpy(state_scratch, m->state, sizeof(float) * (m->nstate ? m->nstate : 1));
-    return dn_exec_forward(e, x, y, n, 1, &rng, state_scratch);
+    double xent = dn_exec_forward(e, x, y, n, 1, &rng, state_scratch);
+    if (smoothing == 0) return xent;
+    /* -sum_j t_j log p_j with t = (1 - s) one-hot + s / 10 */
+    double l = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 10; j++)
+            l -= ((j == y[i] ? 1.0 - smoothing : 0.0) + smoothing / 10.0) *
+                 log((double)e->probs[i * 10 + j]);
+    return l;
 }
 
 /* corrupt: -1 none, else the layer whose gradient is scaled by 1.1 */
@@ -53,7 +64,7 @@ static gc_result gradcheck(const char *arch, const char *act, float h, int corru
     dn_rng rng;
     dn_rng_seed(&rng, 99);
     dn_exec_forward(&e, x, y, N, 1, &rng, state);
-    dn_exec_backward(&e, x, y, N, grad, 1.0f);
+    dn_exec_backward(&e, x, y, N, grad, 1.0f, smoothing);
     if (corrupt >= 0) {
         dn_layer *l = &m->layers[corrupt];
         for (size_t i = 0; i < l->nparams; i++) grad[l->param_offset + i] *= 1.1f;
@@ -117,6 +128,14 @@ int main(void) {
         CHECK_MSG(r.grad_norm > 1e-3, "%s: gradient is (nearly) zero", nets[i].arch);
         CHECK(r.checked > 0);
     }
+    /* label smoothing: the gradient of the smoothed loss */
+    smoothing = 0.2f;
+    gc_result ls = gradcheck("784-16-12-10", "tanh", 1e-2f, -1);
+    printf("label smoothing 0.2: norm rel %.2e  |g| %.3g\n", ls.norm_rel, ls.grad_norm);
+    CHECK_MSG(ls.norm_rel < 1e-4, "label smoothing: norm-wise relative error %g", ls.norm_rel);
+    gc_result ls_bad = gradcheck("784-16-12-10", "tanh", 1e-2f, 2);
+    CHECK(ls_bad.norm_rel > 1e-2);
+    smoothing = 0;
     /* a broken backward (one layer's gradient off by 10%) must be caught */
     gc_result bad = gradcheck("784-16-10", "relu", 1e-2f, 2);
     printf("broken gradient: norm rel %.2e\n", bad.norm_rel);

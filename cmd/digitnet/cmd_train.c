@@ -60,9 +60,14 @@ static const char *usage_text =
     "      --optimizer NAME   sgd (default), momentum, nesterov, adam\n"
     "      --momentum X       momentum coefficient (default 0.9)\n"
     "      --weight-decay X   L2 weight decay (default 0)\n"
-    "      --schedule NAME    constant (default), step, cosine\n"
+    "      --beta1 X --beta2 X  Adam's moment decay rates (default 0.9, 0.999)\n"
+    "      --schedule NAME    constant (default), step, cosine (per epoch), onecycle\n"
+    "                         (per step: linear rise over --warmup, linear fall to --lr-min)\n"
     "      --step-epochs N    step schedule period (default 10)\n"
     "      --gamma X          step schedule factor (default 0.1)\n"
+    "      --warmup F         onecycle: fraction of all steps spent rising (default 0.3)\n"
+    "      --lr-min X         cosine and onecycle: the final learning rate (default 0)\n"
+    "      --label-smoothing S  train towards (1-S) on the label, S/10 spread (default 0)\n"
     "      --seed N           RNG seed for init, shuffling, dropout, augmentation (default 1)\n"
     "  -j, --threads N        worker threads (default: all cores; 1 = bit-reproducible)\n"
     "  -d, --data PATH        training data (default data/mnist): a directory of\n"
@@ -232,6 +237,11 @@ enum {
     O_SCHED,
     O_STEP,
     O_GAMMA,
+    O_BETA1,
+    O_BETA2,
+    O_WARMUP,
+    O_LRMIN,
+    O_SMOOTH,
     O_SEED,
     O_VAL,
     O_AUG,
@@ -267,6 +277,11 @@ static const struct option long_opts[] = {{"arch", required_argument, 0, 'a'},
                                           {"schedule", required_argument, 0, O_SCHED},
                                           {"step-epochs", required_argument, 0, O_STEP},
                                           {"gamma", required_argument, 0, O_GAMMA},
+                                          {"beta1", required_argument, 0, O_BETA1},
+                                          {"beta2", required_argument, 0, O_BETA2},
+                                          {"warmup", required_argument, 0, O_WARMUP},
+                                          {"lr-min", required_argument, 0, O_LRMIN},
+                                          {"label-smoothing", required_argument, 0, O_SMOOTH},
                                           {"seed", required_argument, 0, O_SEED},
                                           {"threads", required_argument, 0, 'j'},
                                           {"data", required_argument, 0, 'd'},
@@ -357,7 +372,7 @@ static int apply_option(train_cli *c, int opt, const char *arg, const char *wher
         break;
     case O_SCHED:
         if (dn_schedule_parse(arg, &o->schedule) != DN_OK) {
-            cli_usage_error("train", "%s: unknown '%s' (constant, step, cosine)", L, arg);
+            cli_usage_error("train", "%s: unknown '%s' (constant, step, cosine, onecycle)", L, arg);
             return -1;
         }
         break;
@@ -368,6 +383,23 @@ static int apply_option(train_cli *c, int opt, const char *arg, const char *wher
     case O_GAMMA:
         if (cli_parse_float("train", L, arg, 0, 1, &d)) return -1;
         o->gamma = (float)d;
+        break;
+    case O_BETA1:
+    case O_BETA2:
+        if (cli_parse_float("train", L, arg, 0, 0.9999999, &d)) return -1;
+        *(opt == O_BETA1 ? &o->beta1 : &o->beta2) = (float)d;
+        break;
+    case O_WARMUP:
+        if (cli_parse_float("train", L, arg, 0, 0.99, &d)) return -1;
+        o->warmup = (float)d;
+        break;
+    case O_LRMIN:
+        if (cli_parse_float("train", L, arg, 0, 10, &d)) return -1;
+        o->lr_min = (float)d;
+        break;
+    case O_SMOOTH:
+        if (cli_parse_float("train", L, arg, 0, 0.5, &d)) return -1;
+        o->label_smoothing = (float)d;
         break;
     case O_SEED:
         if (cli_parse_long("train", L, arg, 0, 0x7fffffffL, &l)) return -1;
@@ -812,7 +844,7 @@ static int start_dashboard(train_cli *c) {
 static void describe_run(train_cli *c, const dn_model *m, const dn_dataset *train,
                          const dn_checkpoint *ck, int resumed_epoch) {
     const dn_train_opts *o = &c->o;
-    static const char *const sched[] = {"constant", "step", "cosine"};
+    static const char *const sched[] = {"constant", "step", "cosine", "onecycle"};
     const char *opt = o->optimizer == DN_OPT_ADAM       ? "adam"
                       : o->optimizer == DN_OPT_MOMENTUM ? (o->nesterov ? "nesterov" : "momentum")
                                                         : "sgd";
@@ -833,7 +865,7 @@ static void describe_run(train_cli *c, const dn_model *m, const dn_dataset *trai
              "%s, %zu parameters; %s, lr %g, %s schedule, %s; %zu training and %zu validation "
              "images; %d threads",
              dn_model_arch(m), dn_model_param_count(m), opt, (double)o->lr,
-             sched[o->schedule <= DN_SCHED_COSINE ? o->schedule : 0], batch, train->count - nval,
+             sched[o->schedule <= DN_SCHED_ONECYCLE ? o->schedule : 0], batch, train->count - nval,
              nval, dn_get_threads());
     dn_monitor_describe(c->mon, title, detail);
     if (ck) dn_monitor_seed(c->mon, ck);

@@ -101,6 +101,6 @@ double dn_softmax_xent_forward(const float *logits, const unsigned char *labels,
                                int n, int classes);
 /* dlogits = (probs - onehot(labels)) * scale. */
 void dn_softmax_xent_backward(const float *probs, const unsigned char *labels, float *dlogits,
-                              int n, int classes, float scale);
+                              int n, int classes, float scale, float smoothing);
 
 #endif

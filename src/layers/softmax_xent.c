@@ -33,11 +33,13 @@ double dn_softmax_xent_forward(const float *logits, const unsigned char *labels,
 }
 
 void dn_softmax_xent_backward(const float *probs, const unsigned char *labels, float *dlogits,
-                              int n, int classes, float scale) {
+                              int n, int classes, float scale, float smoothing) {
+    /* target t = (1 - s) one-hot + s / classes: dL/dz = p - t */
+    float off = scale * smoothing / (float)classes, on = scale * (1.0f - smoothing);
     for (int i = 0; i < n; i++) {
         const float *p = probs + (size_t)i * classes;
         float *d = dlogits + (size_t)i * classes;
-        for (int j = 0; j < classes; j++) d[j] = p[j] * scale;
-        d[labels[i]] -= scale;
+        for (int j = 0; j < classes; j++) d[j] = p[j] * scale - off;
+        d[labels[i]] -= on;
     }
 }

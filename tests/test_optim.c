@@ -1,0 +1,155 @@
+/*
+ * test_optim.c — learning-rate schedules against their formulas (the per
+ * epoch ones ignore the step, onecycle rises linearly to its peak at the
+ * warm-up fraction and falls linearly to lr_min), the label-smoothed loss
+ * gradient, the trainer refusing out-of-range schedule settings, and a long
+ * batch swept in pieces giving the gradient of the whole batch at once.
+ */
+#include "check.h"
+#include "layers/layer.h"
+#include "model.h"
+#include "optim.h"
+
+static int near(double a, double b) {
+    return fabs(a - b) <= 1e-6 * (1.0 + fabs(b));
+}
+
+static void test_per_epoch(void) {
+    dn_train_opts o;
+    dn_train_opts_default(&o);
+    o.lr = 0.1f;
+    o.epochs = 4;
+    CHECK(dn_schedule_lr(&o, 2, 7, 10) == 0.1f);
+    o.schedule = DN_SCHED_STEP;
+    o.step_epochs = 2;
+    o.gamma = 0.5f;
+    CHECK(near(dn_schedule_lr(&o, 1, 9, 10), 0.1));
+    CHECK(near(dn_schedule_lr(&o, 2, 0, 10), 0.05));
+    o.schedule = DN_SCHED_COSINE;
+    o.lr_min = 0.01f;
+    CHECK(near(dn_schedule_lr(&o, 0, 5, 10), 0.1));
+    CHECK(near(dn_schedule_lr(&o, 2, 0, 10), 0.055));
+    /* the step within the epoch does not move a per-epoch schedule */
+    CHECK(dn_schedule_lr(&o, 3, 0, 10) == dn_schedule_lr(&o, 3, 9, 10));
+}
+
+static void test_onecycle(void) {
+    dn_train_opts o;
+    dn_train_opts_default(&o);
+    o.schedule = DN_SCHED_ONECYCLE;
+    o.lr = 0.01f;
+    o.lr_min = 0.0f;
+    o.warmup = 0.25f;
+    o.epochs = 2;
+    const size_t steps = 50; /* 100 steps in all; the peak between steps 24 and 25 */
+    double prev = 0, peak = 0;
+    int rising = 1, ok_shape = 1;
+    for (int e = 0; e < 2; e++)
+        for (size_t s = 0; s < steps; s++) {
+            double lr = dn_schedule_lr(&o, e, s, steps), p = (e * 50.0 + s + 0.5) / 100.0;
+            double want = p < 0.25 ? 0.01 * p / 0.25 : 0.01 * (1 - p) / 0.75;
+            CHECK_MSG(near(lr, want), "epoch %d step %zu: lr %g, want %g", e, s, lr, want);
+            if (rising && lr < prev) rising = 0, peak = prev;
+            if (!rising && lr > prev) ok_shape = 0;
+            prev = lr;
+        }
+    CHECK(!rising && ok_shape);
+    CHECK_MSG(peak > 0.0098 && peak <= 0.01f, "peak %g", peak);
+    CHECK(prev > 0 && prev < 1e-4); /* the last step: half a step above lr_min */
+    o.lr_min = 0.001f;
+    CHECK(near(dn_schedule_lr(&o, 1, steps - 1, steps), 0.001 + 0.009 * 0.005 / 0.75));
+}
+
+static void test_smoothing(void) {
+    float p[2 * 10], d[2 * 10];
+    for (int i = 0; i < 20; i++) p[i] = 0.1f;
+    unsigned char y[2] = {3, 8};
+    dn_softmax_xent_backward(p, y, d, 2, 10, 0.5f, 0.2f);
+    for (int i = 0; i < 2; i++) {
+        double sum = 0;
+        for (int j = 0; j < 10; j++) {
+            /* scale * (p - t), t = 0.8 one-hot + 0.02 */
+            double want = 0.5 * (0.1 - ((j == y[i] ? 0.8 : 0.0) + 0.02));
+            CHECK_MSG(near(d[i * 10 + j], want), "row %d class %d: %g, want %g", i, j,
+                      (double)d[i * 10 + j], want);
+            sum += d[i * 10 + j];
+        }
+        CHECK(fabs(sum) < 1e-6);
+    }
+    /* no smoothing: exactly p - one-hot */
+    dn_softmax_xent_backward(p, y, d, 2, 10, 1.0f, 0.0f);
+    CHECK(d[3] == 0.1f - 1.0f && d[4] == 0.1f);
+}
+
+static void test_rejects(void) {
+    static unsigned char img[200 * 784], lab[200];
+    dn_dataset ds = {200, 28, 28, img, lab};
+    dn_model *m;
+    CHECK_OK(dn_model_create("784-10", NULL, 1, &m, &check_err_));
+    struct {
+        float warmup, lr_min, smoothing, beta1;
+    } bad[] = {{1.0f, 0, 0, 0.9f},    {-0.1f, 0, 0, 0.9f}, {0.3f, 1.0f, 0, 0.9f},
+               {0.3f, 0, 0.6f, 0.9f}, {0.3f, 0, 0, 1.0f},  {NAN, 0, 0, 0.9f}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        dn_train_opts o;
+        dn_train_opts_default(&o);
+        o.schedule = DN_SCHED_ONECYCLE;
+        o.epochs = 1;
+        o.val_count = 50;
+        o.warmup = bad[i].warmup;
+        o.lr_min = bad[i].lr_min;
+        o.label_smoothing = bad[i].smoothing;
+        o.beta1 = bad[i].beta1;
+        dn_error err = {{0}};
+        CHECK_MSG(dn_train(m, &ds, &o, NULL, &err) == DN_E_ARG, "case %zu accepted", i);
+    }
+    dn_model_free(m);
+}
+
+/* One full-batch SGD step of dn_train (1,100 images: swept in pieces)
+ * against the same step from one forward and backward over all of them. */
+static void test_sweep(const char *arch) {
+    enum { N = 1100 };
+    static unsigned char img[N * 784], lab[N];
+    dn_rng r;
+    dn_rng_seed(&r, 11);
+    for (size_t i = 0; i < sizeof img; i++) img[i] = (unsigned char)(dn_rng_u64(&r) >> 56);
+    for (int i = 0; i < N; i++) lab[i] = (unsigned char)(i % 10);
+    dn_model *a, *b;
+    CHECK_OK(dn_model_create(arch, NULL, 2, &a, &check_err_));
+    CHECK_OK(dn_model_create(arch, NULL, 2, &b, &check_err_));
+    dn_train_opts o;
+    dn_train_opts_default(&o);
+    o.epochs = 1, o.batch = 0, o.lr = 0.1f, o.val_count = 0;
+    dn_set_threads(1);
+    dn_dataset ds = {N, 28, 28, img, lab};
+    CHECK_OK(dn_train(a, &ds, &o, NULL, &check_err_));
+    float *x = malloc(sizeof(float) * N * 784), *g = calloc(b->nparams, sizeof(float));
+    for (int i = 0; i < N; i++) dn_images_to_float(img + (size_t)i * 784, 784, x + (size_t)i * 784);
+    dn_exec e;
+    CHECK_OK(dn_exec_init(&e, b, N, 1, 1, &check_err_));
+    dn_rng_seed(&r, 1);
+    dn_exec_forward(&e, x, lab, N, 1, &r, b->state);
+    dn_exec_backward(&e, x, lab, N, g, 1.0f / N, 0.0f);
+    double worst = 0, moved = 0;
+    for (size_t i = 0; i < b->nparams; i++) {
+        float w = b->params[i] - 0.1f * g[i];
+        worst = fmax(worst, fabs(a->params[i] - w));
+        moved = fmax(moved, fabs(a->params[i] - b->params[i]));
+    }
+    CHECK_MSG(worst < 1e-5 && moved > 1e-4, "%s: swept step differs by %g (moved %g)", arch, worst,
+              moved);
+    dn_exec_free(&e);
+    free(x), free(g);
+    dn_model_free(a), dn_model_free(b);
+}
+
+int main(void) {
+    test_per_epoch();
+    test_onecycle();
+    test_smoothing();
+    test_rejects();
+    test_sweep("tutorial");
+    test_sweep("conv3x3x4s2-relu-conv3x3x6-relu-pool2-fc16-relu-fc10");
+    return check_report("test_optim");
+}
