@@ -133,6 +133,8 @@ int main(int argc, char **argv) {
     printf("train_lenet5 %.0f\n", train_rate("lenet5", 64, 2, 8000 * scale));
     printf("train_torchcnn %.0f\n", train_rate("torchcnn", 64, 2, 640 * scale));
     printf("train_cnn %.0f\n", train_rate("cnn", 64, 2, 512 * scale));
+    /* the tutorial network, full batch over 55,000 images: ms per iteration */
+    printf("tutorial_ms %.2f\n", 55000 * 1000.0 / train_rate("tutorial", 0, 6, 55000));
     double rate, lat;
     infer("cnn", &rate, &lat);
     printf("infer_batch_cnn %.0f\nlatency_us_cnn %.1f\n", rate, lat);

@@ -167,8 +167,37 @@ static void test_tn_acc(void) {
     }
 }
 
+static void test_nt_thin(void) {
+    dn_rng r;
+    dn_rng_seed(&r, 6);
+    /* N from 1 to 16 (odd group sizes of B), odd M (a lone last row), K
+     * with and without a tail past the last multiple of 8, and K < 8 */
+    static const int shapes[][3] = {{1, 1, 3}, {7, 10, 784}, {9, 16, 33},
+                                    {4, 5, 8}, {3, 13, 100}, {600, 10, 17}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], lda = K + 3, ldb = K + 1,
+            ldc = N + 2;
+        float *A = malloc(sizeof(float) * M * lda), *B = malloc(sizeof(float) * N * ldb);
+        float *C = malloc(sizeof(float) * (M + 1) * ldc), *R = malloc(sizeof(float) * M * ldc);
+        fill(A, (size_t)M * lda, &r), fill(B, (size_t)N * ldb, &r),
+            fill(C, (size_t)(M + 1) * ldc, &r);
+        float below = C[M * ldc], beside = C[N];
+        dn_gemm_nt_thin(C, ldc, M, N, K, A, lda, B, ldb);
+        dn_gemm_naive(0, 1, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, R, ldc);
+        double worst = 0;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) worst = fmax(worst, fabs(C[i * ldc + j] - R[i * ldc + j]));
+        CHECK_MSG(worst < 1e-4 * sqrt((double)K) + 1e-5, "nt_thin M=%d N=%d K=%d: %g", M, N, K,
+                  worst);
+        CHECK_MSG(C[M * ldc] == below && C[N] == beside, "nt_thin M=%d N=%d: wrote outside C", M,
+                  N);
+        free(A), free(B), free(C), free(R);
+    }
+}
+
 int main(void) {
     test_pack4();
+    test_nt_thin();
     test_tn_acc();
     test_gemm("portable", dn_gemm_portable);
     test_gemm("portable_st", dn_gemm_portable_st);

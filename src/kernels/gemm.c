@@ -445,6 +445,45 @@ void dn_gemm_pack4_run(float *C, int ldc, int M, int N, int K, const float *Ap, 
                        M - i0 < 4 ? M - i0 : 4);
 }
 
+/* ---------------------------------------------------------------- A B^T, thin */
+
+void dn_gemm_nt_thin(float *C, int ldc, int M, int N, int K, const float *A, int lda,
+                     const float *B, int ldb) {
+    typedef float v8 __attribute__((vector_size(32), aligned(4)));
+    const int K8 = K & ~7;
+    /* two rows of A against four rows of B: 8 accumulators, 6 loads per
+     * 8 multiply-adds; both rows of A stay in L1 across the groups of B */
+    for (int i = 0; i < M; i += 2) {
+        int rows = i + 1 < M ? 2 : 1;
+        const float *a0 = A + (long)i * lda, *a1 = rows > 1 ? a0 + lda : a0;
+        for (int j0 = 0; j0 < N; j0 += 4) {
+            int nj = N - j0 < 4 ? N - j0 : 4;
+            const float *b0 = B + (long)j0 * ldb;
+            const float *b1 = nj > 1 ? b0 + ldb : b0, *b2 = nj > 2 ? b0 + 2L * ldb : b0;
+            const float *b3 = nj > 3 ? b0 + 3L * ldb : b0;
+            v8 z = {0}, c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
+            for (int k = 0; k < K8; k += 8) {
+                v8 x0 = *(const v8 *)(a0 + k), x1 = *(const v8 *)(a1 + k), w;
+                w = *(const v8 *)(b0 + k), c00 += x0 * w, c10 += x1 * w;
+                w = *(const v8 *)(b1 + k), c01 += x0 * w, c11 += x1 * w;
+                w = *(const v8 *)(b2 + k), c02 += x0 * w, c12 += x1 * w;
+                w = *(const v8 *)(b3 + k), c03 += x0 * w, c13 += x1 * w;
+            }
+            v8 acc[2][4] = {{c00, c01, c02, c03}, {c10, c11, c12, c13}};
+            const float *bq[4] = {b0, b1, b2, b3};
+            for (int r = 0; r < rows; r++) {
+                const float *a = r ? a1 : a0;
+                for (int q = 0; q < nj; q++) {
+                    float s = 0.0f;
+                    for (int l = 0; l < 8; l++) s += acc[r][q][l];
+                    for (int k = K8; k < K; k++) s += a[k] * bq[q][k];
+                    C[(long)(i + r) * ldc + j0 + q] = s;
+                }
+            }
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- A^T B */
 
 /* C[0..mr) x [0..16) += sum_k A[k][0..mr) B[k][0..16): 8 accumulators,

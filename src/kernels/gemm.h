@@ -46,6 +46,13 @@ void dn_gemm_portable_st(int ta, int tb, int M, int N, int K, float alpha, const
  * (the tiles) is the long side and both operands arrive K-major. */
 void dn_gemm_tn_acc(float *C, int ldc, int M, int N, int K, const float *A, int lda, const float *B,
                     int ldb);
+/* C [M, N] = A B^T for A [M, K] and B [N, K], both row-major (lda, ldb)
+ * and read in place, for N <= DN_GEMM_THIN: a thin dense layer's forward
+ * (many inputs against a handful of weight rows), where packing A would
+ * copy the whole input for a few products per element. */
+#define DN_GEMM_THIN 16
+void dn_gemm_nt_thin(float *C, int ldc, int M, int N, int K, const float *A, int lda,
+                     const float *B, int ldb);
 size_t dn_gemm_pack4_size(int M, int K);
 void dn_gemm_pack4(float *Ap, int M, int K, const float *A, int lda);
 void dn_gemm_pack4_run(float *C, int ldc, int M, int N, int K, const float *Ap, const float *B,

@@ -15,6 +15,12 @@
 #include <math.h>
 #include <string.h>
 
+/* A layer of at most DN_GEMM_THIN units over a long batch (the tutorial
+ * network's 784-10, full batch) reads its input in place rather than
+ * through the packed GEMM, whose copy of x would cost more than the few
+ * products made per element; mini-batches keep the packed GEMM. */
+#define THIN_MIN_ROWS 512
+
 static dn_status dense_setup(dn_layer *l, dn_error *err) {
     if (l->cfg.units <= 0 || l->cfg.units > 1 << 20)
         return dn_fail(err, DN_E_ARG, "dense layer: %d units is out of range", l->cfg.units);
@@ -40,7 +46,10 @@ static void dense_init(dn_layer *l, dn_rng *rng) {
 static void dense_forward(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c) {
     int in = (int)dn_shape_size(l->in), out = l->cfg.units;
     const float *W = l->w, *b = l->w + (size_t)in * out;
-    dn_gemm(0, 1, n, out, in, 1.0f, x, in, W, in, 0.0f, y, out);
+    if (out <= DN_GEMM_THIN && n >= THIN_MIN_ROWS)
+        dn_gemm_nt_thin(y, out, n, out, in, x, in, W, in);
+    else
+        dn_gemm(0, 1, n, out, in, 1.0f, x, in, W, in, 0.0f, y, out);
     for (int i = 0; i < n; i++) {
         float *row = y + (size_t)i * out;
         for (int j = 0; j < out; j++) row[j] += b[j];
@@ -51,7 +60,10 @@ static void dense_backward(const dn_layer *l, const float *x, const float *y, co
                            float *dx, int n, dn_layer_ctx *c) {
     int in = (int)dn_shape_size(l->in), out = l->cfg.units;
     float *gW = c->gw, *gb = c->gw + (size_t)in * out;
-    dn_gemm(1, 0, out, in, n, 1.0f, dy, out, x, in, 1.0f, gW, in);
+    if (out <= DN_GEMM_THIN && n >= THIN_MIN_ROWS && in % 16 == 0)
+        dn_gemm_tn_acc(gW, in, out, in, n, dy, out, x, in);
+    else
+        dn_gemm(1, 0, out, in, n, 1.0f, dy, out, x, in, 1.0f, gW, in);
     for (int i = 0; i < n; i++) {
         const float *row = dy + (size_t)i * out;
         for (int j = 0; j < out; j++) gb[j] += row[j];
