@@ -5,8 +5,8 @@
 # Each page runs in its own scratch directory, its commands in page order
 # (so a model trained by one line is there for the next), with the fixtures
 # the examples name: photo.jpg, drawings/, photos/, test.csv, model.dnm,
-# my-digits/, data/ (MNIST) and a copy of models/. Adjustments, so that the
-# whole run takes seconds:
+# my-digits/, data/ (MNIST) and copies of models/ and configs/. Adjustments,
+# so that the whole run takes seconds:
 #   - train: `--epochs 1 --subset 700 --val 200 --no-test --no-checkpoint`
 #     appended (later options win; for --finetune the subset is taken from
 #     the mixed data, so it holds the user's digits);
@@ -112,6 +112,7 @@ for page in README.md docs/*.md; do
     [ -f "$fx/photo.jpg" ] && cp "$fx/photo.jpg" "$work/"
     cp models/mnist-mlp.dnm "$work/model.dnm"
     cp -r models "$work/models"
+    cp -r configs "$work/configs"
     ln -s "$root/data" "$work/data"
     ln -s "$DIGITNET" "$work/build/digitnet"
     mkdir -p "$work/build/walkthrough"
