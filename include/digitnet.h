@@ -196,7 +196,9 @@ DN_API int dn_model_meta_at(const dn_model *m, size_t i, const char **key, const
  * concurrently in different threads; one context is not thread-safe.
  * A context uses the dn_get_threads() threads in force when it is created
  * (a server running one context per worker sets 1 first).
- * The model must outlive the context. */
+ * The model must outlive the context, and a context reads the parameters
+ * once, when it is created (it keeps the transformed weights of Winograd
+ * convolutions): create it after training, not before. */
 typedef struct dn_infer dn_infer;
 
 /* Creates a context for batches of 1..1,048,576 inputs (DN_E_ARG

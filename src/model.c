@@ -223,6 +223,12 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
     }
     total += work + nb * DN_CLASSES;
     if (train) total += 2 * nb * widest;
+    size_t prep[DN_MAX_LAYERS] = {0};
+    for (int i = 0; i < m->nlayers && !train; i++) {
+        const dn_layer *l = &m->layers[i];
+        prep[i] = l->ops->prepare ? l->ops->prepare(l, NULL) : 0;
+        total += prep[i];
+    }
     if (total > ((size_t)1 << 34) / sizeof(float))
         return dn_fail(err, DN_E_NOMEM, "batch of %d needs too much memory", max_batch);
     e->buf = malloc((total ? total : 1) * sizeof(float));
@@ -244,7 +250,14 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
     if (train) {
         e->grad_a = p;
         e->grad_b = p + nb * widest;
+        p += 2 * nb * widest;
     }
+    for (int i = 0; i < m->nlayers; i++)
+        if (prep[i]) {
+            e->prep[i] = p;
+            m->layers[i].ops->prepare(&m->layers[i], p);
+            p += prep[i];
+        }
     return DN_OK;
 }
 
@@ -265,7 +278,8 @@ double dn_exec_forward(dn_exec *e, const float *x, const unsigned char *labels, 
                           .aux = e->aux[i],
                           .work = e->work,
                           .state = state ? state + (l->state - m->state) : NULL,
-                          .threads = e->threads};
+                          .threads = e->threads,
+                          .prep = e->prep[i]};
         l->ops->forward(l, e->act[i], e->act[i + 1], n, &c);
     }
     return dn_softmax_xent_forward(e->act[m->nlayers], labels, e->probs, n, DN_CLASSES);

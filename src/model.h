@@ -48,8 +48,9 @@ typedef struct dn_exec {
     float *act[DN_MAX_LAYERS + 1]; /* act[i+1] = output of layer i; act[0] is the caller's x */
     float *aux[DN_MAX_LAYERS];
     float *work;
-    float *probs;           /* [max_batch, 10] */
-    float *grad_a, *grad_b; /* backward ping-pong, [max_batch, widest layer] (train only) */
+    float *prep[DN_MAX_LAYERS]; /* ops->prepare's values (inference executors), else NULL */
+    float *probs;               /* [max_batch, 10] */
+    float *grad_a, *grad_b;     /* backward ping-pong, [max_batch, widest layer] (train only) */
 } dn_exec;
 
 /* train != 0 also allocates the backward buffers. */

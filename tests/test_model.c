@@ -1,7 +1,9 @@
 /*
  * test_model.c — architecture parsing (accepted and rejected strings), model
  * file round trip for every layer type, corruption detection, batch-norm
- * train/inference consistency, inference contexts agreeing with evaluation.
+ * train/inference consistency, inference contexts agreeing with evaluation,
+ * and an inference context's prepared Winograd weights giving exactly what
+ * a training executor computes from the parameters themselves.
  */
 #include "check.h"
 #include "model.h"
@@ -196,6 +198,31 @@ static void test_dropout_rate(void) {
     free(x), free(y), free(aux);
 }
 
+static void test_prepared_weights(void) {
+    const char *arch = "conv3x3x8p1-relu-conv3x3x6-relu-pool2-fc10";
+    dn_model *m;
+    CHECK_OK(dn_model_create(arch, NULL, 4, &m, &check_err_));
+    enum { N = 3 };
+    float x[N * 784], p[N * 10];
+    for (int i = 0; i < N * 784; i++) x[i] = (float)((i * 37) % 101) / 101.0f;
+    dn_exec e;
+    CHECK_OK(dn_exec_init(&e, m, N, 1, 1, &check_err_)); /* training: no prepared weights */
+    CHECK(e.prep[2] == NULL);
+    dn_exec_forward(&e, x, NULL, N, 0, NULL, NULL);
+    dn_set_threads(1);
+    dn_infer *ctx;
+    CHECK_OK(dn_infer_create(m, N, &ctx, &check_err_));
+    CHECK_OK(dn_infer_run(ctx, x, N, p, &check_err_));
+    CHECK(memcmp(p, e.probs, sizeof p) == 0);
+    dn_exec inf;
+    CHECK_OK(dn_exec_init(&inf, m, N, 1, 0, &check_err_));
+    CHECK(inf.prep[0] == NULL && inf.prep[2] != NULL); /* conv 1 -> 8: im2col; 8 -> 6: Winograd */
+    dn_exec_free(&inf);
+    dn_infer_free(ctx);
+    dn_exec_free(&e);
+    dn_model_free(m);
+}
+
 int main(void) {
     char dir[] = "/tmp/dn-model-XXXXXX";
     if (!mkdtemp(dir)) return 1;
@@ -205,6 +232,7 @@ int main(void) {
     test_batchnorm_modes();
     test_null_arguments();
     test_dropout_rate();
+    test_prepared_weights();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;

@@ -72,9 +72,9 @@ static void tanh_backward(const dn_layer *l, const float *x, const float *y, con
     for (size_t i = 0; i < m; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
 
-const dn_layer_ops dn_relu_ops = {"relu",   act_setup,    act_work,
-                                  act_init, relu_forward, relu_backward};
-const dn_layer_ops dn_sigmoid_ops = {"sigmoid", act_setup,       act_work,
-                                     act_init,  sigmoid_forward, sigmoid_backward};
-const dn_layer_ops dn_tanh_ops = {"tanh",   act_setup,    act_work,
-                                  act_init, tanh_forward, tanh_backward};
+const dn_layer_ops dn_relu_ops = {"relu",       act_setup,     act_work, act_init,
+                                  relu_forward, relu_backward, NULL};
+const dn_layer_ops dn_sigmoid_ops = {"sigmoid",       act_setup,        act_work, act_init,
+                                     sigmoid_forward, sigmoid_backward, NULL};
+const dn_layer_ops dn_tanh_ops = {"tanh",       act_setup,     act_work, act_init,
+                                  tanh_forward, tanh_backward, NULL};

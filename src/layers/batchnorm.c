@@ -158,5 +158,5 @@ static void bn_backward(const dn_layer *l, const float *x, const float *y, const
     }
 }
 
-const dn_layer_ops dn_batchnorm_ops = {"batchnorm", bn_setup,   bn_work,
-                                       bn_init,     bn_forward, bn_backward};
+const dn_layer_ops dn_batchnorm_ops = {"batchnorm", bn_setup,    bn_work, bn_init,
+                                       bn_forward,  bn_backward, NULL};

@@ -121,17 +121,20 @@ static int thread_id(void) {
 
 /* ---------------------------------------------------------------- Winograd */
 
-/* The convolution of geometry g: y <- conv(x) with the transformed weights
- * U [16, g->OC, g->C] (+ bias), chunks of tiles spread over threads. Up
- * receives U packed for the products. */
-static void wino_run(const dn_wino *g, const float *U, float *Up, const float *x, float *y,
-                     const float *bias, int n, float *scratch, size_t per_thread, int ldt,
-                     int threads) {
-    long T = dn_wino_tiles(g, n);
-    int chunk = ldt - DN_WINO_PAD, chunks = (int)((T + chunk - 1) / chunk);
+/* U [16, OC, C] packed for the products into Up. */
+static void wino_pack(const dn_wino *g, const float *U, float *Up) {
     size_t uplane = (size_t)g->OC * g->C, pplane = dn_gemm_pack4_size(g->OC, g->C);
     for (int xi = 0; xi < 16; xi++)
         dn_gemm_pack4(Up + xi * pplane, g->OC, g->C, U + xi * uplane, g->C);
+}
+
+/* The convolution of geometry g: y <- conv(x) with the transformed weights
+ * already packed in Up (+ bias), chunks of tiles spread over threads. */
+static void wino_run(const dn_wino *g, const float *Up, const float *x, float *y, const float *bias,
+                     int n, float *scratch, size_t per_thread, int ldt, int threads) {
+    long T = dn_wino_tiles(g, n);
+    int chunk = ldt - DN_WINO_PAD, chunks = (int)((T + chunk - 1) / chunk);
+    size_t pplane = dn_gemm_pack4_size(g->OC, g->C);
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && chunks > 1)
     for (int k = 0; k < chunks; k++) {
         float *V = scratch + (size_t)thread_id() * per_thread, *M = V + 16 * (size_t)g->C * ldt;
@@ -154,10 +157,30 @@ static void wino_forward(const dn_layer *l, const float *x, float *y, int n, dn_
     int C = l->in.c, OC = l->cfg.ch;
     dn_wino g;
     dn_wino_init(&g, C, l->in.h, l->in.w, OC, l->cfg.pad);
-    float *U = c->work;
-    dn_wino_weights(U, l->w, OC, C, 0);
-    wino_run(&g, U, U + 16 * (size_t)OC * C, x, y, l->w + (size_t)OC * C * 9, n, U + wino_u_size(l),
-             wino_per_thread(l), wino_ldt(C, OC), c->threads);
+    float *U = c->work, *Up = U + 16 * (size_t)OC * C;
+    if (c->prep) { /* an inference executor transformed and packed them once */
+        Up = (float *)c->prep;
+    } else {
+        dn_wino_weights(U, l->w, OC, C, 0);
+        wino_pack(&g, U, Up);
+    }
+    wino_run(&g, Up, x, y, l->w + (size_t)OC * C * 9, n, U + wino_u_size(l), wino_per_thread(l),
+             wino_ldt(C, OC), c->threads);
+}
+
+/* Inference executors keep the forward's packed transformed weights (Up
+ * first, as wino_forward reads them, then U, from which they are packed). */
+static size_t conv_prepare(const dn_layer *l, float *prep) {
+    if (!use_wino(l)) return 0;
+    int C = l->in.c, OC = l->cfg.ch;
+    size_t packed = 16 * dn_gemm_pack4_size(OC, C), u = 16 * (size_t)OC * C;
+    if (prep) {
+        dn_wino g;
+        dn_wino_init(&g, C, l->in.h, l->in.w, OC, l->cfg.pad);
+        dn_wino_weights(prep + packed, l->w, OC, C, 0);
+        wino_pack(&g, prep + packed, prep);
+    }
+    return packed + u;
 }
 
 static void wino_backward(const dn_layer *l, const float *x, const float *dy, float *dx, int n,
@@ -207,7 +230,8 @@ static void wino_backward(const dn_layer *l, const float *x, const float *dy, fl
     /* input gradient: the flipped convolution of dy */
     if (dx) {
         dn_wino_weights(U, l->w, OC, C, 1);
-        wino_run(&gd, U, U + 16 * plane, dy, dx, NULL, n, scratch, per, ldt, c->threads);
+        wino_pack(&gd, U, U + 16 * plane);
+        wino_run(&gd, U + 16 * plane, dy, dx, NULL, n, scratch, per, ldt, c->threads);
     }
 }
 
@@ -289,5 +313,5 @@ static void conv_backward(const dn_layer *l, const float *x, const float *y, con
     }
 }
 
-const dn_layer_ops dn_conv_ops = {"conv",    conv_setup,   conv_work,
-                                  conv_init, conv_forward, conv_backward};
+const dn_layer_ops dn_conv_ops = {"conv",       conv_setup,    conv_work,   conv_init,
+                                  conv_forward, conv_backward, conv_prepare};

@@ -71,5 +71,5 @@ static void dense_backward(const dn_layer *l, const float *x, const float *y, co
     if (dx) dn_gemm(0, 0, n, in, out, 1.0f, dy, out, l->w, in, 0.0f, dx, in);
 }
 
-const dn_layer_ops dn_dense_ops = {"dense",    dense_setup,   dense_work,
-                                   dense_init, dense_forward, dense_backward};
+const dn_layer_ops dn_dense_ops = {"dense",       dense_setup,    dense_work, dense_init,
+                                   dense_forward, dense_backward, NULL};

@@ -58,5 +58,5 @@ static void dropout_backward(const dn_layer *l, const float *x, const float *y, 
     for (size_t i = 0; i < m; i++) dx[i] = dy[i] * c->aux[i];
 }
 
-const dn_layer_ops dn_dropout_ops = {"dropout",    dropout_setup,   dropout_work,
-                                     dropout_init, dropout_forward, dropout_backward};
+const dn_layer_ops dn_dropout_ops = {"dropout",       dropout_setup,    dropout_work, dropout_init,
+                                     dropout_forward, dropout_backward, NULL};

@@ -51,14 +51,15 @@ typedef struct dn_layer_cfg {
 
 /* Per-call context supplied by the model (training or inference). */
 typedef struct dn_layer_ctx {
-    int train;    /* 1: training mode (dropout active, batch statistics) */
-    dn_rng *rng;  /* dropout masks */
-    float *aux;   /* aux_per_sample * n floats kept from forward for backward */
-    float *work;  /* scratch of ops->work_size(l, n, threads) floats */
-    float *gw;    /* where backward accumulates parameter gradients */
-    float *state; /* writable persistent state in training (batch-norm running stats) */
-    int threads;  /* threads the layer may use */
-    int guided;   /* backward for guided backpropagation: ReLU also drops negative dy */
+    int train;         /* 1: training mode (dropout active, batch statistics) */
+    dn_rng *rng;       /* dropout masks */
+    float *aux;        /* aux_per_sample * n floats kept from forward for backward */
+    float *work;       /* scratch of ops->work_size(l, n, threads) floats */
+    float *gw;         /* where backward accumulates parameter gradients */
+    float *state;      /* writable persistent state in training (batch-norm running stats) */
+    int threads;       /* threads the layer may use */
+    int guided;        /* backward for guided backpropagation: ReLU also drops negative dy */
+    const float *prep; /* what ops->prepare wrote (inference executors only), else NULL */
 } dn_layer_ctx;
 
 typedef struct dn_layer dn_layer;
@@ -74,6 +75,11 @@ typedef struct dn_layer_ops {
     void (*forward)(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c);
     void (*backward)(const dn_layer *l, const float *x, const float *y, const float *dy, float *dx,
                      int n, dn_layer_ctx *c);
+    /* Optional (NULL: nothing to prepare). Values derived from the
+     * parameters alone that an inference executor computes once, when it
+     * is created, rather than in every forward pass: returns how many
+     * floats they take and, when prep is not NULL, writes them there. */
+    size_t (*prepare)(const dn_layer *l, float *prep);
 } dn_layer_ops;
 
 struct dn_layer {

@@ -124,7 +124,7 @@ static void avgpool_backward(const dn_layer *l, const float *x, const float *y, 
     }
 }
 
-const dn_layer_ops dn_maxpool_ops = {"maxpool", pool_setup,      pool_work,
-                                     pool_init, maxpool_forward, maxpool_backward};
-const dn_layer_ops dn_avgpool_ops = {"avgpool", pool_setup,      pool_work,
-                                     pool_init, avgpool_forward, avgpool_backward};
+const dn_layer_ops dn_maxpool_ops = {"maxpool",       pool_setup,       pool_work, pool_init,
+                                     maxpool_forward, maxpool_backward, NULL};
+const dn_layer_ops dn_avgpool_ops = {"avgpool",       pool_setup,       pool_work, pool_init,
+                                     avgpool_forward, avgpool_backward, NULL};

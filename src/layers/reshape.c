@@ -54,9 +54,10 @@ static void flatten_backward(const dn_layer *l, const float *x, const float *y, 
     if (dx) memcpy(dx, dy, sizeof(float) * dn_shape_size(l->in) * (size_t)n);
 }
 
-const dn_layer_ops dn_gap_ops = {"gap", gap_setup, no_work, no_init, gap_forward, gap_backward};
-const dn_layer_ops dn_flatten_ops = {"flatten", flatten_setup,   no_work,
-                                     no_init,   flatten_forward, flatten_backward};
+const dn_layer_ops dn_gap_ops = {"gap",       gap_setup,    no_work, no_init,
+                                 gap_forward, gap_backward, NULL};
+const dn_layer_ops dn_flatten_ops = {"flatten",       flatten_setup,    no_work, no_init,
+                                     flatten_forward, flatten_backward, NULL};
 
 const dn_layer_ops *dn_layer_ops_for(dn_layer_kind kind) {
     switch (kind) {
