@@ -171,9 +171,10 @@ static void test_nt_thin(void) {
     dn_rng r;
     dn_rng_seed(&r, 6);
     /* N from 1 to 16 (odd group sizes of B), odd M (a lone last row), K
-     * with and without a tail past the last multiple of 8, and K < 8 */
-    static const int shapes[][3] = {{1, 1, 3}, {7, 10, 784}, {9, 16, 33},
-                                    {4, 5, 8}, {3, 13, 100}, {600, 10, 17}};
+     * with and without a tail past the last multiple of 8, and K < 8; one
+     * row against many (the single-input path) */
+    static const int shapes[][3] = {{1, 1, 3},    {7, 10, 784},  {9, 16, 33},  {4, 5, 8},
+                                    {3, 13, 100}, {600, 10, 17}, {1, 37, 100}, {1, 128, 784}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], lda = K + 3, ldb = K + 1,
             ldc = N + 2;

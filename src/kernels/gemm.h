@@ -49,7 +49,8 @@ void dn_gemm_tn_acc(float *C, int ldc, int M, int N, int K, const float *A, int 
 /* C [M, N] = A B^T for A [M, K] and B [N, K], both row-major (lda, ldb)
  * and read in place, for N <= DN_GEMM_THIN: a thin dense layer's forward
  * (many inputs against a handful of weight rows), where packing A would
- * copy the whole input for a few products per element. */
+ * copy the whole input for a few products per element; and for M == 1 and
+ * any N, a single input's dense layer. */
 #define DN_GEMM_THIN 16
 void dn_gemm_nt_thin(float *C, int ldc, int M, int N, int K, const float *A, int lda,
                      const float *B, int ldb);

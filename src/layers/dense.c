@@ -46,7 +46,7 @@ static void dense_init(dn_layer *l, dn_rng *rng) {
 static void dense_forward(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c) {
     int in = (int)dn_shape_size(l->in), out = l->cfg.units;
     const float *W = l->w, *b = l->w + (size_t)in * out;
-    if (out <= DN_GEMM_THIN && n >= THIN_MIN_ROWS)
+    if ((out <= DN_GEMM_THIN && n >= THIN_MIN_ROWS) || n == 1)
         dn_gemm_nt_thin(y, out, n, out, in, x, in, W, in);
     else
         dn_gemm(0, 1, n, out, in, 1.0f, x, in, W, in, 0.0f, y, out);
