@@ -24,6 +24,7 @@
  */
 #include "model.h"
 
+#include <math.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -33,6 +34,9 @@
 #define MAX_META 4096u
 #define MAX_KEY 256u
 #define MAX_VALUE (1u << 20)
+/* No trained weight or statistic comes near this; a file whose values do
+ * (or are NaN or infinite) would make every output NaN or overflow. */
+#define MAX_MAGNITUDE 1e6f
 
 typedef struct wbuf {
     unsigned char *p;
@@ -168,6 +172,27 @@ static dn_status parse_meta(rbuf *r, dn_model *m, const char *path, dn_error *er
     return DN_OK;
 }
 
+/* Every parameter and state value finite and at most MAX_MAGNITUDE in
+ * size, batch norm's running variances not negative. */
+static dn_status check_values(const dn_model *m, const char *path, dn_error *err) {
+    for (int li = 0; li < m->nlayers; li++) {
+        const dn_layer *l = &m->layers[li];
+        for (size_t i = 0; i < l->nparams + l->nstate; i++) {
+            int is_state = i >= l->nparams;
+            float v = is_state ? l->state[i - l->nparams] : l->w[i];
+            int var = is_state && l->cfg.kind == DN_L_BATCHNORM && i - l->nparams >= l->nstate / 2;
+            if (!(fabsf(v) <= MAX_MAGNITUDE) || (var && v < 0))
+                return dn_fail(err, DN_E_FORMAT,
+                               "%s: layer %d (%s) has %s %zu = %g; a model's values must be "
+                               "finite and at most %g in size%s",
+                               path, li + 1, l->ops->name, is_state ? "state value" : "parameter",
+                               is_state ? i - l->nparams : i, (double)v, (double)MAX_MAGNITUDE,
+                               var ? ", variances not negative" : "");
+        }
+    }
+    return DN_OK;
+}
+
 static dn_status parse_model(const unsigned char *data, size_t size, const char *path,
                              dn_model **out, dn_error *err) {
     rbuf r = {data, size - 4, 16};
@@ -209,7 +234,12 @@ static dn_status parse_model(const unsigned char *data, size_t size, const char 
     }
     get_floats(&r, m->params, m->nparams);
     get_floats(&r, m->state, m->nstate);
-    return DN_OK;
+    st = check_values(m, path, err);
+    if (st != DN_OK) {
+        dn_model_free(m);
+        *out = NULL;
+    }
+    return st;
 }
 
 dn_status dn_model_load(const char *path, dn_model **out, dn_error *err) {

@@ -148,6 +148,21 @@ static int parse_pool(const char *p, dn_layer_kind kind, dn_layer_cfg *c) {
     return *p ? -1 : 0;
 }
 
+/* "dropP" with the fewest fixed-point decimals that read back as exactly
+ * p (never an exponent, whose '-' would split the token): formatting and
+ * parsing a spec give back the same floats, whatever p is. */
+static void format_probability(char *t, size_t size, float p) {
+    for (int d = 1; d <= 60; d++) {
+        size_t n = (size_t)snprintf(t, size, "drop%.*f", d, (double)p);
+        if (n >= size) break;
+        if ((float)strtod(t + 4, NULL) != p) continue;
+        while (n > 5 && t[n - 1] == '0') t[--n] = '\0';
+        if (t[n - 1] == '.') t[--n] = '\0';
+        return;
+    }
+    snprintf(t, size, "drop%.9f", (double)p); /* not reached for 0 <= p < 1 */
+}
+
 static int parse_token(const char *t, dn_layer_cfg *c) {
     memset(c, 0, sizeof *c);
     dn_layer_kind act;
@@ -172,7 +187,9 @@ static int parse_token(const char *t, dn_layer_cfg *c) {
         char *end;
         errno = 0;
         double v = strtod(p, &end);
-        if (errno || *end || !(v >= 0.0 && v < 1.0)) return -1;
+        /* the check is on the float kept, so that 0.99999999 (which
+         * rounds to 1) is refused rather than stored as 1 */
+        if (errno || *end || !(v >= 0.0 && (float)v < 1.0f)) return -1;
         c->p = (float)v;
         return 0;
     }
@@ -241,14 +258,7 @@ dn_status dn_spec_format(const dn_spec *s, char *buf, size_t size) {
             if (c->stride != c->k) snprintf(t + strlen(t), sizeof t - strlen(t), "s%d", c->stride);
             break;
         case DN_L_DROPOUT:
-            snprintf(t, sizeof t, "drop%g", (double)c->p);
-            /* %g writes p < 1e-4 as "1e-05", whose '-' would split the token:
-             * use fixed point there (trailing zeros trimmed) */
-            if (strchr(t, 'e')) {
-                size_t n = (size_t)snprintf(t, sizeof t, "drop%.6f", (double)c->p);
-                while (t[n - 1] == '0') t[--n] = '\0';
-                if (t[n - 1] == '.') t[--n] = '\0';
-            }
+            format_probability(t, sizeof t, c->p);
             break;
         case DN_L_RELU:
             strcpy(t, "relu");

@@ -6,6 +6,7 @@
  */
 #include "check.h"
 #include "digitnet.h"
+#include "model.h"
 #include "server/api.h"
 #include "server/json.h"
 
@@ -180,6 +181,32 @@ static char *pixels_json(const unsigned char img[784], const char *extra) {
     for (int i = 0; i < 784; i++) o += (size_t)sprintf(s + o, "%s%d", i ? "," : "", img[i]);
     sprintf(s + o, "]%s}", extra ? extra : "");
     return s;
+}
+
+/* Weights within the loader's bounds can still overflow deep down: in
+ * this model of +-1e6 weights, sums of opposite infinities make the logits
+ * and probabilities NaN. The answer stays valid JSON (null for each). */
+static void test_overflow_json(void) {
+    dn_model *m = NULL;
+    CHECK_OK(dn_model_create("784-16-16-16-16-16-16-16-10", "relu", 1, &m, &check_err_));
+    if (!m) return;
+    for (size_t i = 0; i < m->nparams; i++) m->params[i] = i % 3 ? 1e6f : -1e6f;
+    dn_api *api = NULL;
+    CHECK_OK(dn_api_create(m, 1, NULL, &api, &check_err_));
+    unsigned char img[784];
+    draw_one(img);
+    char *js = pixels_json(img, NULL);
+    call_result r;
+    call(api, "POST", "/api/predict", NULL, "application/json", js, strlen(js), &r);
+    CHECK_MSG(r.status == 200 && strstr(r.body, "\"probabilities\":[null"), "%d %.80s", r.status,
+              r.body);
+    dn_json_doc doc;
+    char msg[128];
+    CHECK_MSG(dn_json_parse(r.body, strlen(r.body), &doc, msg, sizeof msg) == 0, "%s", msg);
+    dn_json_free(&doc);
+    free(js);
+    dn_api_free(api);
+    dn_model_free(m);
 }
 
 static void test_routes(dn_api *api, const unsigned char *png, size_t png_size) {
@@ -515,6 +542,7 @@ int main(void) {
     CHECK_OK(dn_api_create(m, 1, NULL, &without, NULL));
     dn_api *none = NULL;
     CHECK(dn_api_create(m, 0, NULL, &none, NULL) == DN_E_ARG && !none);
+    test_overflow_json();
 
     if (with && without && png) {
         test_routes(without, png, png_size);

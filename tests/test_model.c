@@ -7,9 +7,76 @@
  */
 #include "check.h"
 #include "model.h"
+#include "spec.h"
 
 #include <string.h>
 #include <unistd.h>
+
+/* Property: for random valid specs, format -> parse -> format is the
+ * identity and every parsed value is the one formatted (dropout
+ * probabilities from all over [0, 1): tiny, near 1, random bits), so that
+ * no value can be saved that does not load back. */
+static void test_spec_roundtrip(void) {
+    dn_rng r;
+    dn_rng_seed(&r, 17);
+    static const char *fixed[] = {"relu",          "tanh",  "sigmoid",  "bn",
+                                  "flatten",       "pool2", "avgpool2", "conv3x3x4p1",
+                                  "conv5x5x2s2p2", "fc12"};
+    size_t bad = 0;
+    for (int it = 0; it < 3000; it++) {
+        char arch[1024] = "";
+        size_t len = 0;
+        int tokens = 1 + (int)(dn_rng_u64(&r) % 6);
+        for (int k = 0; k < tokens; k++) {
+            char tok[80];
+            if (dn_rng_u64(&r) % 2) {
+                float p;
+                switch (dn_rng_u64(&r) % 4) {
+                case 0:
+                    p = (float)dn_rng_uniform(&r);
+                    break;
+                case 1: /* tiny: down to denormals */
+                    p = ldexpf(1.0f + (float)dn_rng_uniform(&r), -(int)(dn_rng_u64(&r) % 140));
+                    break;
+                case 2: /* within a few ulps of 1 */
+                    p = nextafterf(1.0f, 0.0f);
+                    for (int u = (int)(dn_rng_u64(&r) % 50); u > 0; u--) p = nextafterf(p, 0.0f);
+                    break;
+                default: /* a random bit pattern of [0, 1) */
+                    do {
+                        uint32_t bits = (uint32_t)(dn_rng_u64(&r) >> 34);
+                        memcpy(&p, &bits, 4);
+                    } while (!(p >= 0 && p < 1));
+                }
+                if (p >= 1.0f) p = 0.5f;
+                snprintf(tok, sizeof tok, "drop%.9g", (double)p);
+                if (strchr(tok, 'e')) snprintf(tok, sizeof tok, "drop%.60f", (double)p);
+            } else {
+                snprintf(tok, sizeof tok, "%s", fixed[dn_rng_u64(&r) % 10]);
+            }
+            len += (size_t)snprintf(arch + len, sizeof arch - len, "%s-", tok);
+        }
+        strcat(arch, "fc10");
+        dn_spec a, b;
+        char f1[1024], f2[1024];
+        if (dn_spec_parse(arch, NULL, &a, NULL) != DN_OK) {
+            bad++;
+            continue;
+        }
+        CHECK(dn_spec_format(&a, f1, sizeof f1) == DN_OK);
+        CHECK_MSG(dn_spec_parse(f1, NULL, &b, NULL) == DN_OK, "'%s' does not parse back", f1);
+        CHECK(dn_spec_format(&b, f2, sizeof f2) == DN_OK);
+        CHECK_MSG(!strcmp(f1, f2), "'%s' formats as '%s'", f1, f2);
+        for (int i = 0; i < a.count && i < b.count; i++)
+            CHECK_MSG(a.layers[i].p == b.layers[i].p, "'%s': layer %d p %.9g became %.9g", arch, i,
+                      (double)a.layers[i].p, (double)b.layers[i].p);
+    }
+    CHECK_MSG(bad == 0, "%zu generated specs were refused", bad);
+    /* values that round to 1 as floats are refused, not stored as 1 */
+    dn_spec s;
+    CHECK(dn_spec_parse("fc64-relu-drop0.99999999-fc10", NULL, &s, NULL) == DN_E_ARG);
+    CHECK(dn_spec_parse("fc64-relu-drop0.9999999-fc10", NULL, &s, NULL) == DN_OK);
+}
 
 static void test_spec(void) {
     static const char *good[] = {
@@ -198,6 +265,31 @@ static void test_dropout_rate(void) {
     free(x), free(y), free(aux);
 }
 
+/* A file with a valid checksum but values no training makes (NaN, inf,
+ * 3e38, a negative batch-norm variance) is refused when loaded, naming
+ * the layer and the value, so that no NaN ever reaches an output. */
+static void test_nonfinite(const char *dir) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/nan.dnm", dir);
+    const float bad[] = {NAN, INFINITY, -INFINITY, 3e38f, -2e6f};
+    for (int k = 0; k < 6; k++) {
+        dn_model *m;
+        CHECK_OK(dn_model_create("conv3x3x2-bn-relu-fc10", NULL, 1, &m, &check_err_));
+        if (k < 5)
+            m->params[m->nparams - 3] = bad[k]; /* in the dense layer */
+        else
+            m->state[m->nstate - 1] = -1.0f; /* a running variance */
+        CHECK_OK(dn_model_save(m, path, &check_err_));
+        dn_model_free(m);
+        dn_model *back = NULL;
+        dn_error err = {{0}};
+        CHECK_MSG(dn_model_load(path, &back, &err) == DN_E_FORMAT && !back, "case %d loaded", k);
+        CHECK_MSG(strstr(err.msg, k < 5 ? "layer 4 (dense) has parameter" : "variances"),
+                  "case %d: %s", k, err.msg);
+    }
+    unlink(path);
+}
+
 static void test_prepared_weights(void) {
     const char *arch = "conv3x3x8p1-relu-conv3x3x6-relu-pool2-fc10";
     dn_model *m;
@@ -227,12 +319,14 @@ int main(void) {
     char dir[] = "/tmp/dn-model-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     test_spec();
+    test_spec_roundtrip();
     test_roundtrip(dir);
     test_corruption(dir);
     test_batchnorm_modes();
     test_null_arguments();
     test_dropout_rate();
     test_prepared_weights();
+    test_nonfinite(dir);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;

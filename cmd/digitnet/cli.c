@@ -108,6 +108,13 @@ static void put_text(FILE *f, const char *str, int json) {
     }
 }
 
+void cli_json_number(FILE *f, double v, int digits) {
+    if (isfinite(v))
+        fprintf(f, "%.*g", digits, v);
+    else
+        fputs("null", f);
+}
+
 void cli_json_string(FILE *f, const char *s) {
     fputc('"', f);
     put_text(f, s, 1);

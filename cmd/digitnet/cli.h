@@ -54,6 +54,10 @@ int cli_fancy_terminal(FILE *out);
  * U+FFFD, so the output is valid JSON and valid UTF-8 whatever s holds. */
 void cli_json_string(FILE *f, const char *s);
 
+/* Writes v as a JSON number with `digits` significant digits, or null when
+ * it is NaN or infinite (which JSON cannot represent). */
+void cli_json_number(FILE *f, double v, int digits);
+
 /* Writes s for a terminal: as cli_json_string without quotes or escapes,
  * every control character (ESC included) printed as '?', so that text
  * from a file (metadata, file names) cannot drive the terminal. */

@@ -93,11 +93,19 @@ static void print_json(const pending *it, const float *p, const int *best) {
     printf("{\"file\":");
     cli_json_string(stdout, it->name);
     if (it->row) printf(",\"index\":%zu", it->row);
-    printf(",\"label\":%d,\"probability\":%.6g,\"top3\":[", best[0], p[best[0]]);
-    for (int k = 0; k < 3; k++)
-        printf("%s{\"label\":%d,\"probability\":%.6g}", k ? "," : "", best[k], p[best[k]]);
+    printf(",\"label\":%d,\"probability\":", best[0]);
+    cli_json_number(stdout, p[best[0]], 6);
+    printf(",\"top3\":[");
+    for (int k = 0; k < 3; k++) {
+        printf("%s{\"label\":%d,\"probability\":", k ? "," : "", best[k]);
+        cli_json_number(stdout, p[best[k]], 6);
+        putchar('}');
+    }
     printf("],\"probabilities\":[");
-    for (int c = 0; c < 10; c++) printf("%s%.6g", c ? "," : "", p[c]);
+    for (int c = 0; c < 10; c++) {
+        if (c) putchar(',');
+        cli_json_number(stdout, p[c], 6);
+    }
     printf("]}\n");
 }
 

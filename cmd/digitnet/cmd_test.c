@@ -34,8 +34,10 @@ static void print_json(const char *model, const dn_eval *ev, const double *prec,
         if (*p == '"' || *p == '\\') putchar('\\');
         if ((unsigned char)*p >= 0x20) putchar(*p);
     }
-    printf("\",\"count\":%zu,\"correct\":%zu,\"accuracy\":%.6f,\"loss\":%.6f,", ev->count,
-           ev->correct, ev->accuracy, ev->loss);
+    printf("\",\"count\":%zu,\"correct\":%zu,\"accuracy\":%.6f,\"loss\":", ev->count, ev->correct,
+           ev->accuracy);
+    cli_json_number(stdout, ev->loss, 6);
+    putchar(',');
     printf("\"precision\":[");
     for (int i = 0; i < 10; i++) printf("%s%.6f", i ? "," : "", prec[i]);
     printf("],\"recall\":[");

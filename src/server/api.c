@@ -509,7 +509,14 @@ static void handle_predict(dn_api *a, const dn_api_request *req, dn_api_response
         if (probs[k] > probs[best]) best = k;
     dn_strbuf b = {0};
     dn_strbuf_printf(&b, "{\"label\":%d,\"probabilities\":[", best);
-    for (int k = 0; k < 10; k++) dn_strbuf_printf(&b, "%s%.6g", k ? "," : "", (double)probs[k]);
+    /* JSON has no NaN: a value that is not finite goes out as null */
+    for (int k = 0; k < 10; k++) {
+        if (k) dn_strbuf_puts(&b, ",");
+        if (isfinite(probs[k]))
+            dn_strbuf_printf(&b, "%.6g", (double)probs[k]);
+        else
+            dn_strbuf_puts(&b, "null");
+    }
     dn_strbuf_puts(&b, "],\"image\":[");
     for (int i = 0; i < 784; i++) dn_strbuf_printf(&b, "%s%d", i ? "," : "", img[i]);
     dn_strbuf_puts(&b, "]");
