@@ -12,7 +12,9 @@
 #     never blocks;
 #   - config files: errors give FILE:LINE, a UTF-8 byte order mark is
 #     accepted, a directory is refused;
-#   - the shipped model is found from any working directory.
+#   - the shipped model is found from any working directory;
+#   - no command writes over one of its own inputs, whatever name it is
+#     given by (the same path, ./path, a symbolic link).
 set -u
 DN=$(realpath "${DIGITNET:-build/digitnet}")
 tmp=$(mktemp -d)
@@ -113,5 +115,29 @@ cp "$DN" "$tmp/empty/digitnet"
 (cd / && "$tmp/empty/digitnet" info) >"$tmp/info" 2>&1
 [ $? -eq 1 ] && grep -q "no MODEL given, and no shipped model" "$tmp/info" &&
     pass "a binary without models says where it looked" || fail "no models: $(cat "$tmp/info")"
+
+# --- an output that is one of the inputs is refused before any work
+"$DN" convert data/mnist --split test --count 30 --to csv "$tmp/in.csv" -q >/dev/null 2>&1
+cp "$tmp/in.csv" "$tmp/in.orig"
+cp models/mnist-mlp.dnm "$tmp/model.dnm"
+ln -s in.csv "$tmp/alias.csv"
+expect 2 "predict --submission onto its input CSV" "is also an input" -- \
+    "$DN" predict "$tmp/in.csv" --submission "$tmp/in.csv"
+expect 2 "predict --submission onto its input through a symlink" "is also an input" -- \
+    "$DN" predict "$tmp/in.csv" --submission "$tmp/alias.csv"
+expect 2 "predict --submission onto the model" "is also an input" -- \
+    "$DN" predict "$tmp/model.dnm" "$tmp/in.csv" --submission "$tmp/model.dnm"
+expect 2 "convert onto its source" "is also an input" -- \
+    "$DN" convert "$tmp/in.csv" "$tmp/./in.csv"
+expect 2 "train -o onto its --data" "is also an input" -- \
+    "$DN" train --data "$tmp/in.csv" --val 5 --no-test -e 1 -o "$tmp/in.csv"
+printf 'epochs = 1\n' >"$tmp/t.conf"
+expect 2 "train -o onto its config file" "is also an input" -- \
+    "$DN" train -c "$tmp/t.conf" --data "$tmp/in.csv" --val 5 --no-test -o "$tmp/t.conf"
+if cmp -s "$tmp/in.csv" "$tmp/in.orig" && grep -q epochs "$tmp/t.conf"; then
+    pass "the inputs are untouched"
+else fail "an input was overwritten"; fi
+expect 0 "predict --submission to a new file still works" "" -- \
+    "$DN" predict "$tmp/in.csv" --submission "$tmp/sub.csv"
 
 finish cli_conventions

@@ -108,6 +108,16 @@ static void put_text(FILE *f, const char *str, int json) {
     }
 }
 
+int cli_output_not_input(const char *cmd, const char *out, const char *const *in, int n) {
+    struct stat so, si;
+    if (!out || stat(out, &so) != 0) return 0; /* a new file is nobody's input */
+    for (int i = 0; i < n; i++)
+        if (in[i] && stat(in[i], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino)
+            return cli_usage_error(cmd, "%s is also an input (%s): writing it would destroy it",
+                                   out, in[i]);
+    return 0;
+}
+
 void cli_json_number(FILE *f, double v, int digits) {
     if (isfinite(v))
         fprintf(f, "%.*g", digits, v);

@@ -54,6 +54,12 @@ int cli_fancy_terminal(FILE *out);
  * U+FFFD, so the output is valid JSON and valid UTF-8 whatever s holds. */
 void cli_json_string(FILE *f, const char *s);
 
+/* Before any work: 0 when out is not one of the n inputs in[] (NULL
+ * entries skipped); otherwise says "OUT is also an input" as a usage error
+ * and returns EXIT_USAGE. Files are compared by device and inode, so two
+ * names of one file (a link, ./x and x) count as the same. */
+int cli_output_not_input(const char *cmd, const char *out, const char *const *in, int n);
+
 /* Writes v as a JSON number with `digits` significant digits, or null when
  * it is NaN or infinite (which JSON cannot represent). */
 void cli_json_number(FILE *f, double v, int digits);

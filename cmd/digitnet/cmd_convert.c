@@ -135,6 +135,7 @@ int cmd_convert(int argc, char **argv) {
     int rc = parse_args(argc, argv, &a);
     if (rc < 0) return EXIT_OK;
     if (rc || (rc = resolve_formats(&a))) return rc;
+    if (cli_output_not_input("convert", a.dst, &a.src, 1)) return EXIT_USAGE;
     dn_dataset ds = {0};
     dn_error err = {{0}};
     if (ds_load(a.src, a.from, &a.o, &ds, &err) != DN_OK)

@@ -465,6 +465,17 @@ int cmd_predict(int argc, char **argv) {
     if (first >= argc) return cli_usage_error("predict", "no image given (PATH...)");
     if (!model && !(model = cli_default_model("predict"))) return EXIT_RUNTIME;
     if (o.save_dir && (rc = check_save_dir(o.save_dir))) return rc;
+    if (o.submission) {
+        if (cli_output_not_input("predict", o.submission, (const char *const *)argv + first,
+                                 argc - first) ||
+            cli_output_not_input("predict", o.submission, &model, 1))
+            return EXIT_USAGE;
+        dn_error err = {{0}};
+        dn_status st = dn_output_check(o.submission, &err);
+        if (st != DN_OK)
+            return st == DN_E_ARG ? cli_usage_error("predict", "%s", err.msg)
+                                  : cli_error("predict", "%s", err.msg);
+    }
     predictor P = {.o = &o};
     P.color = o.show && draw_use_color(o.json ? stderr : stdout, o.color);
     P.width = draw_term_width(stdout);

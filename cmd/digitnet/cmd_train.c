@@ -121,6 +121,7 @@ typedef struct train_cli {
     int normalize, invert;     /* how image folders given as --data are read */
     int data_is_split;         /* --data was a directory of IDX files (it has a test split) */
     const char *resume, *ckpt; /* --resume CKPT; where checkpoints go (NULL = none) */
+    const char *config;        /* --config FILE */
     int epochs_set, mix;       /* mix: fine-tuning data (user digits + MNIST) */
     size_t subset;
     int lr_set, quiet, test_after, tty, threads_set, no_ckpt, notest_set;
@@ -906,6 +907,7 @@ static int parse_args(train_cli *c, int argc, char **argv) {
         if (opt == '?') return EXIT_USAGE;
         if (opt == 'c') config = optarg;
     }
+    c->config = config;
     if (config && apply_config(c, config)) return EXIT_USAGE;
     first = 1;
     while ((opt = cli_getopt("train", argc, argv, SHORT_OPTS, long_opts, &first)) != -1) {
@@ -941,6 +943,12 @@ static int parse_args(train_cli *c, int argc, char **argv) {
 /* Before any work: the model and checkpoint paths can be written, and no
  * other digitnet is writing the model (its lock is then held to the end). */
 static int check_outputs(train_cli *c) {
+    /* the checkpoint may be the one resumed from: it is last in the list */
+    const char *inputs[] = {c->data, c->test_data, c->finetune, c->mnist, c->config, c->resume};
+    int nin = (int)(sizeof inputs / sizeof inputs[0]);
+    if (cli_output_not_input("train", c->out, inputs, nin) ||
+        cli_output_not_input("train", c->ckpt, inputs, nin - 1))
+        return EXIT_USAGE;
     const char *paths[] = {c->out, c->ckpt};
     for (int i = 0; i < 2; i++) {
         dn_error err = {{0}};
