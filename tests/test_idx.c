@@ -241,14 +241,22 @@ static void test_errors(void) {
     put32(hdr + 4, 100000001);
     write_bytes(tpath("too-many"), hdr, 16);
     EXPECT_LOAD(tpath("too-many"), NULL, DN_E_FORMAT, "too-many", "100000001");
-    /* the largest legal header over a few bytes: must fail, not allocate 1.6 PB */
+    /* the largest header the count and side limits allow, over a few
+     * bytes: refused by the pixel budget, not allocating 1.6 PB */
     put32(hdr + 4, 100000000);
     put32(hdr + 8, 4096);
     put32(hdr + 12, 4096);
     write_bytes(tpath("huge-claim"), hdr, 26);
-    EXPECT_LOAD(tpath("huge-claim"), NULL, DN_E_FORMAT, "huge-claim", "got 10");
+    EXPECT_LOAD(tpath("huge-claim"), NULL, DN_E_FORMAT, "huge-claim", "over the limit");
     write_gz(tpath("huge-claim.gz"), hdr, 26);
-    EXPECT_LOAD(tpath("huge-claim.gz"), NULL, DN_E_FORMAT, "huge-claim.gz", "got 10");
+    EXPECT_LOAD(tpath("huge-claim.gz"), NULL, DN_E_FORMAT, "huge-claim.gz", "over the limit");
+    /* within the budget (1,024 images of 1,024 x 1,024), a lying header
+     * still fails on the bytes that are really there */
+    put32(hdr + 4, 1024);
+    put32(hdr + 8, 1024);
+    put32(hdr + 12, 1024);
+    write_bytes(tpath("big-claim"), hdr, 26);
+    EXPECT_LOAD(tpath("big-claim"), NULL, DN_E_FORMAT, "big-claim", "got 10");
 }
 
 static void test_gzip_errors(void) {
@@ -287,6 +295,13 @@ static void test_gzip_errors(void) {
     write_gz(tpath("bomb.gz"), bomb, big);
     EXPECT_LOAD(tpath("bomb.gz"), NULL, DN_E_FORMAT, "bomb.gz", "trailing data");
     free(bomb);
+    /* a header that declares more than the pixel budget (2,000 x 1,024 x
+     * 1,024 = 2 GB) is refused from the header alone, before anything is
+     * inflated: here the file holds nothing more */
+    unsigned char hdr[16];
+    put32(hdr, 0x803), put32(hdr + 4, 2000), put32(hdr + 8, 1024), put32(hdr + 12, 1024);
+    write_gz(tpath("huge.gz"), hdr, sizeof hdr);
+    EXPECT_LOAD(tpath("huge.gz"), NULL, DN_E_FORMAT, "huge.gz", "over the limit of 1024 MB");
 }
 
 static void test_save(void) {

@@ -9,10 +9,11 @@
  *
  * Validation is strict because these files come from downloads that can be
  * cut short or mixed up: magic, element type, dimension count, limits
- * (1..4096 rows and columns, 1..100M items), exact payload length (a short
- * file is "truncated", a long one has "trailing data"), gzip integrity
- * (CRC, truncation, bytes after the stream), matching image and label
- * counts and labels 0..9.  Every error names the file.
+ * (1..4096 rows and columns, 1..100M items, at most 1 GiB of pixels),
+ * exact payload length (a short file is "truncated", a long one has
+ * "trailing data"), gzip integrity (CRC, truncation, bytes after the
+ * stream), matching image and label counts and labels 0..9. Every error
+ * names the file.
  *
  * Does not: read element types other than unsigned bytes (a valid IDX file
  * of floats is DN_E_UNSUPPORTED), nor trust a declared size for memory —
@@ -30,6 +31,11 @@
 
 #define IDX_MAX_ITEMS 100000000u
 #define IDX_MAX_SIDE 4096u
+/* The memory budget of one image file's pixels (MNIST's training set is
+ * 47 MB, EMNIST's largest split 638 MB): checked against the header before
+ * anything is read or inflated, so a small gzip bomb that declares and
+ * really holds gigabytes of zeros is refused at once. */
+#define IDX_MAX_BYTES ((uint64_t)1 << 30)
 #define IDX_UBYTE 0x08
 #define IDX_INBUF (1u << 16)
 /* First allocation for a payload; doubled up to the declared size. */
@@ -222,6 +228,12 @@ static dn_status read_header(idx_src *s, int ndim, uint32_t dims[3], dn_error *e
         (dims[1] < 1 || dims[1] > IDX_MAX_SIDE || dims[2] < 1 || dims[2] > IDX_MAX_SIDE))
         return dn_fail(err, DN_E_FORMAT, "%s: image size %ux%u is out of range 1..%u", s->path,
                        dims[1], dims[2], IDX_MAX_SIDE);
+    if (ndim == 3 && (uint64_t)dims[0] * dims[1] * dims[2] > IDX_MAX_BYTES)
+        return dn_fail(err, DN_E_FORMAT,
+                       "%s: declares %u images of %ux%u (%llu MB), over the limit of %llu MB",
+                       s->path, dims[0], dims[1], dims[2],
+                       (unsigned long long)((uint64_t)dims[0] * dims[1] * dims[2] >> 20),
+                       (unsigned long long)(IDX_MAX_BYTES >> 20));
     return DN_OK;
 }
 
