@@ -53,6 +53,7 @@ typedef enum dn_status {
     DN_E_DIVERGED,    /* training loss became NaN or infinite */
     DN_E_CANCELLED,   /* a callback asked to stop */
     DN_E_NODATA,      /* an image holds no ink / a dataset is empty */
+    DN_E_LIMIT,       /* input over a size or work budget (an image's pixels, a decode) */
 } dn_status;
 
 /* Detailed message of the last failure of a call that was given this. */
@@ -390,9 +391,31 @@ DN_API void dn_image_free(dn_image *img);
 
 /* Decodes PNG, JPEG, PGM or PPM (binary and ASCII) from memory, detected by
  * content. Colour is converted to luminance and alpha is composited over
- * white. Images over 50 megapixels, truncated or corrupt data and unknown
- * formats are errors. On success *out owns the pixels. */
+ * white. Truncated or corrupt data and unknown formats are errors; an image
+ * over the default budgets below is DN_E_LIMIT. On success *out owns the
+ * pixels. */
 DN_API dn_status dn_image_decode(const void *data, size_t size, dn_image *out, dn_error *err);
+
+/* What one decode may cost, checked from the decoder's own reading of the
+ * header before any pixel is decoded, then while it decodes:
+ *   max_pixels  width x height (default 50,000,000)
+ *   max_memory  bytes the JPEG decoder may allocate (a progressive JPEG
+ *               keeps every coefficient; default 1 GiB)
+ *   max_work    JPEG decoding work, counted as pixels x components per
+ *               scan (8 times that for arithmetic coding, which decodes
+ *               several times slower), so a file of hundreds of tiny
+ *               progressive scans is refused as it is read (default
+ *               50,000,000 x 3 x 16)
+ * Zero fields take the defaults. */
+typedef struct dn_image_limits {
+    unsigned long long max_pixels, max_memory, max_work;
+} dn_image_limits;
+
+/* dn_image_decode under the given limits (NULL: the defaults); a budget
+ * exceeded is DN_E_LIMIT with a message saying which. */
+DN_API dn_status dn_image_decode_limited(const void *data, size_t size,
+                                         const dn_image_limits *limits, dn_image *out,
+                                         dn_error *err);
 
 /* Reads a whole file (at most 256 MiB) and decodes it. */
 DN_API dn_status dn_image_load(const char *path, dn_image *out, dn_error *err);

@@ -41,6 +41,8 @@ const char *dn_strerror(dn_status s) {
         return "cancelled";
     case DN_E_NODATA:
         return "no data";
+    case DN_E_LIMIT:
+        return "over a size or work limit";
     }
     return "unknown status";
 }

@@ -17,6 +17,11 @@
 #define DN_PRINTF(a, b)
 #endif
 
+/* The largest image, in pixels, that decoding (by default) and
+ * normalisation accept: the one library-wide limit (a caller such as the
+ * server may pass a lower one to dn_image_decode_limited). */
+#define DN_IMAGE_MAX_PIXELS 50000000ull
+
 /* Formats a message into err (when not NULL) and returns status. */
 dn_status dn_fail(dn_error *err, dn_status status, const char *fmt, ...) DN_PRINTF(3, 4);
 

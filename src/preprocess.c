@@ -41,7 +41,6 @@
 #define MIN_CONTRAST 24
 /* Ink components lighter than this fraction of the heaviest are specks. */
 #define COMPONENT_FRAC 0.05
-#define MAX_PIXELS 50000000ull
 
 /* ================================================================ resampling */
 
@@ -484,7 +483,7 @@ static dn_status normalize_work(work *k, unsigned char out[FRAME * FRAME], dn_er
 dn_status dn_normalize(const dn_image *img, unsigned char out[784], dn_error *err) {
     if (!img || !img->pixels || !out) return dn_fail(err, DN_E_ARG, "normalise: NULL argument");
     if (img->width <= 0 || img->height <= 0 ||
-        (unsigned long long)img->width * img->height > MAX_PIXELS)
+        (unsigned long long)img->width * img->height > DN_IMAGE_MAX_PIXELS)
         return dn_fail(err, DN_E_ARG, "normalise: invalid image size %dx%d", img->width,
                        img->height);
     work k = {0};

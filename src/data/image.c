@@ -8,9 +8,11 @@
  *   - Output is luminance as stored, 0 = black, 255 = white.  Colour becomes
  *     Rec. 601 luma on the encoded values (no gamma handling), 16-bit
  *     samples are rounded to 8 bits and alpha is composited over white.
- *   - Inputs are untrusted (uploads reach this code): declared dimensions
- *     are checked against DN_IMAGE_MAX_PIXELS before any pixel buffer is
- *     allocated, truncation and corruption are errors, and library errors
+ *   - Inputs are untrusted (uploads reach this code): the dimensions the
+ *     decoder itself reads from the header are checked against the pixel
+ *     budget (dn_image_limits) before any pixel is decoded, JPEG decoding
+ *     is held to a memory and a work budget as it runs, truncation and
+ *     corruption are errors, and library errors
  *     come back as statuses — libpng and libjpeg are wired to longjmp
  *     instead of exiting, and their warnings are swallowed, so nothing here
  *     prints or exits.
@@ -23,27 +25,39 @@
 #include "internal.h"
 
 #include <jerror.h>
+#include <limits.h>
 #include <jpeglib.h>
 #include <png.h>
 #include <setjmp.h>
 #include <string.h>
 
-#define DN_IMAGE_MAX_PIXELS 50000000ull
 #define DN_IMAGE_MAX_FILE ((size_t)256 << 20)
 /* A progressive JPEG may legally carry thousands of tiny scans, each a full
  * pass over the coefficients: a cheap way to burn CPU.  Real encoders use
- * about ten. */
+ * about ten; the work budget (pixels x components per scan) bounds the
+ * rest. */
 #define DN_JPEG_MAX_SCANS 500
+
+static dn_image_limits limits_or_defaults(const dn_image_limits *l) {
+    dn_image_limits d = {DN_IMAGE_MAX_PIXELS, (unsigned long long)1 << 30,
+                         DN_IMAGE_MAX_PIXELS * 3ull * 16};
+    if (l) {
+        if (l->max_pixels) d.max_pixels = l->max_pixels;
+        if (l->max_memory) d.max_memory = l->max_memory;
+        if (l->max_work) d.max_work = l->max_work;
+    }
+    return d;
+}
 
 /* ================================================================ helpers */
 
-static dn_status check_size(unsigned long w, unsigned long h, const char *fmt, dn_error *err) {
+static dn_status check_size(unsigned long w, unsigned long h, const dn_image_limits *lim,
+                            const char *fmt, dn_error *err) {
     if (w == 0 || h == 0)
         return dn_fail(err, DN_E_FORMAT, "%s: image has zero width or height (%lux%lu)", fmt, w, h);
-    if ((unsigned long long)w * h > DN_IMAGE_MAX_PIXELS)
-        return dn_fail(err, DN_E_UNSUPPORTED,
-                       "%s: image is %lux%lu (%.0f megapixels); the limit is %llu megapixels", fmt,
-                       w, h, (double)w * (double)h / 1e6, DN_IMAGE_MAX_PIXELS / 1000000ull);
+    if ((unsigned long long)w * h > lim->max_pixels)
+        return dn_fail(err, DN_E_LIMIT, "%s: image is %lux%lu (%.1f megapixels); the limit is %.1f",
+                       fmt, w, h, (double)w * (double)h / 1e6, (double)lim->max_pixels / 1e6);
     return DN_OK;
 }
 
@@ -90,6 +104,7 @@ void dn_image_free(dn_image *img) {
 /* ================================================================ PNG read */
 
 typedef struct png_reader {
+    const dn_image_limits *lim;
     const unsigned char *data;
     size_t size, pos;
     char msg[200];
@@ -118,6 +133,16 @@ static void png_on_read(png_structp png, png_bytep dst, size_t n) {
 
 /* Everything after setjmp; libpng failures longjmp out of here. */
 static dn_status png_read_body(png_structp png, png_infop info, png_reader *r, dn_error *err) {
+    /* IHDR is the first chunk of every PNG libpng reads (it refuses any
+     * other order), so its size is checked from there before libpng reads
+     * further, which it does up to the first IDAT */
+    if (r->size >= 24 && !memcmp(r->data + 12, "IHDR", 4)) {
+        const unsigned char *d = r->data + 16;
+        unsigned long w = (unsigned long)d[0] << 24 | (unsigned long)d[1] << 16 | d[2] << 8 | d[3];
+        unsigned long h = (unsigned long)d[4] << 24 | (unsigned long)d[5] << 16 | d[6] << 8 | d[7];
+        if (w && h && (unsigned long long)w * h > r->lim->max_pixels)
+            return check_size(w, h, r->lim, "PNG", err);
+    }
     png_set_read_fn(png, r, png_on_read);
     /* Only IHDR, PLTE, tRNS and IDAT shape the pixels we produce (gamma and
      * colour profiles are ignored by design); discarding every other chunk
@@ -130,7 +155,7 @@ static dn_status png_read_body(png_structp png, png_infop info, png_reader *r, d
     png_uint_32 w, h;
     int depth, ctype;
     png_get_IHDR(png, info, &w, &h, &depth, &ctype, NULL, NULL, NULL);
-    dn_status st = check_size(w, h, "PNG", err);
+    dn_status st = check_size(w, h, r->lim, "PNG", err);
     if (st != DN_OK) return st;
 
     if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
@@ -201,6 +226,9 @@ typedef struct jpeg_reader {
     dn_status status;
     char msg[JMSG_LENGTH_MAX];
     unsigned char *pixels;
+    dn_image_limits lim;
+    int scans_counted;       /* scans whose work has been added */
+    unsigned long long work; /* pixels x components so far, over the scans */
 } jpeg_reader;
 
 static jpeg_reader *jpeg_reader_of(j_common_ptr cinfo) {
@@ -210,7 +238,15 @@ static jpeg_reader *jpeg_reader_of(j_common_ptr cinfo) {
 static void jpeg_on_error(j_common_ptr cinfo) {
     jpeg_reader *r = jpeg_reader_of(cinfo);
     cinfo->err->format_message(cinfo, r->msg);
-    r->status = cinfo->err->msg_code == JERR_OUT_OF_MEMORY ? DN_E_NOMEM : DN_E_FORMAT;
+    int code = cinfo->err->msg_code;
+    /* over max_memory_to_use, libjpeg looks for a backing store we do not
+     * give it: the memory budget */
+    r->status = code == JERR_OUT_OF_MEMORY      ? DN_E_NOMEM
+                : code == JERR_NO_BACKING_STORE ? DN_E_LIMIT
+                                                : DN_E_FORMAT;
+    if (code == JERR_NO_BACKING_STORE)
+        snprintf(r->msg, sizeof r->msg, "decoding needs more than the %llu MB memory limit",
+                 r->lim.max_memory >> 20);
     longjmp(r->jump, 1);
 }
 
@@ -234,13 +270,29 @@ static void jpeg_on_output(j_common_ptr cinfo) {
     (void)cinfo;
 }
 
+/* Called as the decoder reads: counts each new scan's work (its pixels
+ * times its components, 8 times that for arithmetic coding) against the budget. */
 static void jpeg_on_progress(j_common_ptr cinfo) {
     if (!cinfo->is_decompressor) return;
-    if (((j_decompress_ptr)cinfo)->input_scan_number > DN_JPEG_MAX_SCANS) {
-        jpeg_reader *r = jpeg_reader_of(cinfo);
+    j_decompress_ptr c = (j_decompress_ptr)cinfo;
+    jpeg_reader *r = jpeg_reader_of(cinfo);
+    if (c->input_scan_number > DN_JPEG_MAX_SCANS) {
         snprintf(r->msg, sizeof r->msg, "more than %d progressive scans", DN_JPEG_MAX_SCANS);
-        r->status = DN_E_FORMAT;
+        r->status = DN_E_LIMIT;
         longjmp(r->jump, 1);
+    }
+    if (c->input_scan_number > r->scans_counted) {
+        r->scans_counted = c->input_scan_number;
+        r->work += (unsigned long long)c->image_width * c->image_height *
+                   (c->comps_in_scan > 0 ? (unsigned)c->comps_in_scan : 1u) *
+                   (c->arith_code ? 8u : 1u);
+        if (r->work > r->lim.max_work) {
+            snprintf(r->msg, sizeof r->msg,
+                     "decoding would take more than the work limit (%d scans of a %ux%u image)",
+                     c->input_scan_number, c->image_width, c->image_height);
+            r->status = DN_E_LIMIT;
+            longjmp(r->jump, 1);
+        }
     }
 }
 
@@ -249,8 +301,9 @@ static dn_status jpeg_read_body(jpeg_reader *r, const unsigned char *data, size_
     j_decompress_ptr c = &r->cinfo;
     c->progress = &r->progress;
     jpeg_mem_src(c, data, (unsigned long)size);
+    c->mem->max_memory_to_use = (long)(r->lim.max_memory > LONG_MAX ? LONG_MAX : r->lim.max_memory);
     jpeg_read_header(c, TRUE);
-    dn_status st = check_size(c->image_width, c->image_height, "JPEG", err);
+    dn_status st = check_size(c->image_width, c->image_height, &r->lim, "JPEG", err);
     if (st != DN_OK) return st;
     if (c->jpeg_color_space == JCS_CMYK || c->jpeg_color_space == JCS_YCCK)
         return dn_fail(err, DN_E_UNSUPPORTED, "JPEG: CMYK images are not supported");
@@ -338,7 +391,8 @@ typedef struct pnm_header {
     unsigned long w, h, maxval;
 } pnm_header;
 
-static dn_status pnm_read_header(pnm_cursor *c, pnm_header *hd, dn_error *err) {
+static dn_status pnm_read_header(pnm_cursor *c, pnm_header *hd, const dn_image_limits *lim,
+                                 dn_error *err) {
     char kind = (char)c->p[1];
     c->p += 2;
     hd->binary = kind == '5' || kind == '6';
@@ -347,7 +401,7 @@ static dn_status pnm_read_header(pnm_cursor *c, pnm_header *hd, dn_error *err) {
         return dn_fail(err, DN_E_FORMAT, "PGM/PPM: malformed header");
     if (!pnm_read_uint(c, 1000000000ul, &hd->w) || !pnm_read_uint(c, 1000000000ul, &hd->h))
         return dn_fail(err, DN_E_FORMAT, "PGM/PPM: malformed width or height");
-    dn_status st = check_size(hd->w, hd->h, "PGM/PPM", err);
+    dn_status st = check_size(hd->w, hd->h, lim, "PGM/PPM", err);
     if (st != DN_OK) return st;
     if (!pnm_read_uint(c, 65535, &hd->maxval) || hd->maxval == 0)
         return dn_fail(err, DN_E_FORMAT, "PGM/PPM: maxval must be 1..65535");
@@ -378,10 +432,11 @@ static int pnm_sample(pnm_cursor *c, const pnm_header *hd, unsigned *out) {
     return 1;
 }
 
-static dn_status pnm_decode(const unsigned char *data, size_t size, dn_image *out, dn_error *err) {
+static dn_status pnm_decode(const unsigned char *data, size_t size, const dn_image_limits *lim,
+                            dn_image *out, dn_error *err) {
     pnm_cursor c = {data, data + size};
     pnm_header hd;
-    dn_status st = pnm_read_header(&c, &hd, err);
+    dn_status st = pnm_read_header(&c, &hd, lim, err);
     if (st != DN_OK) return st;
     size_t n = (size_t)hd.w * hd.h;
     if (hd.binary) {
@@ -411,13 +466,19 @@ static dn_status pnm_decode(const unsigned char *data, size_t size, dn_image *ou
 /* ================================================================ decode */
 
 dn_status dn_image_decode(const void *data, size_t size, dn_image *out, dn_error *err) {
+    return dn_image_decode_limited(data, size, NULL, out, err);
+}
+
+dn_status dn_image_decode_limited(const void *data, size_t size, const dn_image_limits *limits,
+                                  dn_image *out, dn_error *err) {
     if (!out) return dn_fail(err, DN_E_ARG, "dn_image_decode: out is NULL");
     out->width = out->height = 0;
     out->pixels = NULL;
+    const dn_image_limits lim = limits_or_defaults(limits);
     if (!data || size == 0) return dn_fail(err, DN_E_FORMAT, "image data is empty");
     const unsigned char *b = data;
     if (size >= 8 && png_sig_cmp(b, 0, 8) == 0) {
-        png_reader r = {.data = b, .size = size};
+        png_reader r = {.lim = &lim, .data = b, .size = size};
         dn_status st = png_decode(&r, err);
         if (st == DN_OK) *out = (dn_image){(int)r.width, (int)r.height, r.pixels};
         return st;
@@ -425,6 +486,7 @@ dn_status dn_image_decode(const void *data, size_t size, dn_image *out, dn_error
     if (size >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) {
         jpeg_reader *r = calloc(1, sizeof *r);
         if (!r) return dn_fail(err, DN_E_NOMEM, "JPEG: out of memory");
+        r->lim = lim;
         dn_status st = jpeg_decode(r, b, size, err);
         if (st == DN_OK)
             *out = (dn_image){(int)r->cinfo.output_width, (int)r->cinfo.output_height, r->pixels};
@@ -432,7 +494,7 @@ dn_status dn_image_decode(const void *data, size_t size, dn_image *out, dn_error
         return st;
     }
     if (size >= 2 && b[0] == 'P' && (b[1] == '2' || b[1] == '3' || b[1] == '5' || b[1] == '6'))
-        return pnm_decode(b, size, out, err);
+        return pnm_decode(b, size, &lim, out, err);
     return dn_fail(err, DN_E_UNSUPPORTED,
                    "unsupported image format (expected PNG, JPEG, PGM or PPM)");
 }

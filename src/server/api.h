@@ -45,7 +45,13 @@
 
 #define DN_API_MAX_BODY (2u << 20)        /* bytes */
 #define DN_API_MAX_PIXELS (4096u * 4096u) /* decoded image area */
-#define DN_COLLECT_MAX 100000             /* samples in a --collect dataset */
+/* A JPEG decode's memory (a progressive file keeps every coefficient) and
+ * work (pixels x components per scan, 8 times that for arithmetic coding): a
+ * 4096x4096 colour baseline JPEG fits, hundreds of progressive scans do
+ * not. */
+#define DN_API_MAX_DECODE_MEMORY (128ull << 20)
+#define DN_API_MAX_DECODE_WORK (4096ull * 4096 * 3 * 2)
+#define DN_COLLECT_MAX 100000 /* samples in a --collect dataset */
 
 typedef struct dn_collect dn_collect;
 typedef struct dn_api dn_api;
