@@ -67,7 +67,9 @@ static membuf make_png(const png_spec *s) {
     return m;
 }
 
-static membuf make_jpeg(const unsigned char *px, int w, int h, int components, int quality) {
+/* A JPEG of px; with scans != NULL, progressive with that scan script. */
+static membuf make_jpeg_scans(const unsigned char *px, int w, int h, int components, int quality,
+                              const jpeg_scan_info *scans, int nscans) {
     struct jpeg_compress_struct c;
     struct jpeg_error_mgr jerr;
     unsigned char *out = NULL;
@@ -81,38 +83,10 @@ static membuf make_jpeg(const unsigned char *px, int w, int h, int components, i
     c.in_color_space = components == 3 ? JCS_RGB : JCS_GRAYSCALE;
     jpeg_set_defaults(&c);
     jpeg_set_quality(&c, quality, TRUE);
+    if (scans) c.scan_info = scans, c.num_scans = nscans;
     jpeg_start_compress(&c, TRUE);
     while (c.next_scanline < c.image_height) {
         JSAMPROW row = (JSAMPROW)(px + (size_t)c.next_scanline * w * components);
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    return (membuf){out, size};
-}
-
-/* A grayscale progressive JPEG of 64 scans: the DC, then each of the 63 AC
- * coefficients in a scan of its own (legal, and 64 passes to decode). */
-static membuf make_jpeg_many_scans(const unsigned char *px, int w, int h) {
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr jerr;
-    unsigned char *out = NULL;
-    unsigned long size = 0;
-    c.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&c);
-    jpeg_mem_dest(&c, &out, &size);
-    c.image_width = (JDIMENSION)w;
-    c.image_height = (JDIMENSION)h;
-    c.input_components = 1;
-    c.in_color_space = JCS_GRAYSCALE;
-    jpeg_set_defaults(&c);
-    static jpeg_scan_info scans[64];
-    for (int i = 0; i < 64; i++) scans[i] = (jpeg_scan_info){1, {0}, i, i, 0, 0};
-    c.scan_info = scans;
-    c.num_scans = 64;
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = (JSAMPROW)(px + (size_t)c.next_scanline * w);
         jpeg_write_scanlines(&c, &row, 1);
     }
     jpeg_finish_compress(&c);
@@ -127,7 +101,10 @@ static void test_decode_limits(void) {
     enum { W = 256, H = 192 };
     unsigned char *px = malloc(W * H);
     for (int i = 0; i < W * H; i++) px[i] = (unsigned char)((i * 13) ^ (i >> 5));
-    membuf m = make_jpeg_many_scans(px, W, H);
+    /* progressive, 64 scans: the DC, then each AC coefficient on its own */
+    static jpeg_scan_info scans[64];
+    for (int i = 0; i < 64; i++) scans[i] = (jpeg_scan_info){1, {0}, i, i, 0, 0};
+    membuf m = make_jpeg_scans(px, W, H, 1, 90, scans, 64);
     dn_image img = {0};
     dn_error err = {{0}};
     CHECK_OK(dn_image_decode(m.data, m.size, &img, &check_err_));
@@ -148,6 +125,10 @@ static void test_decode_limits(void) {
     dn_image_free(&img);
     free(m.data);
     free(px);
+}
+
+static membuf make_jpeg(const unsigned char *px, int w, int h, int components, int quality) {
+    return make_jpeg_scans(px, w, h, components, quality, NULL, 0);
 }
 
 static void put_be32(unsigned char *p, uint32_t v) {
