@@ -340,10 +340,16 @@ static void test_routes(dn_api *api, const unsigned char *png, size_t png_size) 
     CHECK_MSG(r.status == 413 && strstr(r.body, "65536x65536"), "%d %s", r.status, r.body);
     test_jpeg_bombs(api);
     const char pgm_bomb[] = "P5\n# comment\n100000 100000\n255\n";
-    const char pnm_wrap[] = "P5 99999999999999 99999999999999 255\n"; /* sides over 1e9 */
+    const char pnm_wrap[] = "P5 99999999999999 99999999999999 255\n"; /* product overflows */
     call(api, "POST", "/api/predict", NULL, "image/x-portable-graymap", pnm_wrap,
          sizeof pnm_wrap - 1, &r);
-    CHECK(r.status == 400);
+    CHECK(r.status == 413);
+    /* a JPEG cut right after a frame header declaring 65535x65535 */
+    static const unsigned char jpeg_bomb[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0x00,
+                                              0x00, 0xFF, 0xC0, 0x00, 0x0B, 0x08, 0xFF,
+                                              0xFF, 0xFF, 0xFF, 0x01, 0x01, 0x11, 0x00};
+    call(api, "POST", "/api/predict", NULL, "image/jpeg", jpeg_bomb, sizeof jpeg_bomb, &r);
+    CHECK_MSG(r.status == 413 && strstr(r.body, "65535x65535"), "%d %s", r.status, r.body);
     call(api, "POST", "/api/predict", NULL, "image/x-portable-graymap", pgm_bomb,
          sizeof pgm_bomb - 1, &r);
     CHECK(r.status == 413);
@@ -559,10 +565,14 @@ static void test_explain(dn_api *api, const dn_model *m) {
     dn_json_free(&doc);
     dn_api_response_free(&res);
 
-    req.query = "explain=yes";
-    dn_api_handle(api, &req, &res);
-    CHECK(res.status == 400);
-    dn_api_response_free(&res);
+    /* any other value is a 400, an empty one and a bare ?explain included */
+    static const char *bad[] = {"explain=yes", "explain", "explain=", "a=1&explain", "explain&a=1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        req.query = bad[i];
+        dn_api_handle(api, &req, &res);
+        CHECK_MSG(res.status == 400, "?%s: %d", bad[i], res.status);
+        dn_api_response_free(&res);
+    }
     req.query = "explain=0";
     dn_api_handle(api, &req, &res);
     CHECK(res.status == 200 && !strstr((const char *)res.body, "explain"));

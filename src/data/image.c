@@ -55,7 +55,7 @@ static dn_status check_size(unsigned long w, unsigned long h, const dn_image_lim
                             const char *fmt, dn_error *err) {
     if (w == 0 || h == 0)
         return dn_fail(err, DN_E_FORMAT, "%s: image has zero width or height (%lux%lu)", fmt, w, h);
-    if ((unsigned long long)w * h > lim->max_pixels)
+    if (w > lim->max_pixels || h > lim->max_pixels || (unsigned long long)w * h > lim->max_pixels)
         return dn_fail(err, DN_E_LIMIT, "%s: image is %lux%lu (%.1f megapixels); the limit is %.1f",
                        fmt, w, h, (double)w * (double)h / 1e6, (double)lim->max_pixels / 1e6);
     return DN_OK;
@@ -235,8 +235,24 @@ static jpeg_reader *jpeg_reader_of(j_common_ptr cinfo) {
     return (jpeg_reader *)(void *)cinfo;
 }
 
+/* 1 (with the message set) when a frame header has been read and declares
+ * an image over the pixel budget: a file that then ends or breaks (an image
+ * bomb's header alone) is refused for its size. */
+static int jpeg_oversize(jpeg_reader *r) {
+    j_decompress_ptr c = &r->cinfo;
+    if (!c->image_width || !c->image_height ||
+        (unsigned long long)c->image_width * c->image_height <= r->lim.max_pixels)
+        return 0;
+    snprintf(r->msg, sizeof r->msg, "image is %ux%u (%.1f megapixels); the limit is %.1f",
+             c->image_width, c->image_height, (double)c->image_width * c->image_height / 1e6,
+             (double)r->lim.max_pixels / 1e6);
+    r->status = DN_E_LIMIT;
+    return 1;
+}
+
 static void jpeg_on_error(j_common_ptr cinfo) {
     jpeg_reader *r = jpeg_reader_of(cinfo);
+    if (jpeg_oversize(r)) longjmp(r->jump, 1);
     cinfo->err->format_message(cinfo, r->msg);
     int code = cinfo->err->msg_code;
     /* over max_memory_to_use, libjpeg looks for a backing store we do not
@@ -260,8 +276,10 @@ static void jpeg_on_message(j_common_ptr cinfo, int level) {
     if (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER || code == JWRN_HUFF_BAD_CODE ||
         code == JWRN_MUST_RESYNC) {
         jpeg_reader *r = jpeg_reader_of(cinfo);
-        cinfo->err->format_message(cinfo, r->msg);
-        r->status = DN_E_FORMAT;
+        if (!jpeg_oversize(r)) {
+            cinfo->err->format_message(cinfo, r->msg);
+            r->status = DN_E_FORMAT;
+        }
         longjmp(r->jump, 1);
     }
 }
@@ -371,19 +389,30 @@ static void pnm_skip_blanks(pnm_cursor *c) {
 }
 
 /* Reads a decimal number; returns 0 when there is none or it exceeds max. */
-static int pnm_read_uint(pnm_cursor *c, unsigned long max, unsigned long *out) {
+/* With saturate, a number over max reads as max (a header that declares an
+ * absurd size is then refused as too large, not as malformed); without, it
+ * is an error. */
+static int pnm_read_number(pnm_cursor *c, unsigned long max, int saturate, unsigned long *out) {
     pnm_skip_blanks(c);
     unsigned long v = 0;
     const unsigned char *start = c->p;
     while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
         unsigned long digit = (unsigned long)(*c->p - '0');
-        if (v > (max - digit) / 10) return 0;
-        v = v * 10 + digit;
+        if (v > (max - digit) / 10) {
+            if (!saturate) return 0;
+            v = max;
+        } else {
+            v = v * 10 + digit;
+        }
         c->p++;
     }
     if (c->p == start) return 0;
     *out = v;
     return 1;
+}
+
+static int pnm_read_uint(pnm_cursor *c, unsigned long max, unsigned long *out) {
+    return pnm_read_number(c, max, 0, out);
 }
 
 typedef struct pnm_header {
@@ -399,7 +428,8 @@ static dn_status pnm_read_header(pnm_cursor *c, pnm_header *hd, const dn_image_l
     hd->samples = kind == '3' || kind == '6' ? 3 : 1;
     if (c->p >= c->end || (!pnm_is_space(*c->p) && *c->p != '#'))
         return dn_fail(err, DN_E_FORMAT, "PGM/PPM: malformed header");
-    if (!pnm_read_uint(c, 1000000000ul, &hd->w) || !pnm_read_uint(c, 1000000000ul, &hd->h))
+    if (!pnm_read_number(c, 1000000000ul, 1, &hd->w) ||
+        !pnm_read_number(c, 1000000000ul, 1, &hd->h))
         return dn_fail(err, DN_E_FORMAT, "PGM/PPM: malformed width or height");
     dn_status st = check_size(hd->w, hd->h, lim, "PGM/PPM", err);
     if (st != DN_OK) return st;

@@ -295,6 +295,10 @@ static int query_get(const char *query, const char *key, char *buf, size_t size)
     for (const char *p = query; p && *p;) {
         const char *end = strchr(p, '&');
         size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == klen && !strncmp(p, key, klen)) { /* "?key" alone: an empty value */
+            if (size) buf[0] = '\0';
+            return 0;
+        }
         if (len > klen && !strncmp(p, key, klen) && p[klen] == '=') {
             size_t o = 0;
             for (size_t i = klen + 1; i < len && o + 1 < size; i++) {
@@ -503,8 +507,12 @@ static void handle_samples(dn_api *a, const dn_api_request *req, dn_api_response
     size_t count = 0;
     dn_error err = {{0}};
     dn_status s = dn_collect_append(a->collect, img, label, &count, &err);
-    if (s != DN_OK) {
-        dn_api_error(res, s == DN_E_UNSUPPORTED ? 507 : 500, err.msg);
+    if (s == DN_E_UNSUPPORTED) {
+        dn_api_error(res, 507, err.msg); /* full: says how many */
+        return;
+    }
+    if (s != DN_OK) { /* the details (paths, errno) are the server's, not the client's */
+        dn_api_error(res, 500, "the sample could not be stored: the server's collection failed");
         return;
     }
     dn_strbuf b = {0};
