@@ -711,6 +711,25 @@ def attack_headers(port, src):
         st = read_status(s)
         s.close()
         check(st is None or 400 <= st < 500, f"headers: {name} -> {st or 'closed'}")
+    # two Content-Length headers (request smuggling behind a proxy): 400 at
+    # once, whichever comes first, and the connection closed
+    for first, second in [(5, 50), (50, 5)]:
+        s = connect(port, src)
+        s.sendall(b"POST /api/predict HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\nContent-Length: %d\r\n\r\nhello" % (first, second))
+        st = read_status(s)
+        closed = False
+        s.settimeout(5.0)
+        try:  # the rest of the answer, then the end of the stream
+            while s.recv(65536):
+                pass
+            closed = True
+        except OSError:
+            pass
+        s.close()
+        check(st == 400 and closed,
+              f"headers: Content-Length {first} then {second} -> {st or 'no answer'}, "
+              f"{'closed' if closed else 'left open'}")
 
 
 def run_abuse(port, pid):

@@ -35,6 +35,7 @@
 #include <netdb.h>
 #include <stdarg.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #define CONN_LIMIT 128
@@ -119,6 +120,20 @@ static const char TOO_LARGE[] = "the request body is larger than 2 MiB";
 /* Requests                                                                 */
 /* ======================================================================== */
 
+/* Counts the headers named cls's name (case-insensitively). */
+typedef struct header_count {
+    const char *name;
+    int n;
+} header_count;
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value) {
+    header_count *h = cls;
+    (void)kind, (void)value;
+    if (key && !strcasecmp(key, h->name)) h->n++;
+    return MHD_YES;
+}
+
 /* Re-encodes MHD's decoded query arguments as a query string for the API. */
 static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                const char *value) {
@@ -188,6 +203,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!st) return MHD_NO;
         *con_cls = st;
         st->start = dn_now();
+        /* two lengths: which one a proxy in front used is anybody's guess
+         * (request smuggling), so the request is refused and the
+         * connection closed, before any of the body is read */
+        header_count lengths = {MHD_HTTP_HEADER_CONTENT_LENGTH, 0};
+        MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &lengths);
+        if (lengths.n > 1) {
+            st->answered = 1;
+            return send_error(c, 400, "more than one Content-Length header", 1);
+        }
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && declared_too_large(cl)) {
