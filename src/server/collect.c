@@ -96,8 +96,7 @@ static int put_count(int fd, size_t n) {
 /* Opens one file of the pair read-write, creating it empty (count 0) when
  * missing; validates its header and length, cuts a torn tail, and returns
  * its count in *n. */
-static dn_status open_part(const char *path, int is_images, int *fd_out, size_t *n,
-                           dn_error *err) {
+static dn_status open_part(const char *path, int is_images, int *fd_out, size_t *n, dn_error *err) {
     const size_t hdr = is_images ? IMG_HDR : LBL_HDR, item = is_images ? PIX : 1;
     *fd_out = -1;
     int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
@@ -130,8 +129,7 @@ static dn_status open_part(const char *path, int is_images, int *fd_out, size_t 
     size_t cnt = s == DN_OK ? get_be32(h + 4) : 0, need = hdr + cnt * item;
     /* bytes past the count: an append that never reached its header */
     if (s == DN_OK && (size_t)st.st_size > need && (ftruncate(fd, (off_t)need) || fsync(fd)))
-        s = dn_fail(err, DN_E_IO, "%s: cannot cut an unfinished append: %s", path,
-                    strerror(errno));
+        s = dn_fail(err, DN_E_IO, "%s: cannot cut an unfinished append: %s", path, strerror(errno));
     if (s == DN_OK && !is_images && cnt) {
         unsigned char *lab = malloc(cnt);
         if (!lab || pread_all(fd, lab, cnt, LBL_HDR) != 0) {
