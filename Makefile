@@ -6,6 +6,7 @@
 #   make data       fetch MNIST into data/mnist (checksummed, idempotent)
 #   make bench      digitnet against PyTorch/numpy on this machine (prints ratios)
 #   make install PREFIX=/usr/local
+#   make format     clang-format the sources; re-point the docs' line anchors
 #
 # Options: SAN=1 (ASan+UBSan build in build-san/), BLAS=0 (no OpenBLAS reference in
 #          test_gemm and bench),
