@@ -442,7 +442,7 @@ static void test_collect_files(const char *dir) {
         fflush(NULL);
         pid_t pid = fork();
         if (pid == 0) {
-            char v[8];
+            char v[16];
             snprintf(v, sizeof v, "%d", stage);
             setenv("DIGITNET_TEST_KILL_IN_APPEND", v, 1);
             dn_collect *k = NULL;
