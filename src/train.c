@@ -333,7 +333,7 @@ static dn_status run_epoch(trainer *t, int epoch, double *loss_out, double *acc_
                            double *secs_out, dn_error *err) {
     const dn_train_opts *o = &t->o;
     size_t batches = (t->ntrain + (size_t)t->batch - 1) / (size_t)t->batch;
-    float lr = dn_schedule_lr(o, epoch - 1, 0, batches);
+    float lr = o->lr;
     double t0 = dn_now(), loss_sum = 0.0;
     size_t seen = 0, correct = 0;
     int full = (size_t)t->batch == t->ntrain && !dn_augment_enabled(o);
@@ -341,8 +341,8 @@ static dn_status run_epoch(trainer *t, int epoch, double *loss_out, double *acc_
     for (size_t b = 0; b < batches; b++) {
         size_t first = b * (size_t)t->batch;
         int n = (int)(t->ntrain - first < (size_t)t->batch ? t->ntrain - first : (size_t)t->batch);
+        lr = dn_schedule_lr(o, epoch - 1, b, batches); /* per-epoch schedules ignore b */
         /* full batch without augmentation: the same data every step */
-        if (o->schedule == DN_SCHED_ONECYCLE) lr = dn_schedule_lr(o, epoch - 1, b, batches);
         if (!full || !t->x_loaded) load_batch(t, first, n);
         t->x_loaded = full;
         double loss = step(t, n);

@@ -111,6 +111,14 @@ static void test_conv_im2col(void) {
 
 /* The prepacked product against the reference, with M not a multiple of 4
  * and strided rows; rows of C past M must stay untouched. */
+/* The largest |C - R| over M x N (row stride ldc). */
+static double worst_diff(const float *C, const float *R, int M, int N, int ldc) {
+    double worst = 0;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) worst = fmax(worst, fabs(C[i * ldc + j] - R[i * ldc + j]));
+    return worst;
+}
+
 static void test_pack4(void) {
     dn_rng r;
     dn_rng_seed(&r, 3);
@@ -127,9 +135,7 @@ static void test_pack4(void) {
         dn_gemm_pack4(Ap, M, K, A, lda);
         dn_gemm_pack4_run(C, ldc, M, N, K, Ap, B, ldb);
         dn_gemm_naive(0, 0, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, R, ldc);
-        double worst = 0;
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) worst = fmax(worst, fabs(C[i * ldc + j] - R[i * ldc + j]));
+        double worst = worst_diff(C, R, M, N, ldc);
         CHECK_MSG(worst < 1e-4 * sqrt((double)K) + 1e-5, "pack4 M=%d N=%d K=%d: %g", M, N, K,
                   worst);
         int kept = 1;
@@ -157,9 +163,7 @@ static void test_tn_acc(void) {
         float below = C[M * ldc];
         dn_gemm_tn_acc(C, ldc, M, N, K, A, lda, B, ldb);
         dn_gemm_naive(1, 0, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, R, ldc);
-        double worst = 0;
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) worst = fmax(worst, fabs(C[i * ldc + j] - R[i * ldc + j]));
+        double worst = worst_diff(C, R, M, N, ldc);
         CHECK_MSG(worst < 1e-4 * sqrt((double)K) + 1e-5, "tn_acc M=%d N=%d K=%d: %g", M, N, K,
                   worst);
         CHECK_MSG(C[M * ldc] == below, "tn_acc M=%d: wrote past row M", M);
@@ -185,9 +189,7 @@ static void test_nt_thin(void) {
         float below = C[M * ldc], beside = C[N];
         dn_gemm_nt_thin(C, ldc, M, N, K, A, lda, B, ldb);
         dn_gemm_naive(0, 1, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, R, ldc);
-        double worst = 0;
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) worst = fmax(worst, fabs(C[i * ldc + j] - R[i * ldc + j]));
+        double worst = worst_diff(C, R, M, N, ldc);
         CHECK_MSG(worst < 1e-4 * sqrt((double)K) + 1e-5, "nt_thin M=%d N=%d K=%d: %g", M, N, K,
                   worst);
         CHECK_MSG(C[M * ldc] == below && C[N] == beside, "nt_thin M=%d N=%d: wrote outside C", M,
