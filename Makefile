@@ -38,9 +38,9 @@ CPPFLAGS_ALL := -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 CFLAGS_ALL   := -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden -fopenmp -ffp-contract=fast -fno-math-errno $(CFLAGS)
 LIBS    := -lm -lz
 
-PKGS    := libpng libjpeg libmicrohttpd
+PKGS    := libpng libjpeg
 CPPFLAGS_ALL += $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-LIBS    += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lpng -ljpeg -lmicrohttpd)
+LIBS    += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lpng -ljpeg)
 
 # OpenBLAS is only a reference for test_gemm and the benchmark (the library
 # has its own kernels and does not link it).

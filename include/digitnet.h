@@ -443,7 +443,7 @@ typedef struct dn_server dn_server;
 typedef struct dn_server_opts {
     const char *host;        /* numeric address or name to bind; default "127.0.0.1" */
     int port;                /* default 8080; 0 picks a free port (see dn_server_port) */
-    int workers;             /* worker threads = inference contexts; default 4 */
+    int workers;             /* inference contexts: requests decoded or run at once; default 4 */
     const char *collect_dir; /* where POST /api/samples appends; NULL disables it */
 } dn_server_opts;
 

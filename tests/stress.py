@@ -23,7 +23,8 @@ per-address connection limit applies to the attacker, not to the normal
 client on 127.0.0.1) while a normal client sends a real digit every
 second; every attack must be answered or dropped as specified, and every
 normal request must get 200 within PROBE_LIMIT seconds.  Then a server
-with more workers than its base connection limit must serve and stop.
+with more workers than its connection limit must serve and stop, and one
+with a single worker must answer /healthz while uploads queue for it.
 
 Everything is loopback only and bounded in time and count.  Exit status: 0
 pass, 1 fail, 77 skipped (no server binary or model; for abuse, no
@@ -47,6 +48,8 @@ import zlib
 HOST = "127.0.0.1"
 PER_IP_LIMIT = 16  # as in src/server/http.c
 BODY_DEADLINE = 30.0  # as in src/server/http.c
+HEAD_DEADLINE = 10.0  # as in src/server/http.c
+SECURITY_HEADERS = (b"content-security-policy:", b"x-content-type-options: nosniff")
 PROBE_LIMIT = 5.0  # seconds a normal request may take during an attack
 
 failures = []
@@ -170,19 +173,25 @@ def connect(port, src=None, timeout=5.0):
     return s
 
 
-def read_status(s, timeout=5.0):
-    """The status code of the answer on s, or None when the server closed or
-    reset the connection without one (or nothing came within timeout)."""
+def recv_until(s, marker, timeout=5.0):
+    """What s receives until marker arrives, the peer closes or timeout."""
     s.settimeout(timeout)
     buf = b""
     try:
-        while b"\r\n" not in buf:
+        while marker not in buf:
             d = s.recv(4096)
             if not d:
                 break
             buf += d
     except OSError:
         pass
+    return buf
+
+
+def read_status(s, timeout=5.0):
+    """The status code of the answer on s, or None when the server closed or
+    reset the connection without one (or nothing came within timeout)."""
+    buf = recv_until(s, b"\r\n", timeout)
     if buf.startswith(b"HTTP/1.") and len(buf) >= 12:
         try:
             return int(buf[9:12])
@@ -732,11 +741,144 @@ def attack_headers(port, src):
               f"{'closed' if closed else 'left open'}")
 
 
+def read_answers(s, timeout=5.0, buf=b""):
+    """Everything the server sends on s until it closes (or timeout), after
+    buf, split into answers: a list of (status, header bytes lower-cased,
+    body)."""
+    s.settimeout(timeout)
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+    except OSError:
+        pass
+    answers, raw = [], buf
+    while buf.startswith(b"HTTP/1."):
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            break
+        head = buf[:end].lower()
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            if line.startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        answers.append((int(buf[9:12]), head, buf[end + 4:end + 4 + length]))
+        buf = buf[end + 4 + length:]
+    # a status line inside a body: the server sent an answer's head twice
+    # bytes after the last answer, or an answer's head inside a body: the
+    # server sent more than it announced (a head twice, say)
+    if buf or any(body.startswith(b"HTTP/1.") for _, _, body in answers):
+        fail(f"http: {len(answers)} answers and more: {raw[:300]!r}")
+    return answers
+
+
+def exchange(port, src, data, timeout=5.0):
+    s = connect(port, src)
+    try:
+        s.sendall(data)
+    except OSError:
+        pass
+    answers = read_answers(s, timeout)
+    s.close()
+    return answers
+
+
+def attack_http_edge(port, src):
+    """The HTTP edge: long query strings, bad lengths, the server's own error
+    answers, pipelining."""
+    def get(target, extra=b""):
+        return (b"GET " + target + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" + extra
+                + b"\r\n")
+
+    many = b"&".join(b"a%d=b" % i for i in range(1000))  # 6.9 KB
+    cases = [
+        ("1,000 query parameters (%d bytes)" % len(many), get(b"/healthz?" + many), 200),
+        ("a 23 KB query string", get(b"/healthz?" + b"&".join(b"a%d=b" % i for i in range(3000))),
+         414),
+        ("Content-Length -1", b"POST /api/predict HTTP/1.1\r\nHost: t\r\n"
+         b"Content-Length: -1\r\n\r\n", 400),
+        ("Content-Length of 100 digits", b"POST /api/predict HTTP/1.1\r\nHost: t\r\n"
+         b"Content-Length: " + b"1" * 100 + b"\r\n\r\n", 413),
+        ("Content-Length +5", b"POST /api/predict HTTP/1.1\r\nHost: t\r\n"
+         b"Content-Length: +5\r\n\r\nhello", 400),
+        ("Content-Length with Transfer-Encoding", b"POST /api/predict HTTP/1.1\r\nHost: t\r\n"
+         b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        ("Transfer-Encoding gzip", b"POST /api/predict HTTP/1.1\r\nHost: t\r\n"
+         b"Transfer-Encoding: gzip\r\n\r\n", 501),
+        ("HTTP/2.0", b"GET /healthz HTTP/2.0\r\nHost: t\r\n\r\n", 505),
+        ("no Host", b"GET /healthz HTTP/1.1\r\n\r\n", 400),
+        ("folded header", get(b"/healthz", b"X-A: b\r\n c\r\n"), 400),
+        ("space before colon", get(b"/healthz", b"Host : t\r\n"), 400),
+        ("garbage request line", b"\x01\xff GARBAGE\r\n\r\n", 400),
+        ("100 KiB header", get(b"/healthz", b"X-Big: " + b"a" * 102400 + b"\r\n"), 431),
+        ("unknown expectation", b"POST /api/predict HTTP/1.1\r\nHost: t\r\n"
+         b"Expect: magic\r\nContent-Length: 2\r\n\r\n{}", 417),
+    ]
+    for name, data, want in cases:
+        answers = exchange(port, src, data)
+        st = answers[0][0] if answers else None
+        check(st == want and len(answers) == 1,
+              f"http: {name} -> {[a[0] for a in answers] or 'no answer'} (want [{want}])")
+        if answers and st != 200:
+            check(all(h in answers[0][1] for h in SECURITY_HEADERS),
+                  f"http: the {st} answer to {name} has the CSP and nosniff headers")
+            check(answers[0][2].startswith(b'{"error":'), f"http: the {st} answer is JSON")
+    # 40 requests back to back on one connection, before reading anything:
+    # all answered, in order (the paths alternate between 200 and 404)
+    reqs = b"".join(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % (b"/healthz" if i % 2 else b"/no")
+                    for i in range(40))
+    reqs += get(b"/healthz")
+    answers = exchange(port, src, reqs)
+    got = [a[0] for a in answers]
+    want = [200 if i % 2 else 404 for i in range(40)] + [200]
+    check(got == want, f"http: 41 pipelined requests -> {len(got)} answers"
+          f"{', in order' if got == want else ', wrong: ' + str(got[:12])}")
+    # a body sent with Expect: 100-continue, as curl does for large uploads
+    s = connect(port, src)
+    s.sendall(b"POST /api/predict HTTP/1.1\r\nHost: t\r\nContent-Type: image/png\r\n"
+              b"Connection: close\r\nExpect: 100-continue\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(DIGIT_PNGS[3]))
+    buf = recv_until(s, b"\r\n\r\n")
+    first = buf[:buf.find(b"\r\n\r\n") + 4]
+    s.sendall(DIGIT_PNGS[3])
+    rest = read_answers(s, buf=buf[len(first):])
+    s.close()
+    check(first == b"HTTP/1.1 100 Continue\r\n\r\n" and [a[0] for a in rest] == [200],
+          f"http: Expect: 100-continue -> {first!r}, then {[a[0] for a in rest]}")
+
+
+def trickle_head(port, src, result):
+    """A request head trickling a byte a second; result gets the seconds
+    after which the server answered 408 or cut it."""
+    s = connect(port, src)
+    t0 = time.perf_counter()
+    result["cut"], result["status"] = None, None
+    data = b"GET /healthz HTTP/1.1\r\nHost: t\r\n" + b"X-Slow: " + b"a" * 100
+    for i in range(len(data)):
+        if time.perf_counter() - t0 > HEAD_DEADLINE + 15:
+            break
+        if closed_by_peer(s) or select.select([s], [], [], 0)[0]:
+            break
+        try:
+            s.send(data[i:i + 1])
+        except OSError:
+            break
+        time.sleep(1.0)
+    result["cut"] = time.perf_counter() - t0
+    answers = read_answers(s, 2.0)
+    result["status"] = answers[0][0] if answers else None
+    s.close()
+
+
 def run_abuse(port, pid):
     addrs = attacker_addresses()
-    drip = {}
+    drip, trickle = {}, {}
     dripper = threading.Thread(target=drip_until_cut, args=(port, addrs[-1], drip))
     dripper.start()  # runs through all the attacks below
+    trickler = threading.Thread(target=trickle_head, args=(port, addrs[-2], trickle))
+    trickler.start()
     rss0 = rss_kib(pid)
     attack_slowloris(port, addrs[0])
     attack_slow_chunked(port, addrs[1])
@@ -746,6 +888,11 @@ def run_abuse(port, pid):
     attack_bombs(port, addrs[5])
     attack_flood(port, addrs[6:])
     attack_headers(port, addrs[12])
+    attack_http_edge(port, addrs[13])
+    trickler.join()
+    check(trickle["cut"] <= HEAD_DEADLINE + 10 and trickle["status"] == 408,
+          f"a request head trickling a byte a second gets 408 after {trickle['cut']:.0f} s "
+          f"(deadline {HEAD_DEADLINE:.0f} s; answer {trickle['status']})")
     dripper.join()
     cut = drip.get("cut")
     check(cut is not None and cut <= BODY_DEADLINE + 10,
@@ -806,7 +953,7 @@ class Server:
 
 
 def many_workers():
-    """More workers than the base connection limit of 128:
+    """More inference contexts (160) than the connection limit of 128:
     the server must still start, serve and stop."""
     srv = Server("--workers", "160")
     try:
@@ -817,6 +964,40 @@ def many_workers():
         st = repr(e)
     check(st == 200, f"160 workers: serves ({st})")
     srv.stop("160 workers")
+
+
+def decodes_queue():
+    """One context (--workers 1) and four clients uploading the largest
+    accepted image at once: the decodes queue for the context, and a health
+    check sent behind them is answered before the last of them."""
+    srv = Server("--workers", "1")
+    big = png_gray(4096, 4096, [b"\0" * 4096] * 4096, 9)
+    done = []
+
+    def upload(i):
+        c = http.client.HTTPConnection(HOST, srv.port, timeout=60)
+        try:
+            st, _ = http_request(c, "POST", "/api/predict", PNG, big)
+        except Exception as e:
+            st = type(e).__name__
+        c.close()
+        done.append(("decode", st, time.perf_counter()))
+
+    ts = [threading.Thread(target=upload, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    time.sleep(0.05)
+    c = http.client.HTTPConnection(HOST, srv.port, timeout=60)
+    st, _ = http_request(c, "GET", "/healthz", {}, None)
+    c.close()
+    health = time.perf_counter()
+    for t in ts:
+        t.join()
+    last = max(t for _, _, t in done)
+    check(st == 200 and health < last and all(d[1] == 422 for d in done),
+          f"decodes queue: /healthz {st}, answered {last - health:.2f} s before the last of 4 "
+          f"decodes on one context ({[d[1] for d in done]})")
+    srv.stop("decodes queue")
 
 
 def main():
@@ -840,6 +1021,7 @@ def main():
         srv.stop(mode)
         if mode == "abuse":
             many_workers()
+            decodes_queue()
     print(f"{len(failures)} failed" if failures else "all passed")
     sys.exit(1 if failures else 0)
 

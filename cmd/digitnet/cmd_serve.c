@@ -51,7 +51,7 @@ static const char USAGE[] =
     "      --collect DIR   save digits taught on the page to\n"
     "                      DIR/train-{images,labels}-idx*-ubyte (readable with --data DIR);\n"
     "                      without it teaching is disabled\n"
-    "      --workers N     request threads, each with its own inference context (default 4)\n"
+    "      --workers N     inference contexts: uploads decoded and run at once (default 4)\n"
     "  -h, --help          this help\n"
     "\n"
     "API: POST /api/predict (PNG/JPEG body or JSON {\"pixels\":[784]}), GET /api/model,\n"

@@ -259,8 +259,8 @@ static int pixels_input(const dn_json_doc *doc, unsigned char out[784], char *ms
 
 /* Parses the body (JSON or image) into a 28x28 input.  doc receives the
  * parsed JSON (empty for images) so callers can read more fields. */
-static int read_input(const dn_api_request *req, dn_json_doc *doc, unsigned char out[784],
-                      char *msg, size_t msg_size) {
+static int parse_input(const dn_api_request *req, dn_json_doc *doc, unsigned char out[784],
+                       char *msg, size_t msg_size) {
     memset(doc, 0, sizeof *doc);
     if (req->body_size == 0) {
         snprintf(msg, msg_size, "the request body is empty; send an image or JSON pixels");
@@ -282,6 +282,18 @@ static int read_input(const dn_api_request *req, dn_json_doc *doc, unsigned char
                  req->content_type);
         return 415;
     }
+}
+
+/* parse_input while holding a context: decodes and parses run at most as
+ * many at once as there are contexts, so hostile uploads take a bounded
+ * share of the machine, and requests that decode nothing (the page, the
+ * health check) never wait behind them. */
+static int read_input(dn_api *a, const dn_api_request *req, dn_json_doc *doc,
+                      unsigned char out[784], char *msg, size_t msg_size) {
+    slot *ctx = pool_take(a);
+    int st = parse_input(req, doc, out, msg, msg_size);
+    pool_give(a, ctx);
+    return st;
 }
 
 static int hexval(char c) {
@@ -431,7 +443,7 @@ static void handle_predict(dn_api *a, const dn_api_request *req, dn_api_response
     }
     unsigned char img[784];
     dn_json_doc doc;
-    int st = read_input(req, &doc, img, msg, sizeof msg);
+    int st = read_input(a, req, &doc, img, msg, sizeof msg);
     dn_json_free(&doc);
     if (st) {
         dn_api_error(res, st, msg);
@@ -481,7 +493,7 @@ static void handle_samples(dn_api *a, const dn_api_request *req, dn_api_response
     char msg[600];
     unsigned char img[784];
     dn_json_doc doc;
-    int st = read_input(req, &doc, img, msg, sizeof msg);
+    int st = read_input(a, req, &doc, img, msg, sizeof msg);
     int label = -1;
     if (!st) {
         const dn_json_node *ln = doc.count ? dn_json_get(&doc, &doc.nodes[0], "label") : NULL;

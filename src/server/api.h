@@ -2,7 +2,7 @@
  * api.h — the HTTP API as plain functions: a request (method, path, query,
  * content type, body bytes) goes in, a response (status, content type, body)
  * comes out.  No sockets here, so every route and error path is testable
- * directly; http.c only moves bytes between libmicrohttpd and dn_api_handle.
+ * directly; http.c only moves bytes between the socket and dn_api_handle.
  *
  * Routes (all JSON answers are UTF-8; errors are {"error": "..."}):
  *   GET  /  /index.html /app.js /style.css  the embedded page (dn_assets)
@@ -32,7 +32,9 @@
  *
  * dn_api is re-entrant: any number of threads may call dn_api_handle at once.
  * Inference uses a fixed pool of contexts created up front, each a dn_infer
- * and a dn_explain (a request waits for a free one); the model is shared
+ * and a dn_explain (a request waits for a free one); decoding and parsing a
+ * body holds a context too, so at most that many bodies are decoded at
+ * once.  Routes that decode nothing never wait.  The model is shared
  * read-only.
  */
 #ifndef DN_SERVER_API_H

@@ -1,29 +1,39 @@
 /*
- * http.c — libmicrohttpd glue (contract in http.h): a daemon that hands
- * every request to a handler, and the public dn_server_* functions that
- * run the drawing page and API of api.c on it.
+ * http.c — a small, strict HTTP/1.1 server (contract in http.h), and the
+ * public dn_server_* functions that run the drawing page and API of api.c
+ * on it.
+ *
+ * Why our own: the subset a JSON API and a few static files need is small,
+ * and every answer, errors included, must carry the same headers and follow
+ * the same limits.  libmicrohttpd 0.9.75 (Debian 12's) could not do that:
+ * its own error pages lacked our headers and for some requests were sent
+ * twice, a long query string stalled the connection, pipelined requests
+ * were lost, and nothing bounded how long a request's head may take.
  *
  * What this file decides, deliberately, for every handler:
- *   - threads: MHD's internal polling with a fixed pool of `workers` threads;
- *     the API holds the same number of inference contexts, so a request never
- *     waits for one in practice and the model is never copied per request;
- *   - limits: at most 128 connections (2 per worker thread when that is
- *     more: libmicrohttpd splits the limit between its threads, and a thread
- *     left with none never stops), 16 per client address, 64 KiB of MHD
- *     memory per connection, 30 s idle timeout.  The per-address limit is
- *     what keeps slow clients (slowloris) from one address from starving the
- *     others; the total is eight addresses' worth.  Request bodies are
- *     collected here (no PostProcessor) into a buffer bounded by
- *     DN_API_MAX_BODY (so at most 256 MiB for 128 connections).  A
- *     Content-Length over the bound is answered 413 before reading the body;
- *     a chunked body that grows past it is discarded and answered 413 when it
- *     ends (libmicrohttpd 0.9 refuses a response queued mid-body; newer
- *     versions accept it and answer at once); a client that sends more than
- *     16 MiB past the bound, or is still sending a body 30 s after its
- *     headers (a trickle that never ends), has its connection cut;
- *   - headers: every answer is sent with nosniff, no-referrer and a strict
- *     Content-Security-Policy (the page loads nothing from elsewhere);
- *   - silence: MHD's messages go to a logger that drops them.
+ *   - threads: one acceptor, and one thread per open connection, which
+ *     reads a request, calls the handler and writes the answer.  A slow
+ *     request delays only its own connection: /healthz never waits behind
+ *     an image decode (the API bounds how many decodes and inferences run
+ *     at once, see api.c);
+ *   - limits: at most 128 connections, 16 per client address (the excess is
+ *     closed as soon as it is accepted: this is what keeps slow clients from
+ *     one address from starving the others); a request head (request line
+ *     and headers) of at most 16 KiB with a target of at most 8 KiB and 100
+ *     header fields; a body of at most DN_API_MAX_BODY;
+ *   - deadlines: 30 s for a kept-alive connection to start its next request,
+ *     10 s from a request's first byte to the end of its head (408 after),
+ *     30 s from the end of the head to the end of its body, 30 s to send an
+ *     answer;
+ *   - strictness: one Content-Length, digits only; Transfer-Encoding only
+ *     "chunked", never with a Content-Length (request smuggling); HTTP/1.1
+ *     needs Host; HTTP/1.0 and 1.1 only (505); no folded header lines;
+ *     every error closes the connection after its answer;
+ *   - pipelining: requests sent back to back on one connection are answered
+ *     one after the other, in order;
+ *   - headers: every answer, the server's own errors included, is sent with
+ *     nosniff, no-referrer and a strict Content-Security-Policy (the page
+ *     loads nothing from elsewhere).
  */
 #include "server/http.h"
 #include "internal.h"
@@ -31,26 +41,47 @@
 #include "server/json.h"
 
 #include <errno.h>
-#include <microhttpd.h>
+#include <fcntl.h>
 #include <netdb.h>
-#include <stdarg.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #define CONN_LIMIT 128
-#define CONN_PER_WORKER 2
 #define PER_IP_LIMIT 16
-#define CONN_MEMORY (64 * 1024)
-#define IDLE_TIMEOUT 30
-#define BODY_DEADLINE 30.0 /* seconds from the end of the headers */
-#define DRAIN_LIMIT (16u << 20)
+#define HEAD_MAX (16 * 1024)
+#define TARGET_MAX (8 * 1024)
+#define FIELDS_MAX 100
+#define IDLE_TIMEOUT 30.0  /* seconds to start the next request */
+#define HEAD_DEADLINE 10.0 /* from a request's first byte to the end of its head */
+#define BODY_DEADLINE 30.0 /* from the end of the head to the end of the body */
+#define SEND_DEADLINE 30.0 /* to send one answer */
+#define LINGER_TIME 2.0    /* reading (and dropping) what a refused client still sends */
+#define LINGER_LIMIT (16u << 20)
+#ifndef MSG_MORE
+#define MSG_MORE 0
+#endif
+#define STOP_GRACE 3 /* seconds for answers in flight when the server stops */
+
+typedef struct conn conn;
 
 struct dn_http {
-    struct MHD_Daemon *daemon;
+    int listen_fd;
+    int wake[2]; /* a byte written here stops the acceptor */
+    pthread_t acceptor;
     dn_http_handler handler;
     void *user;
     int port;
+    pthread_mutex_t mu; /* guards the fields below */
+    pthread_cond_t idle;
+    conn *open[CONN_LIMIT];
+    int nopen;
+    int stopping;
 };
 
 struct dn_server {
@@ -58,15 +89,25 @@ struct dn_server {
     dn_api *api;
 };
 
-/* Per-request state, created on the first call for a request. */
-typedef struct request_state {
-    unsigned char *body;
-    size_t size, cap;
-    size_t dropped; /* bytes discarded after the body grew too large */
-    double start;   /* dn_now() when the headers were complete */
-    int too_large;  /* the body exceeds DN_API_MAX_BODY */
-    int answered;   /* a response was queued early */
-} request_state;
+/* One open connection: its socket and the bytes read but not yet used. */
+struct conn {
+    dn_http *h;
+    int fd;
+    struct sockaddr_storage peer;
+    char in[HEAD_MAX + 1]; /* one more byte: the NUL that ends a parsed head */
+    size_t pos, len;       /* unread bytes are in[pos..len) */
+};
+
+/* One parsed request head. */
+typedef struct head {
+    char method[16];
+    char path[TARGET_MAX + 1]; /* percent-decoded */
+    char query[TARGET_MAX + 1];
+    char content_type[256]; /* cut to fit; "" when absent */
+    long long length;       /* Content-Length, -1 when absent */
+    int minor;              /* HTTP/1.minor */
+    int chunked, expect_continue, close, head_only;
+} head;
 
 void dn_server_opts_default(dn_server_opts *o) {
     o->host = "127.0.0.1";
@@ -76,195 +117,638 @@ void dn_server_opts_default(dn_server_opts *o) {
 }
 
 /* ======================================================================== */
+/* Socket input and output with deadlines                                   */
+/* ======================================================================== */
+
+enum { IO_OK = 1, IO_EOF = 0, IO_ERR = -1, IO_TIMEOUT = -2, IO_FULL = -3 };
+
+/* Waits until fd is ready for `events` or the deadline passes. */
+static int wait_fd(int fd, short events, double deadline) {
+    for (;;) {
+        double left = deadline - dn_now();
+        if (left <= 0) return IO_TIMEOUT;
+        struct pollfd p = {.fd = fd, .events = events};
+        int r = poll(&p, 1, (int)(left * 1000) + 1);
+        if (r > 0) return IO_OK;
+        if (r == 0) continue; /* re-checks the clock */
+        if (errno != EINTR) return IO_ERR;
+    }
+}
+
+/* Reads more bytes into c->in, moving the unread ones to the front first. */
+static int fill(conn *c, double deadline) {
+    if (c->pos) {
+        memmove(c->in, c->in + c->pos, c->len - c->pos);
+        c->len -= c->pos;
+        c->pos = 0;
+    }
+    if (c->len == HEAD_MAX) return IO_FULL;
+    for (;;) {
+        int w = wait_fd(c->fd, POLLIN, deadline);
+        if (w != IO_OK) return w;
+        ssize_t n = recv(c->fd, c->in + c->len, HEAD_MAX - c->len, MSG_DONTWAIT);
+        if (n > 0) {
+            c->len += (size_t)n;
+            return IO_OK;
+        }
+        if (n == 0) return IO_EOF;
+        if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) return IO_ERR;
+    }
+}
+
+/* Copies n body bytes to dst: first what is buffered, then from the socket. */
+static int read_exact(conn *c, unsigned char *dst, size_t n, double deadline) {
+    size_t have = c->len - c->pos < n ? c->len - c->pos : n;
+    memcpy(dst, c->in + c->pos, have);
+    c->pos += have;
+    while (have < n) {
+        int w = wait_fd(c->fd, POLLIN, deadline);
+        if (w != IO_OK) return w;
+        ssize_t r = recv(c->fd, dst + have, n - have, MSG_DONTWAIT);
+        if (r > 0)
+            have += (size_t)r;
+        else if (r == 0)
+            return IO_EOF;
+        else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+            return IO_ERR;
+    }
+    return IO_OK;
+}
+
+static int send_all(int fd, const void *data, size_t n, int more, double deadline) {
+    const char *p = data;
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0));
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int r = wait_fd(fd, POLLOUT, deadline);
+            if (r != IO_OK) return r;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else {
+            return IO_ERR;
+        }
+    }
+    return IO_OK;
+}
+
+/* ======================================================================== */
 /* Responses                                                                */
 /* ======================================================================== */
 
-/* Queues r (taking its body) with the common headers. */
-static enum MHD_Result send_response(struct MHD_Connection *c, dn_api_response *r, int must_close) {
-    struct MHD_Response *resp;
-    int status = r->status;
-    const char *type = r->content_type, *allow = r->allow;
-    if (r->owned) {
-        resp = MHD_create_response_from_buffer_with_free_callback(r->body_size, r->owned, free);
-        if (resp) r->owned = NULL; /* MHD frees it now */
-    } else {
-        resp =
-            MHD_create_response_from_buffer(r->body_size, (void *)r->body, MHD_RESPMEM_PERSISTENT);
-    }
+static const struct {
+    int status;
+    const char *text;
+} reasons[] = {{100, "Continue"},
+               {200, "OK"},
+               {201, "Created"},
+               {400, "Bad Request"},
+               {403, "Forbidden"},
+               {404, "Not Found"},
+               {405, "Method Not Allowed"},
+               {408, "Request Timeout"},
+               {413, "Content Too Large"},
+               {414, "URI Too Long"},
+               {415, "Unsupported Media Type"},
+               {417, "Expectation Failed"},
+               {422, "Unprocessable Content"},
+               {431, "Request Header Fields Too Large"},
+               {500, "Internal Server Error"},
+               {501, "Not Implemented"},
+               {503, "Service Unavailable"},
+               {505, "HTTP Version Not Supported"},
+               {507, "Insufficient Storage"}};
+
+static const char *reason(int status) {
+    for (size_t i = 0; i < sizeof reasons / sizeof *reasons; i++)
+        if (reasons[i].status == status) return reasons[i].text;
+    return "Unknown";
+}
+
+/* Sends r (and frees it) with the common headers; IO_OK when all went out. */
+static int send_response(conn *c, dn_api_response *r, int head_only, int must_close) {
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    dn_strbuf b = {0};
+    dn_strbuf_printf(&b, "HTTP/1.1 %d %s\r\nDate: %s\r\n", r->status, reason(r->status), date);
+    dn_strbuf_printf(&b, "Content-Type: %s\r\nContent-Length: %zu\r\n", r->content_type,
+                     r->body_size);
+    if (r->allow) dn_strbuf_printf(&b, "Allow: %s\r\n", r->allow);
+    dn_strbuf_puts(&b, "Cache-Control: no-cache\r\n"
+                       "X-Content-Type-Options: nosniff\r\n"
+                       "Referrer-Policy: no-referrer\r\n"
+                       "Content-Security-Policy: default-src 'self'; img-src 'self' data: blob:; "
+                       "object-src 'none'; base-uri 'none'; form-action 'none'; "
+                       "frame-ancestors 'none'\r\n");
+    if (must_close) dn_strbuf_puts(&b, "Connection: close\r\n");
+    dn_strbuf_puts(&b, "\r\n");
+    size_t n = 0;
+    char *text = dn_strbuf_take(&b, &n);
+    double deadline = dn_now() + SEND_DEADLINE;
+    int ok = text ? IO_OK : IO_ERR;
+    int body = !head_only && r->body_size;
+    if (ok == IO_OK) ok = send_all(c->fd, text, n, body, deadline);
+    if (ok == IO_OK && body) ok = send_all(c->fd, r->body, r->body_size, 0, deadline);
+    free(text);
     dn_api_response_free(r);
-    if (!resp) return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    if (allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(resp, "Content-Security-Policy",
-                            "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
-                            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
-    if (must_close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, resp);
-    MHD_destroy_response(resp);
     return ok;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *msg,
-                                  int must_close) {
+static int send_error(conn *c, int status, const char *msg) {
     dn_api_response r;
     dn_api_error(&r, status, msg);
-    return send_response(c, &r, must_close);
+    return send_response(c, &r, 0, 1);
 }
-
-static const char TOO_LARGE[] = "the request body is larger than 2 MiB";
 
 /* ======================================================================== */
-/* Requests                                                                 */
+/* Request heads                                                            */
 /* ======================================================================== */
 
-/* Counts the headers named cls's name (case-insensitively). */
-typedef struct header_count {
-    const char *name;
-    int n;
-} header_count;
-
-static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *value) {
-    header_count *h = cls;
-    (void)kind, (void)value;
-    if (key && !strcasecmp(key, h->name)) h->n++;
-    return MHD_YES;
+static int is_tchar(unsigned char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
-/* Re-encodes MHD's decoded query arguments as a query string for the API. */
-static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *value) {
-    dn_strbuf *b = cls;
-    const char *parts[2] = {key, value};
-    if (b->len) dn_strbuf_puts(b, "&");
-    for (int i = 0; i < 2 && parts[i]; i++) {
-        if (i) dn_strbuf_puts(b, "=");
-        for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++) {
-            if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                *p == '-' || *p == '_' || *p == '.' || *p == '~')
-                dn_strbuf_append(b, (const char *)p, 1);
-            else
-                dn_strbuf_printf(b, "%%%02X", *p);
-        }
-    }
-    return MHD_YES;
+static int hexdigit(int ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f') return (ch | 0x20) - 'a' + 10;
+    return -1;
 }
 
-/* Parses a Content-Length value; 1 when it exceeds the body limit. */
-static int declared_too_large(const char *v) {
-    unsigned long long n = 0;
-    for (; *v == ' ' || *v == '\t'; v++) {
-    }
-    for (; *v >= '0' && *v <= '9'; v++) {
-        n = n * 10 + (unsigned)(*v - '0');
-        if (n > DN_API_MAX_BODY) return 1;
+/* The end of the head in in[from..len): the index just past its empty line,
+ * or 0 when it is not all there yet. */
+static size_t head_end(const char *in, size_t from, size_t len) {
+    for (size_t i = from; i < len; i++) {
+        if (in[i] != '\n') continue;
+        if (i + 1 < len && in[i + 1] == '\n') return i + 2;
+        if (i + 2 < len && in[i + 1] == '\r' && in[i + 2] == '\n') return i + 3;
     }
     return 0;
 }
 
-/* Appends a chunk of the body; 0 ok, -1 out of memory. Sets too_large. */
-static int take_chunk(request_state *st, const char *data, size_t n) {
-    if (st->too_large) {
-        st->dropped += n;
-        return 0;
+/* Cuts the line at *p (ending in LF or CRLF) and returns it; NULL when it
+ * holds a bare CR or another control byte other than tab. */
+static char *take_line(char **p) {
+    char *s = *p, *nl = strchr(s, '\n');
+    *nl = '\0';
+    *p = nl + 1;
+    if (nl > s && nl[-1] == '\r') nl[-1] = '\0';
+    for (char *q = s; *q; q++)
+        if (((unsigned char)*q < 0x20 && *q != '\t') || *q == 0x7f) return NULL;
+    return s;
+}
+
+/* Parses "1*DIGIT" into *out; 1 when it is longer than the body limit allows
+ * (the 413 case), -1 when it is not a number at all. */
+static int parse_length(const char *v, long long *out) {
+    long long n = 0;
+    if (!*v) return -1;
+    for (; *v; v++) {
+        if (*v < '0' || *v > '9') return -1;
+        if (n <= (long long)DN_API_MAX_BODY) n = n * 10 + (*v - '0');
     }
-    if (n > DN_API_MAX_BODY - st->size) {
-        st->too_large = 1;
-        free(st->body);
-        st->body = NULL;
-        st->size = st->cap = 0;
-        st->dropped = n;
-        return 0;
+    *out = n;
+    return n > (long long)DN_API_MAX_BODY;
+}
+
+/* Percent-decodes s[0..n) into out (size TARGET_MAX + 1); -1 for a bad
+ * escape or a NUL. */
+static int decode_path(const char *s, size_t n, char *out) {
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ch = (unsigned char)s[i];
+        if (ch == '%') {
+            int hi = i + 2 < n + 0 ? hexdigit(s[i + 1]) : -1,
+                lo = hi >= 0 ? hexdigit(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return -1;
+            ch = hi * 16 + lo;
+            i += 2;
+        }
+        out[o++] = (char)ch;
     }
-    if (st->size + n > st->cap) {
-        size_t ncap = st->cap ? st->cap : 16384;
-        while (ncap < st->size + n) ncap *= 2;
-        if (ncap > DN_API_MAX_BODY) ncap = DN_API_MAX_BODY;
-        unsigned char *nb = realloc(st->body, ncap);
-        if (!nb) return -1;
-        st->body = nb;
-        st->cap = ncap;
-    }
-    memcpy(st->body + st->size, data, n);
-    st->size += n;
+    out[o] = '\0';
     return 0;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls) {
-    dn_http *h = cls;
-    request_state *st = *con_cls;
-    if (!st) { /* headers are in; the body (if any) follows in later calls */
-        st = dn_calloc(1, sizeof *st);
-        if (!st) return MHD_NO;
-        *con_cls = st;
-        st->start = dn_now();
-        /* two lengths: which one a proxy in front used is anybody's guess
-         * (request smuggling), so the request is refused and the
-         * connection closed, before any of the body is read */
-        header_count lengths = {MHD_HTTP_HEADER_CONTENT_LENGTH, 0};
-        MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &lengths);
-        if (lengths.n > 1) {
-            st->answered = 1;
-            return send_error(c, 400, "more than one Content-Length header", 1);
-        }
-        const char *cl =
-            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && declared_too_large(cl)) {
-            st->too_large = st->answered = 1;
-            return send_error(c, 413, TOO_LARGE, 1);
-        }
-        return MHD_YES;
+/* Parses the request line: returns 0, or the status to refuse it with. */
+static int parse_request_line(char *line, head *q, const char **why) {
+    char *sp1 = strchr(line, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+    *why = "the request line is not 'METHOD /target HTTP/1.1'";
+    if (!sp1 || !sp2 || strchr(sp2 + 1, ' ')) return 400;
+    size_t mlen = (size_t)(sp1 - line), tlen = (size_t)(sp2 - sp1 - 1);
+    if (!mlen || mlen >= sizeof q->method) return mlen ? 501 : 400;
+    for (size_t i = 0; i < mlen; i++)
+        if (!is_tchar((unsigned char)line[i])) return 400;
+    memcpy(q->method, line, mlen);
+    q->method[mlen] = '\0';
+    const char *v = sp2 + 1;
+    if (strncmp(v, "HTTP/", 5) || !(v[5] >= '0' && v[5] <= '9') || v[6] != '.' ||
+        !(v[7] >= '0' && v[7] <= '9') || v[8])
+        return 400;
+    if (v[5] != '1') {
+        *why = "only HTTP/1.0 and HTTP/1.1 are supported";
+        return 505;
     }
-    if (*upload_data_size) {
-        size_t n = *upload_data_size;
-        *upload_data_size = 0;
-        int was_large = st->too_large;
-        if (take_chunk(st, upload_data, n)) return MHD_NO;
-        if (st->too_large && st->dropped > DRAIN_LIMIT) return MHD_NO; /* cut the connection */
-        if (dn_now() - st->start > BODY_DEADLINE) return MHD_NO;
-        /* Answer at once when MHD allows it mid-body; otherwise at the end. */
-        if (st->too_large && !was_large && !st->answered &&
-            send_error(c, 413, TOO_LARGE, 1) == MHD_YES)
-            st->answered = 1;
-        return MHD_YES;
+    q->minor = v[7] - '0';
+    char *target = sp1 + 1;
+    if (tlen > TARGET_MAX) {
+        *why = "the request target is longer than 8 KiB";
+        return 414;
     }
-    if (st->answered) return MHD_YES;
-    st->answered = 1;
-    if (st->too_large) return send_error(c, 413, TOO_LARGE, 1);
+    *why = "the request target is not a path";
+    if (!tlen || target[0] != '/') return 400;
+    for (size_t i = 0; i < tlen; i++)
+        if ((unsigned char)target[i] <= 0x20 || (unsigned char)target[i] >= 0x7f ||
+            target[i] == '#')
+            return 400;
+    char *qm = memchr(target, '?', tlen);
+    size_t plen = qm ? (size_t)(qm - target) : tlen;
+    if (decode_path(target, plen, q->path)) return 400;
+    q->query[0] = '\0';
+    if (qm) {
+        memcpy(q->query, qm + 1, tlen - plen - 1);
+        q->query[tlen - plen - 1] = '\0';
+    }
+    return 0;
+}
 
-    dn_strbuf q = {0};
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
-    char *query = dn_strbuf_take(&q, NULL);
+/* Does the comma-separated header value v hold the token t? */
+static int has_token(const char *v, const char *t) {
+    size_t n = strlen(t);
+    for (const char *p = v; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',') p++;
+        const char *e = p;
+        while (*e && *e != ',') e++;
+        const char *end = e;
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t')) end--;
+        if ((size_t)(end - p) == n && !strncasecmp(p, t, n)) return 1;
+        p = e;
+    }
+    return 0;
+}
+
+/* Parses the head in text (NUL-terminated, lines in LF or CRLF).  Returns 0,
+ * or the status to refuse the request with and a reason in *why. */
+static int parse_head(char *text, head *q, const char **why) {
+    memset(q, 0, sizeof *q);
+    q->length = -1;
+    char *p = text;
+    while (*p == '\r' || *p == '\n') p++; /* empty lines before a request are allowed */
+    char *line = take_line(&p);
+    if (!line) {
+        *why = "the request line holds a control character";
+        return 400;
+    }
+    int st = parse_request_line(line, q, why);
+    if (st) return st;
+    int fields = 0, lengths = 0, host = 0, te = 0;
+    while ((line = take_line(&p)) != NULL && *line) {
+        *why = "a header field is malformed";
+        if (++fields > FIELDS_MAX) {
+            *why = "more than 100 header fields";
+            return 431;
+        }
+        char *colon = strchr(line, ':');
+        if (!colon || colon == line) return 400;
+        for (char *k = line; k < colon; k++)
+            if (!is_tchar((unsigned char)*k)) return 400; /* also a space before ':' or a fold */
+        *colon = '\0';
+        char *v = colon + 1;
+        while (*v == ' ' || *v == '\t') v++;
+        char *e = v + strlen(v);
+        while (e > v && (e[-1] == ' ' || e[-1] == '\t')) *--e = '\0';
+        if (!strcasecmp(line, "Content-Length")) {
+            *why = "more than one Content-Length header";
+            if (++lengths > 1) return 400;
+            int r = parse_length(v, &q->length);
+            *why =
+                r > 0 ? "the request body is larger than 2 MiB" : "Content-Length is not a number";
+            if (r) return r > 0 ? 413 : 400;
+        } else if (!strcasecmp(line, "Transfer-Encoding")) {
+            *why = "only one Transfer-Encoding: chunked is supported";
+            if (te++ || strcasecmp(v, "chunked")) return 501;
+            q->chunked = 1;
+        } else if (!strcasecmp(line, "Host")) {
+            host++;
+        } else if (!strcasecmp(line, "Connection")) {
+            if (has_token(v, "close")) q->close = 1;
+        } else if (!strcasecmp(line, "Expect")) {
+            *why = "the only expectation supported is 100-continue";
+            if (strcasecmp(v, "100-continue")) return 417;
+            q->expect_continue = 1;
+        } else if (!strcasecmp(line, "Content-Type")) {
+            snprintf(q->content_type, sizeof q->content_type, "%s", v);
+        }
+    }
+    if (!line) {
+        *why = "a header field holds a control character";
+        return 400;
+    }
+    *why = "a request with both Content-Length and Transfer-Encoding";
+    if (q->chunked && lengths) return 400;
+    *why = "HTTP/1.1 requests need exactly one Host header";
+    if (q->minor >= 1 && host != 1) return 400;
+    *why = "Transfer-Encoding needs HTTP/1.1";
+    if (q->chunked && q->minor == 0) return 400;
+    if (q->minor == 0) q->close = 1; /* no keep-alive for HTTP/1.0 */
+    q->head_only = !strcmp(q->method, "HEAD");
+    return 0;
+}
+
+/* ======================================================================== */
+/* Request bodies                                                           */
+/* ======================================================================== */
+
+/* Reads one line of a chunked body (chunk size or trailer) into line. */
+static int chunk_line(conn *c, char *line, size_t size, double deadline) {
+    for (;;) {
+        char *nl = memchr(c->in + c->pos, '\n', c->len - c->pos);
+        if (nl) {
+            size_t n = (size_t)(nl - (c->in + c->pos));
+            if (n >= size) return IO_FULL;
+            memcpy(line, c->in + c->pos, n);
+            if (n && line[n - 1] == '\r') n--;
+            line[n] = '\0';
+            c->pos += (size_t)(nl - (c->in + c->pos)) + 1;
+            return IO_OK;
+        }
+        if (c->len - c->pos >= size) return IO_FULL;
+        int r = fill(c, deadline);
+        if (r != IO_OK) return r;
+    }
+}
+
+/* The body of a request: 0 when read, else the status to answer (or -1 to
+ * close without one: the client went away or broke the framing). */
+static int read_body(conn *c, const head *q, unsigned char **body, size_t *size) {
+    double deadline = dn_now() + BODY_DEADLINE;
+    *body = NULL;
+    *size = 0;
+    if (!q->chunked) {
+        if (q->length <= 0) return 0;
+        unsigned char *b = malloc((size_t)q->length);
+        if (!b) return 503;
+        int r = read_exact(c, b, (size_t)q->length, deadline);
+        if (r != IO_OK) {
+            free(b);
+            return r == IO_TIMEOUT ? 408 : -1;
+        }
+        *body = b;
+        *size = (size_t)q->length;
+        return 0;
+    }
+    size_t cap = 0, n = 0;
+    unsigned char *b = NULL;
+    char line[256];
+    int status = 0;
+    for (;;) {
+        int r = chunk_line(c, line, sizeof line, deadline);
+        if (r != IO_OK) {
+            status = r == IO_TIMEOUT ? 408 : r == IO_FULL ? 400 : -1;
+            break;
+        }
+        unsigned long long len = 0;
+        int digits = 0;
+        const char *s = line;
+        for (int d; (d = hexdigit((unsigned char)*s)) >= 0; s++, digits++)
+            if (len <= DN_API_MAX_BODY) len = len * 16 + (unsigned)d;
+        if (!digits || (*s && *s != ';' && *s != ' ' && *s != '\t')) {
+            status = 400;
+            break;
+        }
+        if (len == 0) { /* the last chunk, then trailer lines up to an empty one */
+            int lines = 0;
+            while ((r = chunk_line(c, line, sizeof line, deadline)) == IO_OK && line[0])
+                if (++lines > FIELDS_MAX) break;
+            status = r != IO_OK ? (r == IO_TIMEOUT ? 408 : -1) : line[0] ? 431 : 0;
+            break;
+        }
+        if (len > DN_API_MAX_BODY - n) {
+            status = 413;
+            break;
+        }
+        if (n + len > cap) {
+            size_t ncap = cap ? cap : 16384;
+            while (ncap < n + len) ncap *= 2;
+            unsigned char *nb = realloc(b, ncap);
+            if (!nb) {
+                status = 503;
+                break;
+            }
+            b = nb;
+            cap = ncap;
+        }
+        r = read_exact(c, b + n, (size_t)len, deadline);
+        if (r == IO_OK) r = chunk_line(c, line, sizeof line, deadline);
+        if (r != IO_OK || line[0]) {
+            status = r == IO_TIMEOUT ? 408 : r == IO_OK ? 400 : -1;
+            break;
+        }
+        n += (size_t)len;
+    }
+    if (status) {
+        free(b);
+        return status;
+    }
+    *body = b;
+    *size = n;
+    return 0;
+}
+
+/* ======================================================================== */
+/* Connections                                                              */
+/* ======================================================================== */
+
+/* The message of a status that read_body returns. */
+static const char *body_error(int status) {
+    return status == 408   ? "the request body took longer than 30 s to arrive"
+           : status == 413 ? "the request body is larger than 2 MiB"
+           : status == 503 ? "out of memory"
+                           : "the request body is malformed";
+}
+
+/* Serves one request on c; 1 to go on with the next, 0 to close. */
+static int serve_one(conn *c) {
+    dn_http *h = c->h;
+    /* wait for the first byte (idle), then for the whole head (deadline) */
+    while (c->pos < c->len && (c->in[c->pos] == '\r' || c->in[c->pos] == '\n')) c->pos++;
+    if (c->pos == c->len) {
+        c->pos = c->len = 0;
+        if (fill(c, dn_now() + IDLE_TIMEOUT) != IO_OK) return 0;
+    }
+    double deadline = dn_now() + HEAD_DEADLINE;
+    size_t end, scanned = 0; /* bytes after c->pos known to hold no end of head */
+    while ((end = head_end(c->in, c->pos + scanned, c->len)) == 0) {
+        scanned = c->len - c->pos > 2 ? c->len - c->pos - 2 : 0;
+        int r = fill(c, deadline);
+        if (r == IO_FULL) {
+            int long_target = !memchr(c->in, '\n', c->len);
+            send_error(c, long_target ? 414 : 431,
+                       long_target ? "the request target is longer than 8 KiB"
+                                   : "the request head is larger than 16 KiB");
+            return 0;
+        }
+        if (r == IO_TIMEOUT) send_error(c, 408, "the request head took longer than 10 s");
+        if (r != IO_OK) return 0;
+    }
+    char *text = c->in + c->pos;
+    if (memchr(text, '\0', end - c->pos)) {
+        send_error(c, 400, "the request head holds a NUL byte");
+        return 0;
+    }
+    head *q = malloc(sizeof *q);
+    if (!q) return 0;
+    char saved = c->in[end]; /* the head as a string, for a moment */
+    c->in[end] = '\0';
+    const char *why = NULL;
+    int st = parse_head(text, q, &why);
+    c->in[end] = saved;
+    c->pos = end;
+    if (st) {
+        send_error(c, st, why);
+        free(q);
+        return 0;
+    }
+    if (q->expect_continue && q->minor >= 1 && (q->chunked || q->length > 0)) {
+        static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (send_all(c->fd, go_on, sizeof go_on - 1, 0, dn_now() + SEND_DEADLINE) != IO_OK) {
+            free(q);
+            return 0;
+        }
+    }
+    unsigned char *body = NULL;
+    size_t size = 0;
+    st = read_body(c, q, &body, &size);
+    if (st) {
+        if (st > 0) send_error(c, st, body_error(st));
+        free(q);
+        return 0;
+    }
     dn_api_request req = {
-        .method = method,
-        .path = url,
-        .query = query,
-        .content_type =
-            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-        .body = st->body,
-        .body_size = st->size,
+        .method = q->method,
+        .path = q->path,
+        .query = q->query,
+        .content_type = q->content_type[0] ? q->content_type : NULL,
+        .body = body,
+        .body_size = size,
     };
     dn_api_response res;
     h->handler(h->user, &req, &res);
-    free(query);
-    return send_response(c, &res, 0);
+    free(body);
+    pthread_mutex_lock(&h->mu);
+    int stopping = h->stopping;
+    pthread_mutex_unlock(&h->mu);
+    int keep = !q->close && !stopping;
+    int ok = send_response(c, &res, q->head_only, !keep);
+    free(q);
+    return ok == IO_OK && keep;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode code) {
-    request_state *st = *con_cls;
-    if (!st) return;
-    free(st->body);
-    free(st);
-    *con_cls = NULL;
+/* Closes c's socket gently: the answer already sent is not lost to a reset
+ * because of bytes the client is still sending (an oversized body). */
+static void linger_close(int fd) {
+    shutdown(fd, SHUT_WR);
+    double deadline = dn_now() + LINGER_TIME;
+    char sink[16384];
+    size_t dropped = 0;
+    while (dropped < LINGER_LIMIT && wait_fd(fd, POLLIN, deadline) == IO_OK) {
+        ssize_t n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) break;
+        if (n > 0) dropped += (size_t)n;
+    }
 }
 
-static void drop_log(void *cls, const char *fmt, va_list ap) {}
+static void forget(dn_http *h, conn *c) {
+    linger_close(c->fd);
+    pthread_mutex_lock(&h->mu);
+    for (int i = 0; i < h->nopen; i++)
+        if (h->open[i] == c) {
+            h->open[i] = h->open[--h->nopen];
+            break;
+        }
+    close(c->fd); /* under the lock: dn_http_stop never shuts down a reused descriptor */
+    if (h->nopen == 0) pthread_cond_broadcast(&h->idle);
+    pthread_mutex_unlock(&h->mu);
+    free(c);
+}
+
+static void *conn_main(void *arg) {
+    conn *c = arg;
+    while (serve_one(c)) {
+    }
+    forget(c->h, c);
+    return NULL;
+}
+
+static int same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+    if (a->ss_family != b->ss_family) return 0;
+    if (a->ss_family == AF_INET)
+        return !memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                       &((const struct sockaddr_in *)b)->sin_addr, sizeof(struct in_addr));
+    if (a->ss_family == AF_INET6)
+        return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+    return 0;
+}
+
+/* Takes a new connection on, or closes it when a limit is reached. */
+static void admit(dn_http *h, int fd, const struct sockaddr_storage *peer) {
+    conn *c = NULL;
+    pthread_mutex_lock(&h->mu);
+    int same = 0;
+    for (int i = 0; i < h->nopen; i++) same += same_address(&h->open[i]->peer, peer);
+    if (!h->stopping && h->nopen < CONN_LIMIT && same < PER_IP_LIMIT &&
+        (c = dn_calloc(1, sizeof *c)) != NULL) {
+        c->h = h;
+        c->fd = fd;
+        c->peer = *peer;
+        h->open[h->nopen++] = c;
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    pthread_attr_t attr;
+    pthread_t t;
+    int ok = !pthread_attr_init(&attr);
+    if (ok) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        ok = !pthread_create(&t, &attr, conn_main, c);
+        pthread_attr_destroy(&attr);
+    }
+    if (!ok) forget(h, c);
+}
+
+static void *accept_main(void *arg) {
+    dn_http *h = arg;
+    for (;;) {
+        struct pollfd p[2] = {{.fd = h->listen_fd, .events = POLLIN},
+                              {.fd = h->wake[0], .events = POLLIN}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (p[1].revents) break;
+        if (!(p[0].revents & POLLIN)) continue;
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof peer;
+        int fd = accept(h->listen_fd, (struct sockaddr *)&peer, &len);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                poll(NULL, 0, 50); /* out of descriptors: let connections finish */
+            continue;
+        }
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        admit(h, fd, &peer);
+    }
+    return NULL;
+}
 
 /* ======================================================================== */
 /* The daemon                                                               */
@@ -297,37 +781,67 @@ dn_status dn_http_resolve(const char *host, int port, dn_http_addr *out, dn_erro
     return DN_OK;
 }
 
-dn_status dn_http_start(const dn_http_addr *addr, int workers, dn_http_handler handler, void *user,
+static int bound_port(int fd) {
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    if (getsockname(fd, (struct sockaddr *)&sa, &len)) return 0;
+    if (sa.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    if (sa.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    return 0;
+}
+
+dn_status dn_http_start(const dn_http_addr *addr, dn_http_handler handler, void *user,
                         dn_http **out, dn_error *err) {
     *out = NULL;
-    if (workers < 1 || workers > 256)
-        return dn_fail(err, DN_E_ARG, "workers %d is not in 1..256", workers);
     dn_http *h = dn_calloc(1, sizeof *h);
     if (!h) return dn_fail(err, DN_E_NOMEM, "out of memory");
     h->handler = handler;
     h->user = user;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
-    if (addr->family == AF_INET6) flags |= MHD_USE_IPv6;
-    unsigned conns = CONN_LIMIT;
-    if (conns < CONN_PER_WORKER * (unsigned)workers) conns = CONN_PER_WORKER * (unsigned)workers;
-    errno = 0;
-    h->daemon = MHD_start_daemon(
-        flags, (uint16_t)addr->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-        (const struct sockaddr *)&addr->sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)workers,
-        MHD_OPTION_CONNECTION_LIMIT, conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)PER_IP_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, drop_log, NULL, MHD_OPTION_END);
-    if (!h->daemon) {
-        int e = errno;
-        free(h);
-        return dn_fail(err, DN_E_IO, "cannot listen on %s port %d%s%s", addr->host, addr->port,
-                       e ? ": " : "", e ? strerror(e) : "");
+    h->listen_fd = h->wake[0] = h->wake[1] = -1;
+    int step = 0; /* what has been made, for undoing */
+    int e = 0;
+    const char *what = "cannot listen on";
+    if (pthread_mutex_init(&h->mu, NULL) == 0) step = 1;
+    if (step == 1 && pthread_cond_init(&h->idle, NULL) == 0) step = 2;
+    if (step == 2 && pipe(h->wake) == 0) step = 3;
+    if (step == 3) {
+        fcntl(h->wake[0], F_SETFD, FD_CLOEXEC);
+        fcntl(h->wake[1], F_SETFD, FD_CLOEXEC);
+        h->listen_fd = socket(addr->family, SOCK_STREAM, 0);
+        if (h->listen_fd >= 0) fcntl(h->listen_fd, F_SETFD, FD_CLOEXEC);
+        int one = 1;
+        socklen_t len =
+            addr->family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+        if (h->listen_fd >= 0 &&
+            setsockopt(h->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+            bind(h->listen_fd, (const struct sockaddr *)&addr->sa, len) == 0 &&
+            listen(h->listen_fd, 256) == 0)
+            step = 4;
+        else
+            e = errno;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = info && info->port ? info->port : addr->port;
-    *out = h;
-    return DN_OK;
+    if (step == 4) {
+        h->port = bound_port(h->listen_fd);
+        if (pthread_create(&h->acceptor, NULL, accept_main, h) == 0)
+            step = 5;
+        else
+            what = "cannot start a thread to serve", e = 0;
+    }
+    if (step == 5) {
+        *out = h;
+        return DN_OK;
+    }
+    if (step >= 3) {
+        if (h->listen_fd >= 0) close(h->listen_fd);
+        close(h->wake[0]);
+        close(h->wake[1]);
+    }
+    if (step >= 2) pthread_cond_destroy(&h->idle);
+    if (step >= 1) pthread_mutex_destroy(&h->mu);
+    free(h);
+    if (step < 3) return dn_fail(err, DN_E_NOMEM, "cannot set up the server: out of resources");
+    return dn_fail(err, DN_E_IO, "%s %s port %d%s%s", what, addr->host, addr->port, e ? ": " : "",
+                   e ? strerror(e) : "");
 }
 
 int dn_http_port(const dn_http *h) {
@@ -336,7 +850,30 @@ int dn_http_port(const dn_http *h) {
 
 void dn_http_stop(dn_http *h) {
     if (!h) return;
-    MHD_stop_daemon(h->daemon);
+    pthread_mutex_lock(&h->mu);
+    h->stopping = 1;
+    pthread_mutex_unlock(&h->mu);
+    char byte = 1;
+    while (write(h->wake[1], &byte, 1) < 0 && errno == EINTR) {
+    }
+    pthread_join(h->acceptor, NULL);
+    close(h->listen_fd);
+    /* wake every connection: each finishes the request it is in and ends;
+     * answers still being sent after STOP_GRACE seconds are cut */
+    pthread_mutex_lock(&h->mu);
+    for (int i = 0; i < h->nopen; i++) shutdown(h->open[i]->fd, SHUT_RD);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += STOP_GRACE;
+    while (h->nopen && pthread_cond_timedwait(&h->idle, &h->mu, &until) != ETIMEDOUT) {
+    }
+    for (int i = 0; i < h->nopen; i++) shutdown(h->open[i]->fd, SHUT_RDWR);
+    while (h->nopen) pthread_cond_wait(&h->idle, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+    close(h->wake[0]);
+    close(h->wake[1]);
+    pthread_cond_destroy(&h->idle);
+    pthread_mutex_destroy(&h->mu);
     free(h);
 }
 
@@ -371,7 +908,7 @@ dn_status dn_server_start(const dn_model *m, const dn_server_opts *o, dn_server 
         st = dn_api_create(m, (size_t)o->workers, collect, &s->api, err);
         if (st != DN_OK) dn_collect_free(collect);
     }
-    if (st == DN_OK) st = dn_http_start(&addr, o->workers, serve_api, s->api, &s->http, err);
+    if (st == DN_OK) st = dn_http_start(&addr, serve_api, s->api, &s->http, err);
     if (st != DN_OK) {
         dn_server_stop(s);
         return st;
