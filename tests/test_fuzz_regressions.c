@@ -20,6 +20,7 @@
 #include "fuzz/fuzz_idx.c"
 #include "fuzz/fuzz_image.c"
 #include "fuzz/fuzz_model.c"
+#include "fuzz/fuzz_upload.c"
 
 #include <dirent.h>
 
@@ -81,11 +82,9 @@ static long replay_dir(const fuzz_target *t, const char *dir) {
 
 int main(int argc, char **argv) {
     const char *root = argc > 1 ? argv[1] : "tests/fuzz";
-    static const fuzz_target targets[] = {{"idx", fuzz_one_idx},
-                                          {"csv", fuzz_one_csv},
-                                          {"model", fuzz_one_model},
-                                          {"image", fuzz_one_image},
-                                          {"api", fuzz_one_api}};
+    static const fuzz_target targets[] = {{"idx", fuzz_one_idx},     {"csv", fuzz_one_csv},
+                                          {"model", fuzz_one_model}, {"image", fuzz_one_image},
+                                          {"api", fuzz_one_api},     {"upload", fuzz_one_upload}};
     dn_set_threads(1);
     for (size_t i = 0; i < sizeof targets / sizeof *targets; i++) {
         const fuzz_target *t = &targets[i];
@@ -102,5 +101,6 @@ int main(int argc, char **argv) {
     fuzz_cleanup_csv();
     fuzz_cleanup_idx();
     fuzz_cleanup_model();
+    fuzz_cleanup_upload();
     return check_report("test_fuzz_regressions");
 }

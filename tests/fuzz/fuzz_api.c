@@ -159,10 +159,7 @@ int fuzz_one_api(const uint8_t *data, size_t size) {
             body_size -= nl ? qn + 1 : qn;
         }
     }
-    /* A copy of exactly body_size bytes, so reads past the end are caught. */
-    uint8_t *copy = malloc(body_size ? body_size : 1);
-    FUZZ_CHECK(copy != NULL);
-    if (body_size) memcpy(copy, body, body_size);
+    uint8_t *copy = fuzz_copy(body, body_size);
     if (b1 & 1) fuzz_png_fix_crcs(copy, body_size);
     req.body = copy;
     req.body_size = body_size;

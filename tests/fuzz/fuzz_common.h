@@ -35,6 +35,7 @@ int fuzz_one_csv(const uint8_t *data, size_t size);
 int fuzz_one_model(const uint8_t *data, size_t size);
 int fuzz_one_image(const uint8_t *data, size_t size);
 int fuzz_one_api(const uint8_t *data, size_t size);
+int fuzz_one_upload(const uint8_t *data, size_t size);
 
 /* A broken contract is a finding: report it and abort so libFuzzer keeps
  * the input. */
@@ -45,6 +46,14 @@ int fuzz_one_api(const uint8_t *data, size_t size);
             abort();                                                                               \
         }                                                                                          \
     } while (0)
+
+/* A copy of exactly n bytes of p, so reads past the end are caught. */
+static inline uint8_t *fuzz_copy(const uint8_t *p, size_t n) {
+    uint8_t *c = malloc(n ? n : 1);
+    FUZZ_CHECK(c != NULL);
+    if (n) memcpy(c, p, n);
+    return c;
+}
 
 /* Reads every byte so AddressSanitizer sees an out-of-bounds size. */
 static inline void fuzz_touch(const void *p, size_t n) {

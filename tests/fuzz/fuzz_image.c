@@ -37,10 +37,7 @@ int fuzz_one_image(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     unsigned flags = data[0];
     size_t n = size - 1;
-    /* A copy of exactly n bytes, so reads past the end are caught. */
-    uint8_t *file = malloc(n ? n : 1);
-    FUZZ_CHECK(file != NULL);
-    if (n) memcpy(file, data + 1, n);
+    uint8_t *file = fuzz_copy(data + 1, n);
     if (flags & 1) fuzz_png_fix_crcs(file, n);
 
     dn_image img;

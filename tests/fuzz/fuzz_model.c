@@ -51,9 +51,7 @@ int fuzz_one_model(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     unsigned flags = data[0];
     size_t n = size - 1;
-    uint8_t *file = malloc(n ? n : 1);
-    FUZZ_CHECK(file != NULL);
-    if (n) memcpy(file, data + 1, n);
+    uint8_t *file = fuzz_copy(data + 1, n);
     if ((flags & 1) && n >= 4) {
         uLong crc = crc32(0L, file, (uInt)(n - 4));
         for (int i = 0; i < 4; i++) file[n - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));

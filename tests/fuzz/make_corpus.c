@@ -1,6 +1,6 @@
 /*
  * make_corpus.c — writes the seed corpora of the fuzz targets:
- * `make_corpus DIR` fills DIR/{idx,csv,model,image,api}/ with small valid
+ * `make_corpus DIR` fills DIR/{idx,csv,model,image,api,upload}/ with small valid
  * inputs in each target's input layout (see the comment at the top of each
  * tests/fuzz/fuzz_*.c).  Run through `make fuzz-corpus`.
  *
@@ -337,6 +337,25 @@ static void emit_image(const char *name, unsigned flags, const buf *file) {
     put(&in, file->p, file->n);
     emit("image", name, &in);
     free(in.p);
+    /* the same file as an upload (fuzz_upload: content type in bits 0-1) */
+    buf up = {0};
+    unsigned type = !strncmp(name, "png", 3)    ? 0
+                    : !strncmp(name, "jpeg", 4) ? 1
+                    : !strncmp(name, "p", 1)    ? 2
+                                                : 3;
+    put_byte(&up, type);
+    put(&up, file->p, file->n);
+    emit("upload", name, &up);
+    free(up.p);
+    if (type == 0) { /* and once with the inside view */
+        char explained[128];
+        snprintf(explained, sizeof explained, "%s-explain", name);
+        up = (buf){0};
+        put_byte(&up, type | 4);
+        put(&up, file->p, file->n);
+        emit("upload", explained, &up);
+        free(up.p);
+    }
 }
 
 static void make_pngs(void) {
