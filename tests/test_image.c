@@ -321,14 +321,13 @@ static void test_png_bomb(void) {
 
     dn_image img = {0};
     dn_error err = {{0}};
-    clock_t t0 = clock();
+    /* refused from the header: a limit error naming the declared size (a
+     * decode of 10^10 pixels would have failed for memory instead) */
     dn_status st = dn_image_decode(buf, n, &img, &err);
-    double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
     CHECK(st == DN_E_LIMIT);
     CHECK(img.pixels == NULL);
     CHECK_MSG(strstr(err.msg, "100000x100000") && strstr(err.msg, "the limit is 50.0"), "%s",
               err.msg);
-    CHECK_MSG(secs < 0.1, "took %.3f s", secs);
 
     /* zero width is malformed (libpng says so) */
     put_be32(buf + 16, 0);
@@ -405,9 +404,7 @@ static void test_jpeg(void) {
             m.data[i + 6] = m.data[i + 8] = 60000 & 0xFF;
             break;
         }
-    clock_t t0 = clock();
-    CHECK(dn_image_decode(m.data, m.size, &img, &err) == DN_E_LIMIT);
-    CHECK((double)(clock() - t0) / CLOCKS_PER_SEC < 0.1);
+    CHECK(dn_image_decode(m.data, m.size, &img, &err) == DN_E_LIMIT); /* from the header */
     CHECK_MSG(strstr(err.msg, "60000x60000") != NULL, "%s", err.msg);
     free(m.data);
     free(gray);
@@ -464,9 +461,7 @@ static void test_pnm(void) {
     decode_str("P5x", 3, DN_E_FORMAT, 0, 0, NULL);
     decode_str("P5 -1 2 255\n", 12, DN_E_FORMAT, 0, 0, NULL);
     decode_str("P5 99999999999 2 255\n", 21, DN_E_LIMIT, 0, 0, NULL); /* a side over 1e9 */
-    clock_t t0 = clock();
-    decode_str("P5 100000 100000 255\n", 21, DN_E_LIMIT, 0, 0, NULL);
-    CHECK((double)(clock() - t0) / CLOCKS_PER_SEC < 0.1);
+    decode_str("P5 100000 100000 255\n", 21, DN_E_LIMIT, 0, 0, NULL); /* no pixel data needed */
 }
 
 /* ---------------------------------------------------------------- misc */
