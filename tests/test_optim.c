@@ -1,5 +1,7 @@
 /*
- * test_optim.c — learning-rate schedules against their formulas (the per
+ * test_optim.c — the update rules of SGD, momentum, Nesterov momentum and
+ * Adam (with its bias correction) and weight decay against steps worked out
+ * by hand; learning-rate schedules against their formulas (the per
  * epoch ones ignore the step, onecycle rises linearly to its peak at the
  * warm-up fraction and falls linearly to lr_min), the label-smoothed loss
  * gradient, the trainer refusing out-of-range schedule settings, and a long
@@ -9,6 +11,8 @@
 #include "layers/layer.h"
 #include "model.h"
 #include "optim.h"
+
+#include <string.h>
 
 static int near(double a, double b) {
     return fabs(a - b) <= 1e-6 * (1.0 + fabs(b));
@@ -144,7 +148,116 @@ static void test_sweep(const char *arch) {
     dn_model_free(a), dn_model_free(b);
 }
 
+/* Each weight within a float's rounding of the value computed by hand. */
+static int close_to(float got, double want) {
+    return fabs((double)got - want) <= 4 * 1.2e-7 * fabs(want) + 1e-12;
+}
+
+static dn_optim make(dn_optimizer kind, float wd, int nesterov, size_t n) {
+    dn_train_opts t;
+    dn_train_opts_default(&t);
+    t.optimizer = kind;
+    t.weight_decay = wd;
+    t.nesterov = nesterov;
+    t.momentum = 0.5f;
+    t.beta1 = 0.8f;
+    t.beta2 = 0.9f;
+    t.eps = 1e-3f;
+    dn_optim o;
+    dn_error err = {{0}};
+    CHECK(dn_optim_init(&o, &t, n, &err) == DN_OK);
+    return o;
+}
+
+/* Two steps of each rule on two weights, with the numbers written out. */
+static void test_rules_by_hand(void) {
+    const float g1[2] = {0.5f, -2.0f}, g2[2] = {-1.0f, 4.0f}, lr = 0.1f;
+    /* sgd: w -= lr g */
+    dn_optim o = make(DN_OPT_SGD, 0, 0, 2);
+    float w[2] = {1.0f, 1.0f};
+    dn_optim_step(&o, w, g1, lr);
+    CHECK(close_to(w[0], 0.95) && close_to(w[1], 1.2));
+    dn_optim_step(&o, w, g2, lr);
+    CHECK(close_to(w[0], 1.05) && close_to(w[1], 0.8));
+    dn_optim_free(&o);
+    /* sgd with weight decay 0.5: w -= lr (g + 0.5 w) */
+    o = make(DN_OPT_SGD, 0.5f, 0, 2);
+    w[0] = w[1] = 1.0f;
+    dn_optim_step(&o, w, g1, lr); /* 1 - 0.1 (0.5 + 0.5) = 0.9; 1 - 0.1 (-2 + 0.5) = 1.15 */
+    CHECK_MSG(close_to(w[0], 0.9) && close_to(w[1], 1.15), "%g %g", w[0], w[1]);
+    dn_optim_free(&o);
+    /* momentum 0.5: v = 0.5 v + g; w -= lr v */
+    o = make(DN_OPT_MOMENTUM, 0, 0, 2);
+    w[0] = w[1] = 1.0f;
+    dn_optim_step(&o, w, g1, lr); /* v = (0.5, -2) */
+    CHECK(close_to(w[0], 0.95) && close_to(w[1], 1.2));
+    dn_optim_step(&o, w, g2, lr); /* v = (0.25 - 1, -1 + 4) = (-0.75, 3) */
+    CHECK(close_to(w[0], 1.025) && close_to(w[1], 0.9));
+    dn_optim_free(&o);
+    /* Nesterov: v as above; w -= lr (g + 0.5 v) */
+    o = make(DN_OPT_MOMENTUM, 0, 1, 2);
+    w[0] = w[1] = 1.0f;
+    dn_optim_step(&o, w, g1, lr); /* 1 - 0.1 (0.5 + 0.25) ; 1 - 0.1 (-2 - 1) */
+    CHECK(close_to(w[0], 0.925) && close_to(w[1], 1.3));
+    dn_optim_step(&o, w, g2, lr); /* 0.925 - 0.1 (-1 - 0.375) ; 1.3 - 0.1 (4 + 1.5) */
+    CHECK(close_to(w[0], 1.0625) && close_to(w[1], 0.75));
+    dn_optim_free(&o);
+    /* Adam, b1 0.8, b2 0.9, eps 1e-3.  Step 1: m = 0.2 g, v = 0.1 g^2, and
+     * the bias correction makes them g and g^2 again: w -= lr g / (|g| + eps) */
+    o = make(DN_OPT_ADAM, 0, 0, 2);
+    w[0] = w[1] = 1.0f;
+    dn_optim_step(&o, w, g1, lr);
+    double a0 = 1 - 0.1 * 0.5 / (0.5 + 1e-3), a1 = 1 + 0.1 * 2 / (2 + 1e-3);
+    CHECK_MSG(close_to(w[0], a0) && close_to(w[1], a1), "%.9g %.9g", w[0], w[1]);
+    /* step 2: m = 0.8 m + 0.2 g, v = 0.9 v + 0.1 g^2, corrected by 1 - 0.8^2
+     * = 0.36 and 1 - 0.9^2 = 0.19 */
+    dn_optim_step(&o, w, g2, lr);
+    for (int i = 0; i < 2; i++) {
+        double m = 0.8 * 0.2 * g1[i] + 0.2 * g2[i];
+        double v = 0.9 * 0.1 * g1[i] * g1[i] + 0.1 * g2[i] * g2[i];
+        double want = (i ? a1 : a0) - 0.1 * (m / 0.36) / (sqrt(v / 0.19) + 1e-3);
+        CHECK_MSG(close_to(w[i], want), "adam step 2, weight %d: %.9g, want %.9g", i, w[i], want);
+    }
+    CHECK(o.step == 2);
+    dn_optim_free(&o);
+    /* Adam with weight decay: the decay joins the gradient before the moments */
+    o = make(DN_OPT_ADAM, 0.5f, 0, 2);
+    w[0] = w[1] = 1.0f;
+    dn_optim_step(&o, w, g1, lr); /* g + 0.5 = (1, -1.5) */
+    CHECK(close_to(w[0], 1 - 0.1 * 1 / (1 + 1e-3)) && close_to(w[1], 1 + 0.1 * 1.5 / (1.5 + 1e-3)));
+    dn_optim_free(&o);
+}
+
+/* Many weights, three gradient buffers and two threads give the same bits
+ * as one thread stepping with the summed gradient. */
+static void test_sum_and_threads(void) {
+    const size_t n = 10000;
+    float *w1 = malloc(n * sizeof *w1), *w2 = malloc(n * sizeof *w2), *g[3], *sum = malloc(n * 4);
+    for (int j = 0; j < 3; j++) g[j] = malloc(n * sizeof(float));
+    dn_rng r;
+    dn_rng_seed(&r, 7);
+    for (size_t i = 0; i < n; i++) {
+        w1[i] = w2[i] = (float)dn_rng_normal(&r);
+        for (int j = 0; j < 3; j++) g[j][i] = (float)dn_rng_normal(&r);
+        sum[i] = (g[0][i] + g[1][i]) + g[2][i];
+    }
+    for (dn_optimizer kind = DN_OPT_SGD; kind <= DN_OPT_ADAM; kind++) {
+        dn_optim a = make(kind, 1e-3f, 1, n), b = make(kind, 1e-3f, 1, n);
+        for (int step = 0; step < 3; step++) {
+            dn_optim_step_sum(&a, w1, (const float *const *)g, 3, 0.01f, 2);
+            dn_optim_step(&b, w2, sum, 0.01f);
+        }
+        CHECK_MSG(!memcmp(w1, w2, n * sizeof *w1), "optimiser %d: threads or sums change bits",
+                  (int)kind);
+        dn_optim_free(&a), dn_optim_free(&b);
+    }
+    for (int j = 0; j < 3; j++) free(g[j]);
+    free(w1), free(w2), free(sum);
+}
+
 int main(void) {
+    test_rules_by_hand();
+    test_sum_and_threads();
     test_per_epoch();
     test_onecycle();
     test_smoothing();
