@@ -103,11 +103,29 @@ $(CLI): $(CLI_OBJ) $(STATIC)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(STATIC) $(LIBS) $(LDFLAGS)
 
-$(BUILD)/tests/%: tests/%.c tests/check.h $(STATIC)
+# The tests' own builds of the files with crash points (DN_TEST_HOOK in
+# src/internal.h), linked ahead of the library into the C tests and into
+# $(BUILD)/tests/digitnet-hooked, the CLI the crash tests run.
+HOOKED_SRC := src/checkpoint.c src/server/collect.c tests/hooks.c
+HOOKED_OBJ := $(HOOKED_SRC:%.c=$(BUILD)/obj/hooked/%.o)
+HOOKED_CLI := $(BUILD)/tests/digitnet-hooked
+tests: $(HOOKED_CLI)
+
+$(BUILD)/obj/hooked/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (test hooks)"
+	@$(CC) $(CPPFLAGS_ALL) -DDN_TEST_HOOKS $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(HOOKED_CLI): $(CLI_OBJ) $(HOOKED_OBJ) $(STATIC)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(HOOKED_OBJ) $(STATIC) $(LIBS) $(LDFLAGS)
+
+$(BUILD)/tests/%: tests/%.c tests/check.h $(HOOKED_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(CPPFLAGS_ALL) -Itests -Ibench $(REFBLAS_CFLAGS) $(CFLAGS_ALL) -o $@ $< $(STATIC) \
-	    $(LIBS) $(REFBLAS_LIBS) $(LDFLAGS)
+	@$(CC) $(CPPFLAGS_ALL) -Itests -Ibench $(REFBLAS_CFLAGS) $(CFLAGS_ALL) -o $@ $< $(HOOKED_OBJ) \
+	    $(STATIC) $(LIBS) $(REFBLAS_LIBS) $(LDFLAGS)
 
 $(BUILD)/bench/bench: bench/bench.c bench/refblas.h $(STATIC)
 	@mkdir -p $(dir $@)
@@ -115,7 +133,7 @@ $(BUILD)/bench/bench: bench/bench.c bench/refblas.h $(STATIC)
 	@$(CC) $(CPPFLAGS_ALL) $(REFBLAS_CFLAGS) $(CFLAGS_ALL) -o $@ $< $(STATIC) $(LIBS) \
 	    $(REFBLAS_LIBS) $(LDFLAGS)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(HOOKED_OBJ:.o=.d)
 
 # ---------------------------------------------------------------- data ----
 data:

@@ -231,8 +231,8 @@ dn_status dn_checkpoint_save(const char *path, const dn_checkpoint *ck, dn_error
         return dn_fail(err, DN_E_ARG, "%s: training state too large for a checkpoint", path);
     ckw w = {.fd = -1};
     put_checkpoint(&w, ck); /* the sizing pass, for the test hook */
-    const char *hook = getenv("DIGITNET_TEST_KILL_IN_SAVE");
-    if (hook && atoi(hook) == ck->epoch) w.kill_at = (w.total + 4) / 2;
+    long hook = DN_TEST_HOOK("DIGITNET_TEST_KILL_IN_SAVE");
+    if (hook >= 0 && hook == ck->epoch) w.kill_at = (w.total + 4) / 2;
     w.total = 0;
     w.crc = crc32(0L, Z_NULL, 0);
     if (!(w.buf = malloc(WBUF))) return dn_fail(err, DN_E_NOMEM, "%s: out of memory", path);

@@ -34,9 +34,10 @@ struct dn_checkpoint {
  * directory), streaming with a small buffer so a large model is not copied
  * in memory. On failure no path.tmp is left and path is untouched.
  *
- * Test hook: when the environment variable DIGITNET_TEST_KILL_IN_SAVE
- * equals ck->epoch, the process raises SIGKILL on itself after half of the
- * temporary file is written, to prove a crash mid-save is harmless. */
+ * Test hook (test builds only, see DN_TEST_HOOK in internal.h): when
+ * DIGITNET_TEST_KILL_IN_SAVE equals ck->epoch, the process raises SIGKILL
+ * on itself after half of the temporary file is written, to prove a crash
+ * mid-save is harmless. */
 dn_status dn_checkpoint_save(const char *path, const dn_checkpoint *ck, dn_error *err);
 
 /* CRC-32 (zlib polynomial) of n bytes, for any n. */

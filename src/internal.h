@@ -75,4 +75,16 @@ dn_status dn_open_input(const char *path, FILE **out, size_t *size, dn_error *er
 dn_status dn_read_file(const char *path, size_t max_size, unsigned char **out, size_t *out_size,
                        dn_error *err);
 
+/* Test hooks: crash points that prove a kill mid-write is harmless.  They
+ * exist only in the tests' builds of the files that use them (compiled
+ * with -DDN_TEST_HOOKS, see the Makefile), where tests/hooks.c defines
+ * dn_test_hook(name): the setting `name` as a number, -1 when unset.  The
+ * library itself never reads the environment. */
+#ifdef DN_TEST_HOOKS
+long dn_test_hook(const char *name);
+#define DN_TEST_HOOK(name) dn_test_hook(name)
+#else
+#define DN_TEST_HOOK(name) (-1L)
+#endif
+
 #endif

@@ -15,6 +15,8 @@
 # Runs are kept small (-j 1, a few thousand images, 32 hidden units).
 set -u
 DN=${DIGITNET:-build/digitnet}
+# the same CLI with the library's crash points (DN_TEST_HOOK) compiled in
+DN_HOOKED=${BUILD:-build}/tests/digitnet-hooked
 [ -f data/mnist/train-images-idx3-ubyte ] || { echo "skip: no MNIST in data/mnist"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -74,7 +76,7 @@ check_resume fullbatch 3 2 --arch 784-10 --batch 0 --lr 0.5 --epochs 5 -j 1 --su
 # --- a kill half-way through writing a checkpoint
 small="--arch 784-32-10 --epochs 3 -j 1 --subset 8000 --val 1000 --seed 3 --no-test -q"
 $DN train $small -o "$tmp/ref3.dnm" >/dev/null 2>&1
-DIGITNET_TEST_KILL_IN_SAVE=2 $DN train $small -o "$tmp/ks.dnm" >/dev/null 2>&1
+DIGITNET_TEST_KILL_IN_SAVE=2 $DN_HOOKED train $small -o "$tmp/ks.dnm" >/dev/null 2>&1
 rc=$?
 full=$(stat -c %s "$tmp/ks.dnm.ckpt" 2>/dev/null || echo 0)
 part_file=$(tmp_of "$tmp/ks.dnm.ckpt")
@@ -86,7 +88,10 @@ expect 0 "the previous checkpoint (epoch 1) is intact and resumes" "after epoch 
     $DN train --resume "$tmp/ks.dnm.ckpt" -o "$tmp/ks.dnm"
 same "resuming it still gives the uninterrupted model" "$tmp/ref3.dnm" "$tmp/ks.dnm"
 no_tmp "the stale .tmp was removed by the next run"
-DIGITNET_TEST_KILL_IN_SAVE=1 $DN train $small -o "$tmp/k1.dnm" >/dev/null 2>&1
+DIGITNET_TEST_KILL_IN_SAVE=2 $DN train $small -o "$tmp/shipped.dnm" >/dev/null 2>&1 &&
+    pass "the shipped CLI has no crash point (the same setting trains to the end)" ||
+    fail "the shipped CLI obeyed DIGITNET_TEST_KILL_IN_SAVE"
+DIGITNET_TEST_KILL_IN_SAVE=1 $DN_HOOKED train $small -o "$tmp/k1.dnm" >/dev/null 2>&1
 [ -n "$(tmp_of "$tmp/k1.dnm.ckpt")" ] && [ ! -e "$tmp/k1.dnm.ckpt" ] &&
     pass "killed in the first save: only a .tmp, no checkpoint" || fail "kill in first save"
 expect 1 "a .tmp is never taken for a checkpoint" "cannot open" -- \

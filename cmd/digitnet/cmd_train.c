@@ -18,7 +18,8 @@
  *   DIGITNET_TEST_KILL_AFTER_BATCHES=N makes the command raise SIGKILL on
  *     itself after N training batches of this process, so tests can
  *     interrupt a run at a deterministic point. (The library's
- *     DIGITNET_TEST_KILL_IN_SAVE is described in src/checkpoint.h.)
+ *     DIGITNET_TEST_KILL_IN_SAVE exists only in the tests' build of the
+ *     CLI, build/tests/digitnet-hooked; see src/checkpoint.h.)
  *   DIGITNET_TEST_PACE=FILE paces the run from outside: after its b-th
  *     training batch (counted over this process) the command waits until
  *     FILE holds a number greater than b; a FILE that is missing or holds

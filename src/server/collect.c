@@ -14,7 +14,8 @@
  * reported, never silently repaired. Files are uncompressed (gzip is
  * refused) and opened without following links.
  *
- * Test hook: DIGITNET_TEST_KILL_IN_APPEND=S raises SIGKILL at stage S of
+ * Test hook (test builds only, see DN_TEST_HOOK in internal.h):
+ * DIGITNET_TEST_KILL_IN_APPEND=S raises SIGKILL at stage S of
  * every append (1: after the image and label are written, 2: after they
  * are synced, 3: after the images header, 4: after the labels header).
  */
@@ -185,8 +186,8 @@ dn_status dn_collect_open(const char *dir, dn_collect **out, dn_error *err) {
         free(c);
         return dn_fail(err, DN_E_NOMEM, "cannot create a mutex");
     }
-    const char *hook = getenv("DIGITNET_TEST_KILL_IN_APPEND");
-    c->kill_stage = hook ? atoi(hook) : 0;
+    long hook = DN_TEST_HOOK("DIGITNET_TEST_KILL_IN_APPEND");
+    c->kill_stage = hook > 0 && hook < 5 ? (int)hook : 0;
     dn_status s = DN_OK;
     char *lock_path = join(dir, ".lock");
     c->images_path = join(dir, "train-images-idx3-ubyte");
