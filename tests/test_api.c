@@ -542,6 +542,14 @@ static void test_explain(dn_api *api, const dn_model *m) {
         CHECK_OK(dn_explain_guided(ex, wguided, NULL));
         dn_explain_free(ex);
         int bad = 0, i = 0;
+        /* one run of the network: the probabilities are the explaining pass's */
+        const dn_json_node *pr = dn_json_get(&doc, root, "probabilities");
+        for (const dn_json_node *c = pr ? dn_json_child(&doc, pr) : NULL; c;
+             c = dn_json_next(&doc, c), i++)
+            bad += fabs(c->number - probs[i]) > 1e-5 * fabs(probs[i]) + 1e-9;
+        CHECK_MSG(pr && pr->len == 10 && bad == 0, "%d probabilities differ from dn_explain's",
+                  bad);
+        bad = i = 0;
         for (const dn_json_node *c = sal ? dn_json_child(&doc, sal) : NULL; c;
              c = dn_json_next(&doc, c), i++)
             bad += fabs(c->number - want[i]) > 1e-3 * fabs(want[i]) + 1e-9;

@@ -116,15 +116,6 @@ static void pool_give(dn_api *a, slot *ctx) {
     pthread_mutex_unlock(&a->mu);
 }
 
-static dn_status classify(dn_api *a, const unsigned char img[784], float probs[10], dn_error *err) {
-    float x[784];
-    dn_images_to_float(img, 784, x);
-    slot *ctx = pool_take(a);
-    dn_status s = dn_infer_run(ctx->infer, x, 1, probs, err);
-    pool_give(a, ctx);
-    return s;
-}
-
 /* ======================================================================== */
 /* Responses                                                                */
 /* ======================================================================== */
@@ -372,18 +363,14 @@ static int shown_layer(const char *name, int i, int last) {
     return 0;
 }
 
-/* Appends ,"explain":{...} for the image x (see api.h) using one explaining
- * context. Returns non-zero when the network failed. */
-static int put_explain(dn_api *a, const float *x, dn_strbuf *b, dn_error *err) {
-    float probs[10], sal[784], guided[784];
-    slot *ctx = pool_take(a);
-    dn_explain *e = ctx->explain;
+/* Runs the network on x once with the explaining context e: probs, and
+ * ,"explain":{...} (see api.h) appended to b. */
+static dn_status explain(dn_explain *e, const float *x, float probs[10], dn_strbuf *b,
+                         dn_error *err) {
+    float sal[784], guided[784];
     dn_status s = dn_explain_run(e, x, probs, sal, err);
     if (s == DN_OK) s = dn_explain_guided(e, guided, err);
-    if (s != DN_OK) {
-        pool_give(a, ctx);
-        return 1;
-    }
+    if (s != DN_OK) return s;
     int top = 0;
     for (int k = 1; k < 10; k++)
         if (probs[k] > probs[top]) top = k;
@@ -402,12 +389,12 @@ static int put_explain(dn_api *a, const float *x, dn_strbuf *b, dn_error *err) {
         dn_strbuf_puts(b, "}");
         first = 0;
     }
-    pool_give(a, ctx);
     dn_strbuf_puts(b, "]}");
-    return 0;
+    return DN_OK;
 }
 
-static void handle_weights(dn_api *a, dn_api_response *res) {
+static void handle_weights(dn_api *a, const dn_api_request *req, dn_api_response *res) {
+    (void)req;
     dn_tensor_view w = dn_model_first_weights(a->model);
     if (!w.data) {
         dn_api_error(res, 404, "the model's first layer does not look at the image directly");
@@ -430,12 +417,15 @@ static void handle_weights(dn_api *a, dn_api_response *res) {
 /* Handlers                                                                 */
 /* ======================================================================== */
 
+/* One context for the whole request: the decode, then one run of the
+ * network (the explaining one when ?explain=1, whose forward pass gives the
+ * probabilities too). */
 static void handle_predict(dn_api *a, const dn_api_request *req, dn_api_response *res) {
     char msg[600], q[8];
-    int explain = 0;
+    int want_explain = 0;
     if (!query_get(req->query, "explain", q, sizeof q)) {
         if (!strcmp(q, "1") || !strcmp(q, "true"))
-            explain = 1;
+            want_explain = 1;
         else if (strcmp(q, "0") && strcmp(q, "false")) {
             dn_api_error(res, 400, "explain must be 1 or 0");
             return;
@@ -443,15 +433,23 @@ static void handle_predict(dn_api *a, const dn_api_request *req, dn_api_response
     }
     unsigned char img[784];
     dn_json_doc doc;
-    int st = read_input(a, req, &doc, img, msg, sizeof msg);
+    slot *ctx = pool_take(a);
+    int st = parse_input(req, &doc, img, msg, sizeof msg);
     dn_json_free(&doc);
     if (st) {
+        pool_give(a, ctx);
         dn_api_error(res, st, msg);
         return;
     }
-    float probs[10];
+    float x[784], probs[10];
+    dn_images_to_float(img, 784, x);
     dn_error err = {{0}};
-    if (classify(a, img, probs, &err) != DN_OK) {
+    dn_strbuf inside = {0};
+    dn_status s = want_explain ? explain(ctx->explain, x, probs, &inside, &err)
+                               : dn_infer_run(ctx->infer, x, 1, probs, &err);
+    pool_give(a, ctx);
+    if (s != DN_OK) {
+        dn_strbuf_free(&inside);
         dn_api_error(res, 500, err.msg[0] ? err.msg : "inference failed");
         return;
     }
@@ -471,15 +469,9 @@ static void handle_predict(dn_api *a, const dn_api_request *req, dn_api_response
     dn_strbuf_puts(&b, "],\"image\":[");
     for (int i = 0; i < 784; i++) dn_strbuf_printf(&b, "%s%d", i ? "," : "", img[i]);
     dn_strbuf_puts(&b, "]");
-    if (explain) {
-        float x[784];
-        dn_images_to_float(img, 784, x);
-        if (put_explain(a, x, &b, &err)) {
-            dn_strbuf_free(&b);
-            dn_api_error(res, 500, err.msg[0] ? err.msg : "explaining failed");
-            return;
-        }
-    }
+    if (inside.len) dn_strbuf_append(&b, inside.data, inside.len);
+    if (inside.failed) b.failed = 1; /* out of memory: answered as such */
+    dn_strbuf_free(&inside);
     dn_strbuf_puts(&b, "}");
     dn_api_respond_json(res, 200, &b);
 }
@@ -532,7 +524,8 @@ static void handle_samples(dn_api *a, const dn_api_request *req, dn_api_response
     dn_api_respond_json(res, 201, &b);
 }
 
-static void handle_model(dn_api *a, dn_api_response *res) {
+static void handle_model(dn_api *a, const dn_api_request *req, dn_api_response *res) {
+    (void)req;
     const dn_model *m = a->model;
     dn_strbuf b = {0};
     const char *arch = dn_model_arch(m);
@@ -585,8 +578,24 @@ static const dn_asset *find_asset(const char *path) {
     return NULL;
 }
 
-void dn_api_handle(dn_api *a, const dn_api_request *req, dn_api_response *res) {
+static void handle_health(dn_api *a, const dn_api_request *req, dn_api_response *res) {
     static const char health[] = "{\"status\":\"ok\"}";
+    (void)a, (void)req;
+    dn_api_respond_static(res, 200, JSON_TYPE, health, sizeof health - 1);
+}
+
+/* The routes besides the page's files; GET routes also answer HEAD. */
+static const struct route {
+    const char *path;
+    int post; /* the one method: POST, else GET (and HEAD) */
+    void (*handle)(dn_api *, const dn_api_request *, dn_api_response *);
+} routes[] = {
+    {"/api/predict", 1, handle_predict}, {"/api/samples", 1, handle_samples},
+    {"/api/model", 0, handle_model},     {"/api/model/weights", 0, handle_weights},
+    {"/healthz", 0, handle_health},
+};
+
+void dn_api_handle(dn_api *a, const dn_api_request *req, dn_api_response *res) {
     const char *m = req->method ? req->method : "";
     const char *path = req->path ? req->path : "";
     int get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), post = !strcmp(m, "POST");
@@ -595,31 +604,20 @@ void dn_api_handle(dn_api *a, const dn_api_request *req, dn_api_response *res) {
         dn_api_error(res, 413, "the request body is larger than 2 MiB");
         return;
     }
-    if (!strcmp(path, "/api/predict") || !strcmp(path, "/api/samples")) {
-        if (!post)
-            method_not_allowed(res, "POST");
-        else if (path[5] == 'p')
-            handle_predict(a, req, res);
+    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+        const struct route *r = &routes[i];
+        if (strcmp(path, r->path)) continue;
+        if (r->post ? post : get)
+            r->handle(a, req, res);
         else
-            handle_samples(a, req, res);
+            method_not_allowed(res, r->post ? "POST" : "GET, HEAD");
         return;
     }
-    const dn_asset *as = NULL;
-    int weights = !strcmp(path, "/api/model/weights");
-    int known = weights || !strcmp(path, "/api/model") || !strcmp(path, "/healthz") ||
-                (as = find_asset(path)) != NULL;
-    if (!known) {
+    const dn_asset *as = find_asset(path);
+    if (!as)
         dn_api_error(res, 404, "not found");
-        return;
-    }
-    if (!get)
+    else if (!get)
         method_not_allowed(res, "GET, HEAD");
-    else if (as)
-        dn_api_respond_static(res, 200, as->mime, as->data, as->size);
-    else if (path[1] == 'h')
-        dn_api_respond_static(res, 200, JSON_TYPE, health, sizeof health - 1);
-    else if (weights)
-        handle_weights(a, res);
     else
-        handle_model(a, res);
+        dn_api_respond_static(res, 200, as->mime, as->data, as->size);
 }
