@@ -1,7 +1,7 @@
 /*
- * http.c — a small, strict HTTP/1.1 server (contract in http.h), and the
- * public dn_server_* functions that run the drawing page and API of api.c
- * on it.
+ * http.c — a small, strict HTTP/1.1 server (contract in http.h): sockets,
+ * connections, deadlines and answers.  Request heads are parsed by
+ * request.c; server.c runs the drawing page and API of api.c on it.
  *
  * Why our own: the subset a JSON API and a few static files need is small,
  * and every answer, errors included, must carry the same headers and follow
@@ -39,6 +39,7 @@
 #include "internal.h"
 #include "server/api.h"
 #include "server/json.h"
+#include "server/request.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,9 +55,7 @@
 
 #define CONN_LIMIT 128
 #define PER_IP_LIMIT 16
-#define HEAD_MAX (16 * 1024)
-#define TARGET_MAX (8 * 1024)
-#define FIELDS_MAX 100
+#define HEAD_MAX DN_HTTP_HEAD_MAX
 #define IDLE_TIMEOUT 30.0  /* seconds to start the next request */
 #define HEAD_DEADLINE 10.0 /* from a request's first byte to the end of its head */
 #define BODY_DEADLINE 30.0 /* from the end of the head to the end of the body */
@@ -84,11 +83,6 @@ struct dn_http {
     int stopping;
 };
 
-struct dn_server {
-    dn_http *http;
-    dn_api *api;
-};
-
 /* One open connection: its socket and the bytes read but not yet used. */
 struct conn {
     dn_http *h;
@@ -97,24 +91,6 @@ struct conn {
     char in[HEAD_MAX + 1]; /* one more byte: the NUL that ends a parsed head */
     size_t pos, len;       /* unread bytes are in[pos..len) */
 };
-
-/* One parsed request head. */
-typedef struct head {
-    char method[16];
-    char path[TARGET_MAX + 1]; /* percent-decoded */
-    char query[TARGET_MAX + 1];
-    char content_type[256]; /* cut to fit; "" when absent */
-    long long length;       /* Content-Length, -1 when absent */
-    int minor;              /* HTTP/1.minor */
-    int chunked, expect_continue, close, head_only;
-} head;
-
-void dn_server_opts_default(dn_server_opts *o) {
-    o->host = "127.0.0.1";
-    o->port = 8080;
-    o->workers = 4;
-    o->collect_dir = NULL;
-}
 
 /* ======================================================================== */
 /* Socket input and output with deadlines                                   */
@@ -266,201 +242,6 @@ static int send_error(conn *c, int status, const char *msg) {
 }
 
 /* ======================================================================== */
-/* Request heads                                                            */
-/* ======================================================================== */
-
-static int is_tchar(unsigned char ch) {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
-static int hexdigit(int ch) {
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f') return (ch | 0x20) - 'a' + 10;
-    return -1;
-}
-
-/* The end of the head in in[from..len): the index just past its empty line,
- * or 0 when it is not all there yet. */
-static size_t head_end(const char *in, size_t from, size_t len) {
-    for (size_t i = from; i < len; i++) {
-        if (in[i] != '\n') continue;
-        if (i + 1 < len && in[i + 1] == '\n') return i + 2;
-        if (i + 2 < len && in[i + 1] == '\r' && in[i + 2] == '\n') return i + 3;
-    }
-    return 0;
-}
-
-/* Cuts the line at *p (ending in LF or CRLF) and returns it; NULL when it
- * holds a bare CR or another control byte other than tab. */
-static char *take_line(char **p) {
-    char *s = *p, *nl = strchr(s, '\n');
-    *nl = '\0';
-    *p = nl + 1;
-    if (nl > s && nl[-1] == '\r') nl[-1] = '\0';
-    for (char *q = s; *q; q++)
-        if (((unsigned char)*q < 0x20 && *q != '\t') || *q == 0x7f) return NULL;
-    return s;
-}
-
-/* Parses "1*DIGIT" into *out; 1 when it is longer than the body limit allows
- * (the 413 case), -1 when it is not a number at all. */
-static int parse_length(const char *v, long long *out) {
-    long long n = 0;
-    if (!*v) return -1;
-    for (; *v; v++) {
-        if (*v < '0' || *v > '9') return -1;
-        if (n <= (long long)DN_API_MAX_BODY) n = n * 10 + (*v - '0');
-    }
-    *out = n;
-    return n > (long long)DN_API_MAX_BODY;
-}
-
-/* Percent-decodes s[0..n) into out (size TARGET_MAX + 1); -1 for a bad
- * escape or a NUL. */
-static int decode_path(const char *s, size_t n, char *out) {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int ch = (unsigned char)s[i];
-        if (ch == '%') {
-            int hi = i + 2 < n + 0 ? hexdigit(s[i + 1]) : -1,
-                lo = hi >= 0 ? hexdigit(s[i + 2]) : -1;
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return -1;
-            ch = hi * 16 + lo;
-            i += 2;
-        }
-        out[o++] = (char)ch;
-    }
-    out[o] = '\0';
-    return 0;
-}
-
-/* Parses the request line: returns 0, or the status to refuse it with. */
-static int parse_request_line(char *line, head *q, const char **why) {
-    char *sp1 = strchr(line, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-    *why = "the request line is not 'METHOD /target HTTP/1.1'";
-    if (!sp1 || !sp2 || strchr(sp2 + 1, ' ')) return 400;
-    size_t mlen = (size_t)(sp1 - line), tlen = (size_t)(sp2 - sp1 - 1);
-    if (!mlen || mlen >= sizeof q->method) return mlen ? 501 : 400;
-    for (size_t i = 0; i < mlen; i++)
-        if (!is_tchar((unsigned char)line[i])) return 400;
-    memcpy(q->method, line, mlen);
-    q->method[mlen] = '\0';
-    const char *v = sp2 + 1;
-    if (strncmp(v, "HTTP/", 5) || !(v[5] >= '0' && v[5] <= '9') || v[6] != '.' ||
-        !(v[7] >= '0' && v[7] <= '9') || v[8])
-        return 400;
-    if (v[5] != '1') {
-        *why = "only HTTP/1.0 and HTTP/1.1 are supported";
-        return 505;
-    }
-    q->minor = v[7] - '0';
-    char *target = sp1 + 1;
-    if (tlen > TARGET_MAX) {
-        *why = "the request target is longer than 8 KiB";
-        return 414;
-    }
-    *why = "the request target is not a path";
-    if (!tlen || target[0] != '/') return 400;
-    for (size_t i = 0; i < tlen; i++)
-        if ((unsigned char)target[i] <= 0x20 || (unsigned char)target[i] >= 0x7f ||
-            target[i] == '#')
-            return 400;
-    char *qm = memchr(target, '?', tlen);
-    size_t plen = qm ? (size_t)(qm - target) : tlen;
-    if (decode_path(target, plen, q->path)) return 400;
-    q->query[0] = '\0';
-    if (qm) {
-        memcpy(q->query, qm + 1, tlen - plen - 1);
-        q->query[tlen - plen - 1] = '\0';
-    }
-    return 0;
-}
-
-/* Does the comma-separated header value v hold the token t? */
-static int has_token(const char *v, const char *t) {
-    size_t n = strlen(t);
-    for (const char *p = v; *p;) {
-        while (*p == ' ' || *p == '\t' || *p == ',') p++;
-        const char *e = p;
-        while (*e && *e != ',') e++;
-        const char *end = e;
-        while (end > p && (end[-1] == ' ' || end[-1] == '\t')) end--;
-        if ((size_t)(end - p) == n && !strncasecmp(p, t, n)) return 1;
-        p = e;
-    }
-    return 0;
-}
-
-/* Parses the head in text (NUL-terminated, lines in LF or CRLF).  Returns 0,
- * or the status to refuse the request with and a reason in *why. */
-static int parse_head(char *text, head *q, const char **why) {
-    memset(q, 0, sizeof *q);
-    q->length = -1;
-    char *p = text;
-    while (*p == '\r' || *p == '\n') p++; /* empty lines before a request are allowed */
-    char *line = take_line(&p);
-    if (!line) {
-        *why = "the request line holds a control character";
-        return 400;
-    }
-    int st = parse_request_line(line, q, why);
-    if (st) return st;
-    int fields = 0, lengths = 0, host = 0, te = 0;
-    while ((line = take_line(&p)) != NULL && *line) {
-        *why = "a header field is malformed";
-        if (++fields > FIELDS_MAX) {
-            *why = "more than 100 header fields";
-            return 431;
-        }
-        char *colon = strchr(line, ':');
-        if (!colon || colon == line) return 400;
-        for (char *k = line; k < colon; k++)
-            if (!is_tchar((unsigned char)*k)) return 400; /* also a space before ':' or a fold */
-        *colon = '\0';
-        char *v = colon + 1;
-        while (*v == ' ' || *v == '\t') v++;
-        char *e = v + strlen(v);
-        while (e > v && (e[-1] == ' ' || e[-1] == '\t')) *--e = '\0';
-        if (!strcasecmp(line, "Content-Length")) {
-            *why = "more than one Content-Length header";
-            if (++lengths > 1) return 400;
-            int r = parse_length(v, &q->length);
-            *why =
-                r > 0 ? "the request body is larger than 2 MiB" : "Content-Length is not a number";
-            if (r) return r > 0 ? 413 : 400;
-        } else if (!strcasecmp(line, "Transfer-Encoding")) {
-            *why = "only one Transfer-Encoding: chunked is supported";
-            if (te++ || strcasecmp(v, "chunked")) return 501;
-            q->chunked = 1;
-        } else if (!strcasecmp(line, "Host")) {
-            host++;
-        } else if (!strcasecmp(line, "Connection")) {
-            if (has_token(v, "close")) q->close = 1;
-        } else if (!strcasecmp(line, "Expect")) {
-            *why = "the only expectation supported is 100-continue";
-            if (strcasecmp(v, "100-continue")) return 417;
-            q->expect_continue = 1;
-        } else if (!strcasecmp(line, "Content-Type")) {
-            snprintf(q->content_type, sizeof q->content_type, "%s", v);
-        }
-    }
-    if (!line) {
-        *why = "a header field holds a control character";
-        return 400;
-    }
-    *why = "a request with both Content-Length and Transfer-Encoding";
-    if (q->chunked && lengths) return 400;
-    *why = "HTTP/1.1 requests need exactly one Host header";
-    if (q->minor >= 1 && host != 1) return 400;
-    *why = "Transfer-Encoding needs HTTP/1.1";
-    if (q->chunked && q->minor == 0) return 400;
-    if (q->minor == 0) q->close = 1; /* no keep-alive for HTTP/1.0 */
-    q->head_only = !strcmp(q->method, "HEAD");
-    return 0;
-}
-
-/* ======================================================================== */
 /* Request bodies                                                           */
 /* ======================================================================== */
 
@@ -485,7 +266,7 @@ static int chunk_line(conn *c, char *line, size_t size, double deadline) {
 
 /* The body of a request: 0 when read, else the status to answer (or -1 to
  * close without one: the client went away or broke the framing). */
-static int read_body(conn *c, const head *q, unsigned char **body, size_t *size) {
+static int read_body(conn *c, const dn_http_head *q, unsigned char **body, size_t *size) {
     double deadline = dn_now() + BODY_DEADLINE;
     *body = NULL;
     *size = 0;
@@ -515,7 +296,7 @@ static int read_body(conn *c, const head *q, unsigned char **body, size_t *size)
         unsigned long long len = 0;
         int digits = 0;
         const char *s = line;
-        for (int d; (d = hexdigit((unsigned char)*s)) >= 0; s++, digits++)
+        for (int d; (d = dn_http_hexdigit((unsigned char)*s)) >= 0; s++, digits++)
             if (len <= DN_API_MAX_BODY) len = len * 16 + (unsigned)d;
         if (!digits || (*s && *s != ';' && *s != ' ' && *s != '\t')) {
             status = 400;
@@ -524,7 +305,7 @@ static int read_body(conn *c, const head *q, unsigned char **body, size_t *size)
         if (len == 0) { /* the last chunk, then trailer lines up to an empty one */
             int lines = 0;
             while ((r = chunk_line(c, line, sizeof line, deadline)) == IO_OK && line[0])
-                if (++lines > FIELDS_MAX) break;
+                if (++lines > DN_HTTP_FIELDS_MAX) break;
             status = r != IO_OK ? (r == IO_TIMEOUT ? 408 : -1) : line[0] ? 431 : 0;
             break;
         }
@@ -583,7 +364,7 @@ static int serve_one(conn *c) {
     }
     double deadline = dn_now() + HEAD_DEADLINE;
     size_t end, scanned = 0; /* bytes after c->pos known to hold no end of head */
-    while ((end = head_end(c->in, c->pos + scanned, c->len)) == 0) {
+    while ((end = dn_http_head_end(c->in, c->pos + scanned, c->len)) == 0) {
         scanned = c->len - c->pos > 2 ? c->len - c->pos - 2 : 0;
         int r = fill(c, deadline);
         if (r == IO_FULL) {
@@ -601,12 +382,12 @@ static int serve_one(conn *c) {
         send_error(c, 400, "the request head holds a NUL byte");
         return 0;
     }
-    head *q = malloc(sizeof *q);
+    dn_http_head *q = malloc(sizeof *q);
     if (!q) return 0;
     char saved = c->in[end]; /* the head as a string, for a moment */
     c->in[end] = '\0';
     const char *why = NULL;
-    int st = parse_head(text, q, &why);
+    int st = dn_http_parse_head(text, q, &why);
     c->in[end] = saved;
     c->pos = end;
     if (st) {
@@ -875,55 +656,4 @@ void dn_http_stop(dn_http *h) {
     pthread_cond_destroy(&h->idle);
     pthread_mutex_destroy(&h->mu);
     free(h);
-}
-
-/* ======================================================================== */
-/* The drawing page and API: dn_server                                      */
-/* ======================================================================== */
-
-static void serve_api(void *user, const dn_api_request *req, dn_api_response *res) {
-    dn_api_handle(user, req, res);
-}
-
-dn_status dn_server_start(const dn_model *m, const dn_server_opts *o, dn_server **out,
-                          dn_error *err) {
-    *out = NULL;
-    dn_server_opts def;
-    dn_server_opts_default(&def);
-    if (!o) o = &def;
-    const char *host = o->host && o->host[0] ? o->host : def.host;
-    if (o->port < 0 || o->port > 65535)
-        return dn_fail(err, DN_E_ARG, "port %d is not in 0..65535", o->port);
-    if (o->workers < 1 || o->workers > 256)
-        return dn_fail(err, DN_E_ARG, "workers %d is not in 1..256", o->workers);
-    dn_http_addr addr;
-    dn_status st = dn_http_resolve(host, o->port, &addr, err);
-    if (st != DN_OK) return st;
-
-    dn_server *s = dn_calloc(1, sizeof *s);
-    dn_collect *collect = NULL;
-    st = s ? DN_OK : dn_fail(err, DN_E_NOMEM, "out of memory");
-    if (st == DN_OK && o->collect_dir) st = dn_collect_open(o->collect_dir, &collect, err);
-    if (st == DN_OK) {
-        st = dn_api_create(m, (size_t)o->workers, collect, &s->api, err);
-        if (st != DN_OK) dn_collect_free(collect);
-    }
-    if (st == DN_OK) st = dn_http_start(&addr, serve_api, s->api, &s->http, err);
-    if (st != DN_OK) {
-        dn_server_stop(s);
-        return st;
-    }
-    *out = s;
-    return DN_OK;
-}
-
-int dn_server_port(const dn_server *s) {
-    return dn_http_port(s->http);
-}
-
-void dn_server_stop(dn_server *s) {
-    if (!s) return;
-    dn_http_stop(s->http);
-    dn_api_free(s->api);
-    free(s);
 }
