@@ -1,6 +1,7 @@
 /*
- * cmd_train.c — `digitnet train`: options (command line and --config file),
- * the progress display, checkpoints and --resume, and saving the model.
+ * cmd_train.c — `digitnet train`: the run itself (its options are read by
+ * train_options.c into the train_cli of train_cli.h): loading the data, the
+ * progress display, checkpoints and --resume, and saving the model.
  *
  * A checkpoint MODEL.ckpt is written after every epoch and removed once
  * MODEL is saved; `--resume MODEL.ckpt` rebuilds the run from it (settings,
@@ -29,6 +30,7 @@
  */
 #include "cli.h"
 #include "datasets.h"
+#include "train_cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,108 +43,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static const char *usage_text =
-    "usage: digitnet train [OPTIONS] -o MODEL\n"
-    "\n"
-    "Trains a network on MNIST-style data (the last --val images of the training\n"
-    "set are held out for validation and best-epoch selection) and saves it.\n"
-    "\n"
-    "  -a, --arch ARCH        architecture (default mlp = 784-128-64-10):\n"
-    "                         784-128-64-10       MLP sizes (input-hidden...-output)\n"
-    "                         mlp | lenet5 | cnn  presets\n"
-    "                         conv5x5x32-relu-pool2-conv5x5x64-relu-pool2-fc128-relu-drop0.5-fc10\n"
-    "                         tokens: fcN convKxKxC[sS][pP|same] poolK avgpoolK dropP bn gap\n"
-    "                                 flatten relu sigmoid tanh\n"
-    "      --act NAME         activation for the MLP form: relu (default), sigmoid, tanh\n"
-    "  -e, --epochs N         epochs (default 10)\n"
-    "  -b, --batch N          mini-batch size (default 64; 0 = full batch)\n"
-    "      --lr X             learning rate (default 0.1 sgd, 0.05 momentum, 0.001 adam)\n"
-    "      --optimizer NAME   sgd (default), momentum, nesterov, adam\n"
-    "      --momentum X       momentum coefficient (default 0.9)\n"
-    "      --weight-decay X   L2 weight decay (default 0)\n"
-    "      --beta1 X --beta2 X  Adam's moment decay rates (default 0.9, 0.999)\n"
-    "      --schedule NAME    constant (default), step, cosine (per epoch), onecycle\n"
-    "                         (per step: linear rise over --warmup, linear fall to --lr-min)\n"
-    "      --step-epochs N    step schedule period (default 10)\n"
-    "      --gamma X          step schedule factor (default 0.1)\n"
-    "      --warmup F         onecycle: fraction of all steps spent rising (default 0.3)\n"
-    "      --lr-min X         cosine and onecycle: the final learning rate (default 0)\n"
-    "      --label-smoothing S  train towards (1-S) on the label, S/10 spread (default 0)\n"
-    "      --seed N           RNG seed for init, shuffling, dropout, augmentation (default 1)\n"
-    "  -j, --threads N        worker threads (default: all cores; 1 = bit-reproducible)\n"
-    "  -d, --data PATH        training data (default data/mnist): a directory of\n"
-    "                         MNIST-named IDX files (raw or .gz), a folder with\n"
-    "                         subfolders 0..9 of images, or a Kaggle CSV file\n"
-    "      --normalize        read --data image folders of any size through the\n"
-    "                         MNIST normalisation (without it: 28x28, white on black)\n"
-    "      --invert           invert --data folder images as they are read\n"
-    "      --test-data PATH   the test set for the end of the run (default: the\n"
-    "                         test split of --data when it is an IDX directory)\n"
-    "      --val N            validation images held out (default 5000)\n"
-    "      --subset N         use only the first N training images (quick experiments)\n"
-    "      --augment          shortcut for --shift 2 --rotate 10 --scale 0.1\n"
-    "      --shift N --rotate DEG --scale F --elastic ALPHA   augmentation (off by default)\n"
-    "      --no-test          do not evaluate on the test set at the end\n"
-    "      --finetune MODEL   continue training MODEL (its architecture) on --data DIR,\n"
-    "                         e.g. digits collected by 'digitnet serve --collect DIR',\n"
-    "                         mixed with MNIST so it does not forget (default 3 epochs)\n"
-    "      --mnist DIR        MNIST for mixing and the test set (default data/mnist)\n"
-    "  -c, --config FILE      read options from FILE: one 'option = value' per line\n"
-    "                         (e.g. 'arch = lenet5'), '#' comments; the command line wins\n"
-    "  -q, --quiet            no progress output\n"
-    "  -o, --output MODEL     where to save the model (written atomically)\n"
-    "  -h, --help             this help\n"
-    "\n"
-    "Live dashboard:\n"
-    "      --serve            serve a page that follows the run in a browser: loss per\n"
-    "                         batch, accuracy per epoch, images/s, ETA and, at the end,\n"
-    "                         the test accuracy and confusion matrix (JSON at\n"
-    "                         /api/train); its address is printed at once, also with -q.\n"
-    "                         After training the page stays up until Ctrl-C or SIGTERM\n"
-    "                         (a signal during training stops training as usual)\n"
-    "      --port N           dashboard port (default 8080; 0 picks a free one)\n"
-    "      --host ADDR        dashboard address (default 127.0.0.1; 0.0.0.0 opens it to\n"
-    "                         the network)\n"
-    "\n"
-    "Crash safety: after every epoch the whole training state is written atomically\n"
-    "to MODEL.ckpt, which is removed once MODEL is saved. If the run is killed, the\n"
-    "machine crashes or Ctrl-C stops it, continue with --resume. A run that diverges\n"
-    "keeps the checkpoint of its last good epoch.\n"
-    "      --resume CKPT      continue the run saved in CKPT with its stored settings,\n"
-    "                         data source and thread count (only -o, -q, -j, --data,\n"
-    "                         --mnist, --no-test, the checkpoint and dashboard options\n"
-    "                         may be given); with the same thread count the final model\n"
-    "                         is bit-identical to an uninterrupted run's\n"
-    "      --checkpoint PATH  write checkpoints to PATH instead of MODEL.ckpt\n"
-    "      --no-checkpoint    write no checkpoints\n";
-
-typedef struct train_cli {
-    const char *arch, *act, *data, *out, *finetune, *mnist, *test_data;
-    int normalize, invert;     /* how image folders given as --data are read */
-    int data_is_split;         /* --data was a directory of IDX files (it has a test split) */
-    const char *resume, *ckpt; /* --resume CKPT; where checkpoints go (NULL = none) */
-    const char *config;        /* --config FILE */
-    int epochs_set, mix;       /* mix: fine-tuning data (user digits + MNIST) */
-    size_t subset;
-    int lr_set, quiet, test_after, tty, threads_set, no_ckpt, notest_set;
-    int setting;                   /* an option that --resume does not accept, 0 = none */
-    long kill_after, batches_done; /* the test hooks, see the top of the file */
-    const char *pace;              /* DIGITNET_TEST_PACE */
-    int lock_fd;                   /* the output lock (cli_lock_output), -1 = none */
-    dn_train_opts o;
-    double last_draw;
-    char *config_text; /* --config file contents; option values point into it */
-    char *ckpt_buf, *note_buf, *resume_text;
-    /* --serve */
-    int serve, port, net_set; /* net_set: --port or --host was given */
-    const char *host;
-    dn_monitor *mon;
-    char url[300];
-    char why[1024]; /* the last error message, for the dashboard */
-    dn_eval test;   /* the test set evaluation, when have_test */
-    int have_test;
-} train_cli;
 
 static volatile sig_atomic_t interrupted;
 static int stop_pipe[2] = {-1, -1}; /* written by on_signal with --serve */
@@ -228,328 +128,6 @@ static int on_progress(const dn_progress *p, void *user) {
     return 0;
 }
 
-/* ---------------------------------------------------------------- options */
-
-enum {
-    O_ACT = 256,
-    O_LR,
-    O_OPT,
-    O_MOM,
-    O_WD,
-    O_SCHED,
-    O_STEP,
-    O_GAMMA,
-    O_BETA1,
-    O_BETA2,
-    O_WARMUP,
-    O_LRMIN,
-    O_SMOOTH,
-    O_SEED,
-    O_VAL,
-    O_AUG,
-    O_SHIFT,
-    O_ROT,
-    O_SCALE,
-    O_ELASTIC,
-    O_NOTEST,
-    O_FINETUNE,
-    O_MNIST,
-    O_SUBSET,
-    O_TESTDATA,
-    O_NORMALIZE,
-    O_INVERT,
-    O_RESUME,
-    O_CKPT,
-    O_NOCKPT,
-    O_SERVE,
-    O_PORT,
-    O_HOST
-};
-
-#define SHORT_OPTS "a:e:b:j:d:c:qo:h"
-
-static const struct option long_opts[] = {{"arch", required_argument, 0, 'a'},
-                                          {"act", required_argument, 0, O_ACT},
-                                          {"epochs", required_argument, 0, 'e'},
-                                          {"batch", required_argument, 0, 'b'},
-                                          {"lr", required_argument, 0, O_LR},
-                                          {"optimizer", required_argument, 0, O_OPT},
-                                          {"momentum", required_argument, 0, O_MOM},
-                                          {"weight-decay", required_argument, 0, O_WD},
-                                          {"schedule", required_argument, 0, O_SCHED},
-                                          {"step-epochs", required_argument, 0, O_STEP},
-                                          {"gamma", required_argument, 0, O_GAMMA},
-                                          {"beta1", required_argument, 0, O_BETA1},
-                                          {"beta2", required_argument, 0, O_BETA2},
-                                          {"warmup", required_argument, 0, O_WARMUP},
-                                          {"lr-min", required_argument, 0, O_LRMIN},
-                                          {"label-smoothing", required_argument, 0, O_SMOOTH},
-                                          {"seed", required_argument, 0, O_SEED},
-                                          {"threads", required_argument, 0, 'j'},
-                                          {"data", required_argument, 0, 'd'},
-                                          {"val", required_argument, 0, O_VAL},
-                                          {"augment", no_argument, 0, O_AUG},
-                                          {"shift", required_argument, 0, O_SHIFT},
-                                          {"rotate", required_argument, 0, O_ROT},
-                                          {"scale", required_argument, 0, O_SCALE},
-                                          {"elastic", required_argument, 0, O_ELASTIC},
-                                          {"no-test", no_argument, 0, O_NOTEST},
-                                          {"finetune", required_argument, 0, O_FINETUNE},
-                                          {"mnist", required_argument, 0, O_MNIST},
-                                          {"subset", required_argument, 0, O_SUBSET},
-                                          {"test-data", required_argument, 0, O_TESTDATA},
-                                          {"normalize", no_argument, 0, O_NORMALIZE},
-                                          {"invert", no_argument, 0, O_INVERT},
-                                          {"config", required_argument, 0, 'c'},
-                                          {"quiet", no_argument, 0, 'q'},
-                                          {"output", required_argument, 0, 'o'},
-                                          {"resume", required_argument, 0, O_RESUME},
-                                          {"checkpoint", required_argument, 0, O_CKPT},
-                                          {"no-checkpoint", no_argument, 0, O_NOCKPT},
-                                          {"serve", no_argument, 0, O_SERVE},
-                                          {"port", required_argument, 0, O_PORT},
-                                          {"host", required_argument, 0, O_HOST},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
-
-/* Options that do not change what is trained, so --resume accepts them. */
-static int allowed_with_resume(int opt) {
-    static const int ok[] = {'j',      'd',      'q',        'o',         O_MNIST,
-                             O_NOTEST, O_RESUME, O_CKPT,     O_NOCKPT,    O_SERVE,
-                             O_PORT,   O_HOST,   O_TESTDATA, O_NORMALIZE, O_INVERT};
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        if (opt == ok[i]) return 1;
-    return 0;
-}
-
-/* Applies one option. where is NULL on the command line, "FILE:LINE" for a
- * config file line; messages then name the option that way. */
-static int apply_option(train_cli *c, int opt, const char *arg, const char *where) {
-    long l;
-    double d;
-    const struct option *lo = long_opts;
-    while (lo->name && lo->val != opt) lo++;
-    char L[600];
-    if (where)
-        snprintf(L, sizeof L, "%s: %s", where, lo->name ? lo->name : "?");
-    else
-        snprintf(L, sizeof L, "--%s", lo->name ? lo->name : "?");
-    dn_train_opts *o = &c->o;
-    if (!allowed_with_resume(opt) && !c->setting) c->setting = opt;
-    switch (opt) {
-    case 'a':
-        c->arch = arg;
-        break;
-    case O_ACT:
-        c->act = arg;
-        break;
-    case 'e':
-        if (cli_parse_long("train", L, arg, 1, 100000, &l)) return -1;
-        o->epochs = (int)l;
-        c->epochs_set = 1;
-        break;
-    case 'b':
-        if (cli_parse_long("train", L, arg, 0, 1000000, &l)) return -1;
-        o->batch = (int)l;
-        break;
-    case O_LR:
-        if (cli_parse_float("train", L, arg, 1e-12, 1e6, &d)) return -1;
-        o->lr = (float)d;
-        c->lr_set = 1;
-        break;
-    case O_OPT:
-        if (dn_optimizer_parse(arg, &o->optimizer) != DN_OK) {
-            cli_usage_error("train", "%s: unknown '%s' (sgd, momentum, nesterov, adam)", L, arg);
-            return -1;
-        }
-        o->nesterov = !strcmp(arg, "nesterov");
-        break;
-    case O_MOM:
-        if (cli_parse_float("train", L, arg, 0, 0.9999, &d)) return -1;
-        o->momentum = (float)d;
-        break;
-    case O_WD:
-        if (cli_parse_float("train", L, arg, 0, 1, &d)) return -1;
-        o->weight_decay = (float)d;
-        break;
-    case O_SCHED:
-        if (dn_schedule_parse(arg, &o->schedule) != DN_OK) {
-            cli_usage_error("train", "%s: unknown '%s' (constant, step, cosine, onecycle)", L, arg);
-            return -1;
-        }
-        break;
-    case O_STEP:
-        if (cli_parse_long("train", L, arg, 1, 100000, &l)) return -1;
-        o->step_epochs = (int)l;
-        break;
-    case O_GAMMA:
-        if (cli_parse_float("train", L, arg, 0, 1, &d)) return -1;
-        o->gamma = (float)d;
-        break;
-    case O_BETA1:
-    case O_BETA2:
-        if (cli_parse_float("train", L, arg, 0, 0.9999999, &d)) return -1;
-        *(opt == O_BETA1 ? &o->beta1 : &o->beta2) = (float)d;
-        break;
-    case O_WARMUP:
-        if (cli_parse_float("train", L, arg, 0, 0.99, &d)) return -1;
-        o->warmup = (float)d;
-        break;
-    case O_LRMIN:
-        if (cli_parse_float("train", L, arg, 0, 10, &d)) return -1;
-        o->lr_min = (float)d;
-        break;
-    case O_SMOOTH:
-        if (cli_parse_float("train", L, arg, 0, 0.5, &d)) return -1;
-        o->label_smoothing = (float)d;
-        break;
-    case O_SEED:
-        if (cli_parse_long("train", L, arg, 0, 0x7fffffffL, &l)) return -1;
-        o->seed = (uint64_t)l;
-        break;
-    case 'j':
-        if (cli_parse_long("train", L, arg, 0, 256, &l)) return -1;
-        dn_set_threads((int)l);
-        c->threads_set = 1;
-        break;
-    case 'd':
-        c->data = arg;
-        break;
-    case O_VAL:
-        if (cli_parse_long("train", L, arg, 0, 100000000, &l)) return -1;
-        o->val_count = (size_t)l;
-        break;
-    case O_AUG:
-        o->aug_shift = 2;
-        o->aug_rotate = 10;
-        o->aug_scale = 0.1f;
-        break;
-    case O_SHIFT:
-        if (cli_parse_long("train", L, arg, 0, 10, &l)) return -1;
-        o->aug_shift = (int)l;
-        break;
-    case O_ROT:
-        if (cli_parse_float("train", L, arg, 0, 90, &d)) return -1;
-        o->aug_rotate = (float)d;
-        break;
-    case O_SCALE:
-        if (cli_parse_float("train", L, arg, 0, 0.5, &d)) return -1;
-        o->aug_scale = (float)d;
-        break;
-    case O_ELASTIC:
-        if (cli_parse_float("train", L, arg, 0, 100, &d)) return -1;
-        o->aug_elastic = (float)d;
-        break;
-    case O_FINETUNE:
-        c->finetune = arg;
-        break;
-    case O_MNIST:
-        c->mnist = arg;
-        break;
-    case O_TESTDATA:
-        c->test_data = arg;
-        break;
-    case O_NORMALIZE:
-        c->normalize = 1;
-        break;
-    case O_INVERT:
-        c->invert = 1;
-        break;
-    case O_SUBSET:
-        if (cli_parse_long("train", L, arg, 1, 100000000, &l)) return -1;
-        c->subset = (size_t)l;
-        break;
-    case O_NOTEST:
-        c->test_after = 0;
-        c->notest_set = 1;
-        break;
-    case O_RESUME:
-        c->resume = arg;
-        break;
-    case O_CKPT:
-        c->ckpt = arg;
-        break;
-    case O_NOCKPT:
-        c->no_ckpt = 1;
-        break;
-    case O_SERVE:
-        c->serve = 1;
-        break;
-    case O_PORT:
-        if (cli_parse_long("train", L, arg, 0, 65535, &l)) return -1;
-        c->port = (int)l;
-        c->net_set = 1;
-        break;
-    case O_HOST:
-        if (!*arg) return cli_usage_error("train", "%s needs an address", L), -1;
-        c->host = arg;
-        c->net_set = 1;
-        break;
-    case 'q':
-        c->quiet = 1;
-        break;
-    case 'o':
-        c->out = arg;
-        break;
-    default:
-        return -1;
-    }
-    return 0;
-}
-
-/* Applies "option = value" lines of a config file. The file's text is kept
- * in c->config_text because option values point into it. */
-static int apply_config(train_cli *c, const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) return cli_error("train", "%s: cannot open config file: %s", path, strerror(errno)), -1;
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return cli_usage_error("train", "%s: is %s, not a config file", path,
-                               S_ISDIR(st.st_mode) ? "a directory" : "not a regular file"),
-               -1;
-    }
-    free(c->config_text);
-    c->config_text = calloc(1, 65537);
-    size_t n = c->config_text ? fread(c->config_text, 1, 65536, f) : 0;
-    int too_big = n == 65536 && fgetc(f) != EOF;
-    fclose(f);
-    if (!c->config_text) return cli_error("train", "out of memory"), -1;
-    if (too_big) return cli_usage_error("train", "%s: config file over 64 KiB", path), -1;
-    char *text = c->config_text;
-    if (!memcmp(text, "\xEF\xBB\xBF", 3)) text += 3; /* a UTF-8 byte order mark */
-    int lineno = 0;
-    for (char *s = text, *next; s; s = next) {
-        lineno++;
-        next = strchr(s, '\n');
-        if (next) *next++ = 0;
-        char *hash = strchr(s, '#');
-        if (hash) *hash = 0;
-        while (*s == ' ' || *s == '\t') s++;
-        size_t len = strlen(s);
-        while (len && (s[len - 1] == '\r' || s[len - 1] == ' ' || s[len - 1] == '\t')) s[--len] = 0;
-        if (!*s) continue;
-        char *eq = strpbrk(s, "= \t"), *val = NULL;
-        if (eq) {
-            *eq = 0;
-            val = eq + 1;
-            while (*val == ' ' || *val == '\t' || *val == '=') val++;
-        }
-        char where[512];
-        snprintf(where, sizeof where, "%s:%d", path, lineno);
-        const struct option *o = long_opts;
-        while (o->name && strcmp(o->name, s)) o++;
-        if (!o->name || o->val == 'c' || o->val == 'h')
-            return cli_usage_error("train", "%s: unknown option '%s'", where, s), -1;
-        if (o->has_arg == required_argument && (!val || !*val))
-            return cli_usage_error("train", "%s: option '%s' needs a value", where, s), -1;
-        if (o->has_arg == no_argument && val && *val)
-            return cli_usage_error("train", "%s: option '%s' takes no value", where, s), -1;
-        if (apply_option(c, o->val, val, where) != 0) return -1;
-    }
-    return 0;
-}
-
 /* ---------------------------------------------------------------- main */
 
 /* How --data folders are read. */
@@ -591,39 +169,13 @@ static int evaluate_test(train_cli *c, dn_model *m) {
     return 0;
 }
 
-/* Fine-tuning data: the user's digits first, repeated so they make up about
- * a tenth of an epoch, then all of MNIST's training set, whose tail stays
- * the validation set. */
 static dn_status load_finetune_data(const train_cli *c, dn_dataset *out, dn_error *err) {
-    dn_dataset user = {0}, mnist = {0};
     ds_opts o = data_opts(c);
-    dn_status st = ds_load_data(c->data, "train", &o, &user, NULL, err);
-    if (st == DN_OK) st = dn_mnist_load(c->mnist, "train", &mnist, err);
-    if (st == DN_OK && (user.rows != 28 || user.cols != 28 || !user.labels))
-        st = DN_E_ARG,
-        snprintf(err->msg, sizeof err->msg, "%s: need labeled 28x28 images", c->data);
-    size_t reps = user.count ? (6000 + user.count - 1) / user.count : 0;
-    if (reps > 1000) reps = 1000;
-    size_t total = user.count * reps + mnist.count;
-    if (st == DN_OK) {
-        *out = (dn_dataset){total, 28, 28, malloc(total * 784), malloc(total)};
-        if (!out->images || !out->labels) {
-            dn_dataset_free(out);
-            st = DN_E_NOMEM, snprintf(err->msg, sizeof err->msg, "out of memory");
-        }
-    }
-    if (st == DN_OK) {
-        for (size_t r = 0; r < reps; r++) {
-            memcpy(out->images + r * user.count * 784, user.images, user.count * 784);
-            memcpy(out->labels + r * user.count, user.labels, user.count);
-        }
-        memcpy(out->images + reps * user.count * 784, mnist.images, mnist.count * 784);
-        memcpy(out->labels + reps * user.count, mnist.labels, mnist.count);
+    size_t mine = 0, reps = 0;
+    dn_status st = ds_load_finetune(c->data, c->mnist, &o, out, &mine, &reps, err);
+    if (st == DN_OK)
         fprintf(stderr, "fine-tuning on %zu of your digits (x%zu) mixed with %zu MNIST digits\n",
-                user.count, reps, mnist.count);
-    }
-    dn_dataset_free(&user);
-    dn_dataset_free(&mnist);
+                mine, reps, out->count - mine * reps);
     return st;
 }
 
@@ -895,52 +447,6 @@ static int end_dashboard(train_cli *c, dn_status st, int rc) {
 
 /* ---------------------------------------------------------------- main */
 
-static int parse_args(train_cli *c, int argc, char **argv) {
-    int opt, first = 1;
-    /* the config file is read first so the command line can override it;
-     * a first pass finds it (and --help) */
-    const char *config = NULL;
-    while ((opt = cli_getopt("train", argc, argv, SHORT_OPTS, long_opts, &first)) != -1) {
-        if (opt == 'h') {
-            fputs(usage_text, stdout);
-            return -1;
-        }
-        if (opt == '?') return EXIT_USAGE;
-        if (opt == 'c') config = optarg;
-    }
-    c->config = config;
-    if (config && apply_config(c, config)) return EXIT_USAGE;
-    first = 1;
-    while ((opt = cli_getopt("train", argc, argv, SHORT_OPTS, long_opts, &first)) != -1) {
-        if (opt == 'c') continue;
-        if (apply_option(c, opt, optarg, NULL)) return EXIT_USAGE;
-    }
-    if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
-    if (!c->out) return cli_usage_error("train", "missing -o MODEL (where to save the model)");
-    if (!*c->out) return cli_usage_error("train", "-o needs a file name");
-    if (c->resume && c->setting) {
-        const struct option *o = long_opts;
-        while (o->name && o->val != c->setting) o++;
-        return cli_usage_error("train",
-                               "--resume continues with the settings stored in the checkpoint; "
-                               "--%s cannot be changed",
-                               o->name ? o->name : "?");
-    }
-    if (c->no_ckpt && c->ckpt)
-        return cli_usage_error("train", "--checkpoint and --no-checkpoint exclude each other");
-    if (!c->no_ckpt && !c->ckpt) {
-        size_t n = strlen(c->out) + 6;
-        if (!(c->ckpt_buf = malloc(n))) return cli_error("train", "out of memory");
-        snprintf(c->ckpt_buf, n, "%s.ckpt", c->out);
-        c->ckpt = c->ckpt_buf;
-    }
-    if (c->ckpt && !strcmp(c->ckpt, c->out))
-        return cli_usage_error("train", "the checkpoint cannot be the model file itself");
-    if (c->net_set && !c->serve)
-        return cli_usage_error("train", "--port and --host are for the dashboard: add --serve");
-    return EXIT_OK;
-}
-
 /* Before any work: the model and checkpoint paths can be written, and no
  * other digitnet is writing the model (its lock is then held to the end). */
 static int check_outputs(train_cli *c) {
@@ -965,7 +471,7 @@ static int check_outputs(train_cli *c) {
 static int train_main(train_cli *c, int argc, char **argv) {
     dn_train_opts_default(&c->o);
     c->tty = cli_fancy_terminal(stderr); /* the in-place progress line uses escape codes */
-    int rc = parse_args(c, argc, argv);
+    int rc = train_parse_args(c, argc, argv);
     if (rc != EXIT_OK) return rc < 0 ? EXIT_OK : rc;
     if ((rc = check_outputs(c)) != EXIT_OK) return rc;
     const char *hook = getenv("DIGITNET_TEST_KILL_AFTER_BATCHES");

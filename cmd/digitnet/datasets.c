@@ -608,3 +608,36 @@ dn_status ds_save(const dn_dataset *ds, const char *path, ds_format f, const ds_
         return ds_fail(err, DN_E_ARG, "%s: cannot tell the data format", path);
     }
 }
+
+dn_status ds_load_finetune(const char *user_path, const char *mnist_dir, const ds_opts *o,
+                           dn_dataset *out, size_t *mine, size_t *reps, dn_error *err) {
+    dn_dataset user = {0}, mnist = {0};
+    *out = (dn_dataset){0};
+    dn_status st = ds_load_data(user_path, "train", o, &user, NULL, err);
+    if (st == DN_OK) st = dn_mnist_load(mnist_dir, "train", &mnist, err);
+    if (st == DN_OK && (user.rows != 28 || user.cols != 28 || !user.labels))
+        st = ds_fail(err, DN_E_ARG, "%s: need labeled 28x28 images", user_path);
+    size_t r = user.count ? (6000 + user.count - 1) / user.count : 0;
+    if (r > 1000) r = 1000;
+    size_t total = user.count * r + mnist.count;
+    if (st == DN_OK) {
+        *out = (dn_dataset){total, 28, 28, malloc(total * 784), malloc(total)};
+        if (!out->images || !out->labels) {
+            dn_dataset_free(out);
+            st = ds_fail(err, DN_E_NOMEM, "out of memory");
+        }
+    }
+    if (st == DN_OK) {
+        for (size_t k = 0; k < r; k++) {
+            memcpy(out->images + k * user.count * 784, user.images, user.count * 784);
+            memcpy(out->labels + k * user.count, user.labels, user.count);
+        }
+        memcpy(out->images + r * user.count * 784, mnist.images, mnist.count * 784);
+        memcpy(out->labels + r * user.count, mnist.labels, mnist.count);
+        *mine = user.count;
+        *reps = r;
+    }
+    dn_dataset_free(&user);
+    dn_dataset_free(&mnist);
+    return st;
+}

@@ -93,6 +93,13 @@ dn_status ds_list_images(const char *dir, int recursive, ds_paths *out, dn_error
 dn_status ds_image_digit(const dn_image *img, int normalize, int invert, unsigned char out[784],
                          dn_error *err);
 
+/* Fine-tuning data: the labeled 28x28 digits at user_path (read with o)
+ * first, repeated so they make up about a tenth of an epoch (*reps times,
+ * 1..1000; *mine of them), then all of the MNIST training set in
+ * mnist_dir, whose tail stays the validation set. */
+dn_status ds_load_finetune(const char *user_path, const char *mnist_dir, const ds_opts *o,
+                           dn_dataset *out, size_t *mine, size_t *reps, dn_error *err);
+
 /* printf into err->msg; returns st. */
 dn_status ds_fail(dn_error *err, dn_status st, const char *fmt, ...)
 #if defined(__GNUC__)
