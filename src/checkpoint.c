@@ -52,6 +52,7 @@
  * tensor, so a crafted file cannot make the trainer read out of bounds.
  */
 #include "checkpoint.h"
+#include "optim.h"
 
 #include <limits.h>
 #include <math.h>
@@ -67,18 +68,6 @@
 #define MAX_TEXT (1u << 26)
 #define MAX_FILE (sizeof(size_t) > 4 ? (size_t)1 << 36 : (size_t)-1)
 #define WBUF 65536
-
-uint32_t dn_checksum(const void *data, size_t n) {
-    const unsigned char *p = data;
-    uLong crc = crc32(0L, Z_NULL, 0);
-    while (n > 0) {
-        uInt k = n > (1u << 30) ? 1u << 30 : (uInt)n;
-        crc = crc32(crc, p, k);
-        p += k;
-        n -= k;
-    }
-    return (uint32_t)crc;
-}
 
 /* ================================================================ writing */
 
@@ -337,8 +326,10 @@ static float *get_floats(rbuf *r, size_t n) {
     return f;
 }
 
+/* The stored settings; the others (callbacks, checkpoint path) stay empty
+ * for the caller to fill.  Version 1 had no warm-up and no smoothing. */
 static void get_opts(rbuf *r, dn_train_opts *o, uint32_t version) {
-    dn_train_opts_default(o);
+    memset(o, 0, sizeof *o);
     o->epochs = get_i32(r);
     o->batch = get_i32(r);
     o->lr = get_f32(r);
@@ -365,18 +356,6 @@ static void get_opts(rbuf *r, dn_train_opts *o, uint32_t version) {
         o->label_smoothing = get_f32(r);
     }
     o->progress_every = 1;
-}
-
-/* The settings must be ones the trainer accepts. */
-static int opts_valid(const dn_train_opts *o) {
-    const float f[] = {
-        o->lr,           o->momentum, o->beta1,          o->beta2,     o->eps,
-        o->gamma,        o->lr_min,   o->aug_rotate,     o->aug_scale, o->aug_elastic,
-        o->weight_decay, o->warmup,   o->label_smoothing};
-    int ok = o->epochs >= 1 && o->optimizer <= DN_OPT_ADAM && o->schedule <= DN_SCHED_ONECYCLE &&
-             o->lr > 0 && o->aug_shift <= 28;
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) ok &= isfinite(f[i]) != 0;
-    return ok;
 }
 
 /* 1 when order[0..n) is a permutation of 0..n-1. */
@@ -438,13 +417,13 @@ static dn_status parse(rbuf *r, dn_checkpoint *ck, uint32_t version, const char 
     uint64_t steps = get_u64(r);
     ck->nmoments = get_i32(r);
     uint64_t ntrain = get_u64(r);
-    int expect_moments = ck->opts.optimizer == DN_OPT_SGD    ? 0
-                         : ck->opts.optimizer == DN_OPT_ADAM ? 2
-                                                             : 1;
-    if (r->bad || !opts_valid(&ck->opts) || ck->epoch < 1 || ck->epoch > ck->opts.epochs ||
-        ck->threads < 1 || ck->threads > 1024 || ck->split < 1 || ck->split > 1024 ||
-        ck->best_epoch > ck->epoch || has_best > 1 || (has_best && !ck->best_epoch) ||
-        steps > (uint64_t)LONG_MAX || ck->nmoments != expect_moments ||
+    /* the settings themselves are the trainer's to judge (dn_train_resume);
+     * here only what the rest of the file depends on */
+    int known = ck->opts.optimizer <= DN_OPT_ADAM && ck->opts.schedule <= DN_SCHED_ONECYCLE;
+    if (r->bad || !known || ck->epoch < 1 || ck->epoch > ck->opts.epochs || ck->threads < 1 ||
+        ck->threads > 1024 || ck->split < 1 || ck->split > 1024 || ck->best_epoch > ck->epoch ||
+        has_best > 1 || (has_best && !ck->best_epoch) || steps > (uint64_t)LONG_MAX ||
+        ck->nmoments != dn_optim_moments(ck->opts.optimizer) ||
         ck->opts.val_count >= ck->data_count || ntrain != ck->data_count - ck->opts.val_count ||
         ntrain > (r->len - r->pos) / 4 || !(ck->best_accuracy >= -1 && ck->best_accuracy <= 1) ||
         !(ck->seconds >= 0) || !isfinite(ck->train_loss))

@@ -40,7 +40,4 @@ struct dn_checkpoint {
  * mid-save is harmless. */
 dn_status dn_checkpoint_save(const char *path, const dn_checkpoint *ck, dn_error *err);
 
-/* CRC-32 (zlib polynomial) of n bytes, for any n. */
-uint32_t dn_checksum(const void *data, size_t n);
-
 #endif

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -365,4 +366,16 @@ dn_status dn_read_file(const char *path, size_t max_size, unsigned char **out, s
     *out = buf;
     *out_size = n;
     return DN_OK;
+}
+
+uint32_t dn_checksum(const void *data, size_t n) {
+    const unsigned char *p = data;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    while (n > 0) {
+        uInt k = n > (1u << 30) ? 1u << 30 : (uInt)n;
+        crc = crc32(crc, p, k);
+        p += k;
+        n -= k;
+    }
+    return (uint32_t)crc;
 }

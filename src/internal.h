@@ -42,6 +42,9 @@ double dn_rng_normal(dn_rng *r);
 /* Monotonic seconds. */
 double dn_now(void);
 
+/* CRC-32 (zlib polynomial) of n bytes, for any n. */
+uint32_t dn_checksum(const void *data, size_t n);
+
 /* calloc that returns NULL for n*size overflow. */
 void *dn_calloc(size_t n, size_t size);
 

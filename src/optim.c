@@ -15,6 +15,10 @@
 #include <omp.h>
 #endif
 
+int dn_optim_moments(dn_optimizer kind) {
+    return kind == DN_OPT_SGD ? 0 : kind == DN_OPT_ADAM ? 2 : 1;
+}
+
 dn_status dn_optim_init(dn_optim *o, const dn_train_opts *opts, size_t nparams, dn_error *err) {
     memset(o, 0, sizeof *o);
     o->kind = opts->optimizer;

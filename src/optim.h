@@ -16,6 +16,9 @@ typedef struct dn_optim {
     long step;
 } dn_optim;
 
+/* How many moment buffers the optimiser keeps: 0 (SGD), 1 (momentum), 2 (Adam). */
+int dn_optim_moments(dn_optimizer kind);
+
 dn_status dn_optim_init(dn_optim *o, const dn_train_opts *opts, size_t nparams, dn_error *err);
 void dn_optim_free(dn_optim *o);
 /* One update of w from gradient g (already averaged over the batch). */

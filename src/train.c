@@ -107,6 +107,12 @@ static dn_status trainer_init(trainer *t, dn_model *m, const dn_dataset *ds, con
                        ds->cols);
     if (o->epochs <= 0 || o->batch < 0 || !(o->lr > 0.0f) || !isfinite(o->lr))
         return dn_fail(err, DN_E_ARG, "epochs and learning rate must be positive");
+    if ((unsigned)o->optimizer > DN_OPT_ADAM || !(o->momentum >= 0 && o->momentum < 1) ||
+        !(o->eps > 0 && o->eps < 1) || !(o->weight_decay >= 0 && o->weight_decay <= 1e3f) ||
+        !(o->gamma >= 0 && o->gamma <= 1e3f))
+        return dn_fail(err, DN_E_ARG,
+                       "optimiser settings out of range (momentum 0..1, eps 0..1, weight decay "
+                       "and gamma 0..1000)");
     if ((unsigned)o->schedule > DN_SCHED_ONECYCLE || !(o->warmup >= 0 && o->warmup < 1) ||
         !(o->lr_min >= 0 && o->lr_min <= o->lr) ||
         !(o->label_smoothing >= 0 && o->label_smoothing <= 0.5f) ||
@@ -402,9 +408,7 @@ static dn_status save_checkpoint(trainer *t, dn_error *err) {
                         .images_crc = t->images_crc,
                         .rng = t->rng,
                         .opt_step = t->opt.step,
-                        .nmoments = t->o.optimizer == DN_OPT_SGD    ? 0
-                                    : t->o.optimizer == DN_OPT_ADAM ? 2
-                                                                    : 1,
+                        .nmoments = dn_optim_moments(t->o.optimizer),
                         .moments = {t->opt.m, t->opt.v},
                         .ntrain = t->ntrain,
                         .order = t->order,

@@ -107,6 +107,22 @@ static void test_rejects(void) {
         dn_error err = {{0}};
         CHECK_MSG(dn_train(m, &ds, &o, NULL, &err) == DN_E_ARG, "case %zu accepted", i);
     }
+    /* the optimiser's own settings (a checkpoint's are judged here too) */
+    for (int i = 0; i < 6; i++) {
+        dn_train_opts o;
+        dn_train_opts_default(&o);
+        o.epochs = 1;
+        o.val_count = 50;
+        if (i == 0) o.momentum = NAN;
+        if (i == 1) o.momentum = 1.0f;
+        if (i == 2) o.eps = 0;
+        if (i == 3) o.weight_decay = -1;
+        if (i == 4) o.gamma = INFINITY;
+        if (i == 5) o.optimizer = (dn_optimizer)7;
+        dn_error err = {{0}};
+        CHECK_MSG(dn_train(m, &ds, &o, NULL, &err) == DN_E_ARG && strstr(err.msg, "out of range"),
+                  "optimiser case %d: %s", i, err.msg);
+    }
     dn_model_free(m);
 }
 
