@@ -372,8 +372,16 @@ DN_API dn_status dn_train_resume(dn_model *m, const dn_dataset *train, const dn_
 /* Parses "sgd", "momentum", "nesterov" (DN_OPT_MOMENTUM; the caller sets
  * nesterov) or "adam". Returns DN_E_ARG for unknown names. */
 DN_API dn_status dn_optimizer_parse(const char *name, dn_optimizer *out);
-/* Parses "constant", "step" or "cosine". Returns DN_E_ARG for unknown names. */
+/* Parses "constant", "step", "cosine" or "onecycle". Returns DN_E_ARG for
+ * unknown names. */
 DN_API dn_status dn_schedule_parse(const char *name, dn_schedule *out);
+
+/* The name dn_optimizer_parse reads for o ("sgd", "momentum", "adam"; "?"
+ * for a value out of range). */
+DN_API const char *dn_optimizer_name(dn_optimizer o);
+
+/* The name dn_schedule_parse reads for s ("?" for a value out of range). */
+DN_API const char *dn_schedule_name(dn_schedule s);
 
 /* ======================================================================== */
 /* Images and MNIST-style normalisation                                     */

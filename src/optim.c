@@ -170,28 +170,34 @@ float dn_schedule_lr(const dn_train_opts *o, int epoch, size_t step, size_t step
     return o->lr;
 }
 
+/* The names of optimisers and schedules, in enum order: the one table the
+ * parsers, the model's recorded settings and the CLI's messages use. */
+static const char *const optimizer_names[] = {"sgd", "momentum", "adam"};
+static const char *const schedule_names[] = {"constant", "step", "cosine", "onecycle"};
+
 dn_status dn_optimizer_parse(const char *name, dn_optimizer *out) {
-    if (!strcmp(name, "sgd"))
-        *out = DN_OPT_SGD;
-    else if (!strcmp(name, "momentum") || !strcmp(name, "nesterov"))
-        *out = DN_OPT_MOMENTUM;
-    else if (!strcmp(name, "adam"))
-        *out = DN_OPT_ADAM;
-    else
-        return DN_E_ARG;
-    return DN_OK;
+    if (!strcmp(name, "nesterov")) name = "momentum";
+    for (int i = 0; i <= DN_OPT_ADAM; i++)
+        if (!strcmp(name, optimizer_names[i])) {
+            *out = (dn_optimizer)i;
+            return DN_OK;
+        }
+    return DN_E_ARG;
 }
 
 dn_status dn_schedule_parse(const char *name, dn_schedule *out) {
-    if (!strcmp(name, "constant"))
-        *out = DN_SCHED_CONSTANT;
-    else if (!strcmp(name, "step"))
-        *out = DN_SCHED_STEP;
-    else if (!strcmp(name, "cosine"))
-        *out = DN_SCHED_COSINE;
-    else if (!strcmp(name, "onecycle"))
-        *out = DN_SCHED_ONECYCLE;
-    else
-        return DN_E_ARG;
-    return DN_OK;
+    for (int i = 0; i <= DN_SCHED_ONECYCLE; i++)
+        if (!strcmp(name, schedule_names[i])) {
+            *out = (dn_schedule)i;
+            return DN_OK;
+        }
+    return DN_E_ARG;
+}
+
+const char *dn_optimizer_name(dn_optimizer o) {
+    return (unsigned)o <= DN_OPT_ADAM ? optimizer_names[o] : "?";
+}
+
+const char *dn_schedule_name(dn_schedule s) {
+    return (unsigned)s <= DN_SCHED_ONECYCLE ? schedule_names[s] : "?";
 }

@@ -230,15 +230,13 @@ static void validate(trainer *t, double *acc, double *loss) {
 }
 
 static void record_settings(dn_model *m, const dn_train_opts *o, const trainer *t) {
-    static const char *opt_names[] = {"sgd", "momentum", "adam"};
-    static const char *sched_names[] = {"constant", "step", "cosine", "onecycle"};
     char buf[512];
     snprintf(buf, sizeof buf,
              "epochs=%d batch=%d lr=%g optimizer=%s%s schedule=%s weight_decay=%g seed=%llu "
              "val=%zu threads=%d shift=%d rotate=%g scale=%g elastic=%g",
-             o->epochs, t->batch, (double)o->lr, opt_names[o->optimizer],
+             o->epochs, t->batch, (double)o->lr, dn_optimizer_name(o->optimizer),
              o->optimizer == DN_OPT_MOMENTUM && o->nesterov ? "(nesterov)" : "",
-             sched_names[o->schedule], (double)o->weight_decay, (unsigned long long)o->seed,
+             dn_schedule_name(o->schedule), (double)o->weight_decay, (unsigned long long)o->seed,
              t->nval, dn_get_threads(), o->aug_shift, (double)o->aug_rotate, (double)o->aug_scale,
              (double)o->aug_elastic);
     /* settings added later are recorded only when used, so that older

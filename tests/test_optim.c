@@ -271,7 +271,24 @@ static void test_sum_and_threads(void) {
     free(w1), free(w2), free(sum);
 }
 
+/* One table of names: each parses back to its value. */
+static void test_names(void) {
+    for (int i = 0; i <= DN_OPT_ADAM; i++) {
+        dn_optimizer o;
+        CHECK(dn_optimizer_parse(dn_optimizer_name((dn_optimizer)i), &o) == DN_OK && (int)o == i);
+    }
+    for (int i = 0; i <= DN_SCHED_ONECYCLE; i++) {
+        dn_schedule sc;
+        CHECK(dn_schedule_parse(dn_schedule_name((dn_schedule)i), &sc) == DN_OK && (int)sc == i);
+    }
+    dn_optimizer o;
+    CHECK(dn_optimizer_parse("nesterov", &o) == DN_OK && o == DN_OPT_MOMENTUM);
+    CHECK(dn_optimizer_parse("adagrad", &o) == DN_E_ARG);
+    CHECK(!strcmp(dn_schedule_name((dn_schedule)9), "?"));
+}
+
 int main(void) {
+    test_names();
     test_rules_by_hand();
     test_sum_and_threads();
     test_per_epoch();

@@ -398,10 +398,9 @@ static int start_dashboard(train_cli *c) {
 static void describe_run(train_cli *c, const dn_model *m, const dn_dataset *train,
                          const dn_checkpoint *ck, int resumed_epoch) {
     const dn_train_opts *o = &c->o;
-    static const char *const sched[] = {"constant", "step", "cosine", "onecycle"};
-    const char *opt = o->optimizer == DN_OPT_ADAM       ? "adam"
-                      : o->optimizer == DN_OPT_MOMENTUM ? (o->nesterov ? "nesterov" : "momentum")
-                                                        : "sgd";
+    const char *opt = o->optimizer == DN_OPT_MOMENTUM && o->nesterov
+                          ? "nesterov"
+                          : dn_optimizer_name(o->optimizer);
     size_t nval = o->val_count < train->count ? o->val_count : train->count;
     char batch[32], title[512], detail[1024];
     if (o->batch)
@@ -419,8 +418,7 @@ static void describe_run(train_cli *c, const dn_model *m, const dn_dataset *trai
              "%s, %zu parameters; %s, lr %g, %s schedule, %s; %zu training and %zu validation "
              "images; %d threads",
              dn_model_arch(m), dn_model_param_count(m), opt, (double)o->lr,
-             sched[o->schedule <= DN_SCHED_ONECYCLE ? o->schedule : 0], batch, train->count - nval,
-             nval, dn_get_threads());
+             dn_schedule_name(o->schedule), batch, train->count - nval, nval, dn_get_threads());
     dn_monitor_describe(c->mon, title, detail);
     if (ck) dn_monitor_seed(c->mon, ck);
 }

@@ -1,6 +1,6 @@
 /*
  * reshape.c — layers that only move values: global average pooling and
- * flatten, plus the table from layer kind to implementation.
+ * flatten.
  *
  *   gap      y[c] = mean over H*W of x[c]      dx[c][q] = dy[c] / (H*W)
  *   flatten  [C, H, W] -> [C*H*W, 1, 1]; NCHW memory is already flat, so
@@ -58,33 +58,3 @@ const dn_layer_ops dn_gap_ops = {"gap",       gap_setup,    no_work, no_init,
                                  gap_forward, gap_backward, NULL};
 const dn_layer_ops dn_flatten_ops = {"flatten",       flatten_setup,    no_work, no_init,
                                      flatten_forward, flatten_backward, NULL};
-
-const dn_layer_ops *dn_layer_ops_for(dn_layer_kind kind) {
-    switch (kind) {
-    case DN_L_DENSE:
-        return &dn_dense_ops;
-    case DN_L_RELU:
-        return &dn_relu_ops;
-    case DN_L_SIGMOID:
-        return &dn_sigmoid_ops;
-    case DN_L_TANH:
-        return &dn_tanh_ops;
-    case DN_L_CONV:
-        return &dn_conv_ops;
-    case DN_L_MAXPOOL:
-        return &dn_maxpool_ops;
-    case DN_L_AVGPOOL:
-        return &dn_avgpool_ops;
-    case DN_L_DROPOUT:
-        return &dn_dropout_ops;
-    case DN_L_BATCHNORM:
-        return &dn_batchnorm_ops;
-    case DN_L_GAP:
-        return &dn_gap_ops;
-    case DN_L_FLATTEN:
-        return &dn_flatten_ops;
-    case DN_L_KINDS:
-        break;
-    }
-    return NULL;
-}
