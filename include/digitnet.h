@@ -312,6 +312,24 @@ typedef struct dn_train_opts {
 /* Fills the defaults listed above. */
 DN_API void dn_train_opts_default(dn_train_opts *o);
 
+/* One finished epoch of a training history. */
+typedef struct dn_epoch_record {
+    int epoch;             /* 1-based */
+    double train_loss;     /* mean over the epoch's batches */
+    double train_accuracy; /* 0..1 */
+    double val_accuracy;   /* 0..1; -1 when there was no validation */
+} dn_epoch_record;
+
+/* Reads a training history as it is stored (the "history" metadata of a
+ * trained model, dn_checkpoint_info.history): writes up to max epochs to
+ * out and returns how many well-formed ones the text holds (call with
+ * max 0 to count them).  Malformed or non-finite entries are skipped; text
+ * may be NULL. */
+DN_API size_t dn_history_parse(const char *text, dn_epoch_record *out, size_t max);
+
+/* dn_history_parse of m's "history" metadata: 0 when it has none. */
+DN_API size_t dn_model_history(const dn_model *m, dn_epoch_record *out, size_t max);
+
 /* Result of a training run. */
 typedef struct dn_train_result {
     int epochs_run;
@@ -343,12 +361,16 @@ DN_API void dn_checkpoint_free(dn_checkpoint *ck);
 
 /* What a checkpoint holds, to rebuild the run around it. */
 typedef struct dn_checkpoint_info {
-    int epoch;          /* epochs completed, 1..opts.epochs */
-    int threads;        /* dn_get_threads() of the run that wrote it */
-    size_t data_count;  /* images of the training set, validation tail included */
-    const char *arch;   /* the model's architecture, for dn_model_create */
-    const char *note;   /* the run's checkpoint_note, "" when none */
-    dn_train_opts opts; /* the stored settings; callbacks and checkpoint fields NULL */
+    int epoch;            /* epochs completed, 1..opts.epochs */
+    int threads;          /* dn_get_threads() of the run that wrote it */
+    size_t data_count;    /* images of the training set, validation tail included */
+    const char *arch;     /* the model's architecture, for dn_model_create */
+    const char *note;     /* the run's checkpoint_note, "" when none */
+    dn_train_opts opts;   /* the stored settings; callbacks and checkpoint fields NULL */
+    const char *history;  /* the finished epochs, for dn_history_parse; "" when none */
+    int best_epoch;       /* the best validation epoch so far, 0 = none */
+    double best_accuracy; /* its validation accuracy */
+    double seconds;       /* training time spent so far */
 } dn_checkpoint_info;
 
 /* Fills *out; its strings are owned by ck and live as long as it. */
@@ -565,11 +587,22 @@ DN_API dn_status dn_monitor_describe(dn_monitor *mon, const char *title, const c
  * run is finished.  Returns 0 (never asks training to stop). */
 DN_API int dn_monitor_progress(const dn_progress *p, void *monitor);
 
-/* For a resumed run: adds the epoch points of the finished epochs stored in
- * checkpoint ck (train loss and accuracy, validation accuracy; the seconds
- * and validation loss are not stored there), its best epoch and elapsed
- * time.  Call it before training continues.  ck is only read. */
-DN_API dn_status dn_monitor_seed(dn_monitor *mon, const dn_checkpoint *ck);
+/* What a resumed run has done already (from its checkpoint: see
+ * dn_checkpoint_info and dn_history_parse). */
+typedef struct dn_monitor_past {
+    const dn_epoch_record *epochs; /* the finished epochs */
+    size_t count;
+    int epoch, epochs_total; /* epochs completed, of how many */
+    int best_epoch;          /* 0 = none */
+    double best_accuracy;    /* the best epoch's validation accuracy */
+    double seconds;          /* training time so far */
+} dn_monitor_past;
+
+/* For a resumed run: adds an epoch point for each finished epoch (train
+ * loss and accuracy, validation accuracy; seconds and validation loss are
+ * not known), the best epoch and the elapsed time.  Call it before
+ * training continues.  past is only read. */
+DN_API dn_status dn_monitor_seed(dn_monitor *mon, const dn_monitor_past *past);
 
 /* Sets a state of a run in progress: "starting", "running" or "testing"
  * (evaluating after training), with an optional message shown beside it

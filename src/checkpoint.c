@@ -520,4 +520,8 @@ void dn_checkpoint_describe(const dn_checkpoint *ck, dn_checkpoint_info *out) {
     out->arch = ck->model->arch;
     out->note = ck->note ? ck->note : "";
     out->opts = ck->opts;
+    out->history = ck->history ? ck->history : "";
+    out->best_epoch = ck->best_epoch;
+    out->best_accuracy = ck->best_accuracy;
+    out->seconds = ck->seconds;
 }

@@ -194,13 +194,13 @@ static void load_batch(trainer *t, size_t first, int n) {
     }
 }
 
-static dn_status history_add(trainer *t, int epoch, double loss, double acc, double vacc,
-                             double secs) {
+/* The history's stored form, one "epoch:loss:acc:val" per epoch joined by
+ * ';' (val -1 without validation); written here, read by dn_history_parse.
+ * No wall time in it: the same command and seed must give the same bytes. */
+static dn_status history_add(trainer *t, const dn_epoch_record *e) {
     char line[128];
-    /* no wall time in the file: the same command and seed must give the same bytes */
-    (void)secs;
-    int len = snprintf(line, sizeof line, "%s%d:%.5f:%.5f:%.5f", t->history_len ? ";" : "", epoch,
-                       loss, acc, vacc);
+    int len = snprintf(line, sizeof line, "%s%d:%.5f:%.5f:%.5f", t->history_len ? ";" : "",
+                       e->epoch, e->train_loss, e->train_accuracy, e->val_accuracy);
     if (t->history_len + (size_t)len + 1 > t->history_cap) {
         size_t cap = (t->history_cap + (size_t)len + 1) * 2;
         char *h = realloc(t->history, cap);
@@ -214,6 +214,28 @@ static dn_status history_add(trainer *t, int epoch, double loss, double acc, dou
 }
 
 /* Accuracy and mean loss of the model on the validation tail. */
+size_t dn_history_parse(const char *text, dn_epoch_record *out, size_t max) {
+    size_t n = 0;
+    for (const char *p = text; p && *p;) {
+        dn_epoch_record e;
+        int used = 0;
+        if (sscanf(p, "%d:%lf:%lf:%lf%n", &e.epoch, &e.train_loss, &e.train_accuracy,
+                   &e.val_accuracy, &used) == 4 &&
+            e.epoch >= 1 && isfinite(e.train_loss) && isfinite(e.train_accuracy) &&
+            isfinite(e.val_accuracy) && (p[used] == ';' || p[used] == ':' || p[used] == '\0')) {
+            if (n < max) out[n] = e;
+            n++;
+        }
+        const char *semi = strchr(p, ';');
+        p = semi ? semi + 1 : NULL;
+    }
+    return n;
+}
+
+size_t dn_model_history(const dn_model *m, dn_epoch_record *out, size_t max) {
+    return dn_history_parse(dn_model_get_meta(m, "history"), out, max);
+}
+
 static void validate(trainer *t, double *acc, double *loss) {
     dn_dataset v = *t->ds;
     v.images += t->ntrain * 784;
@@ -513,7 +535,7 @@ static dn_status train_loop(trainer *t, dn_error *err) {
         }
         t->epoch = t->r.epochs_run = epoch;
         t->r.final_train_loss = loss;
-        if (history_add(t, epoch, loss, acc, vacc, secs) != DN_OK)
+        if (history_add(t, &(dn_epoch_record){epoch, loss, acc, vacc}) != DN_OK)
             st = dn_fail(err, DN_E_NOMEM, "out of memory");
         if (st == DN_OK && o->checkpoint) st = save_checkpoint(t, err);
         if (st == DN_OK && o->progress) {

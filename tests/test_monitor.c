@@ -342,16 +342,18 @@ static void test_bound(void) {
 static void test_seed(void) {
     dn_monitor *mon = NULL;
     CHECK_OK(dn_monitor_create(NULL, &mon, NULL));
-    char history[] = "1:0.50000:0.80000:0.90000;2:0.30000:0.90000:0.95000;garbage;"
-                     "3:0.20000:0.93000:-1.00000";
-    dn_checkpoint ck = {0};
-    ck.epoch = 3;
-    ck.opts.epochs = 5;
-    ck.best_epoch = 2;
-    ck.best_accuracy = 0.95;
-    ck.seconds = 12.5;
-    ck.history = history;
-    CHECK_OK(dn_monitor_seed(mon, &ck));
+    /* a checkpoint's history as stored, through the one parser */
+    const char history[] = "1:0.50000:0.80000:0.90000;2:0.30000:0.90000:0.95000;garbage;"
+                           "3:0.20000:0.93000:-1.00000";
+    dn_epoch_record e3s[4];
+    size_t n = dn_history_parse(history, e3s, 4);
+    CHECK(n == 3 && e3s[2].epoch == 3 && e3s[2].val_accuracy == -1);
+    CHECK(dn_history_parse(history, NULL, 0) == 3 && dn_history_parse(NULL, NULL, 0) == 0);
+    CHECK(dn_history_parse("0:1:0.5:0.5;2:nan:0.5:0.5;3:1:0.5", NULL, 0) == 0);
+    dn_epoch_record other[2];
+    CHECK(dn_history_parse("4:1:0.5:0.5:12.5;5:1:0.5:0.5x", other, 2) == 1 && other[0].epoch == 4);
+    dn_monitor_past past = {e3s, n, 3, 5, 2, 0.95, 12.5};
+    CHECK_OK(dn_monitor_seed(mon, &past));
     CHECK(dn_monitor_seed(mon, NULL) == DN_E_ARG);
     dn_json_doc d;
     CHECK(get_state(mon, 0, &d) == 0);

@@ -20,14 +20,13 @@ static const char *usage_text =
     "                     meta (the stored settings), history (per epoch)\n"
     "  -h, --help         this help\n";
 
-/* One epoch of the "epoch:loss:acc:val;..." history; returns the text
- * after it, or NULL at the end. */
-static const char *next_epoch(const char *p, int *ok, int *e, double *loss, double *acc,
-                              double *vacc) {
-    *ok = sscanf(p, "%d:%lf:%lf:%lf", e, loss, acc, vacc) == 4 && isfinite(*loss) &&
-          isfinite(*acc) && isfinite(*vacc);
-    const char *semi = strchr(p, ';');
-    return semi && semi[1] ? semi + 1 : NULL;
+/* The model's training history (malloc'd, NULL when none). */
+static dn_epoch_record *history_of(const dn_model *m, size_t *n) {
+    *n = dn_model_history(m, NULL, 0);
+    dn_epoch_record *h = *n ? calloc(*n, sizeof *h) : NULL;
+    if (h) dn_model_history(m, h, *n);
+    if (!h) *n = 0;
+    return h;
 }
 
 static void print_text(const char *path, dn_model *m) {
@@ -43,21 +42,17 @@ static void print_text(const char *path, dn_model *m) {
         cli_print_clean(stdout, v);
         putchar('\n');
     }
-    const char *hist = dn_model_get_meta(m, "history");
-    if (hist && *hist) {
-        printf("\nepoch  train loss  train acc  val acc\n");
-        for (const char *p = hist; p;) {
-            int ok, e;
-            double loss, acc, vacc;
-            p = next_epoch(p, &ok, &e, &loss, &acc, &vacc);
-            if (!ok) continue;
-            printf("%5d  %10.4f  %8.2f%%  ", e, loss, 100 * acc);
-            if (vacc >= 0)
-                printf("%6.2f%%\n", 100 * vacc);
-            else
-                printf("%7s\n", "-");
-        }
+    size_t n;
+    dn_epoch_record *h = history_of(m, &n);
+    if (n) printf("\nepoch  train loss  train acc  val acc\n");
+    for (size_t i = 0; i < n; i++) {
+        printf("%5d  %10.4f  %8.2f%%  ", h[i].epoch, h[i].train_loss, 100 * h[i].train_accuracy);
+        if (h[i].val_accuracy >= 0)
+            printf("%6.2f%%\n", 100 * h[i].val_accuracy);
+        else
+            printf("%7s\n", "-");
     }
+    free(h);
     printf("\n%s", dn_model_summary(m));
 }
 
@@ -77,20 +72,17 @@ static void print_json(const char *path, dn_model *m) {
         cli_json_string(stdout, v);
     }
     printf("},\"history\":[");
-    const char *hist = dn_model_get_meta(m, "history");
-    n = 0;
-    for (const char *p = hist && *hist ? hist : NULL; p;) {
-        int ok, e;
-        double loss, acc, vacc;
-        p = next_epoch(p, &ok, &e, &loss, &acc, &vacc);
-        if (!ok) continue;
+    size_t count;
+    dn_epoch_record *h = history_of(m, &count);
+    for (size_t i = 0; i < count; i++) {
         printf("%s{\"epoch\":%d,\"train_loss\":%.6g,\"train_accuracy\":%.6g,\"val_accuracy\":",
-               n++ ? "," : "", e, loss, acc);
-        if (vacc >= 0)
-            printf("%.6g}", vacc);
+               i ? "," : "", h[i].epoch, h[i].train_loss, h[i].train_accuracy);
+        if (h[i].val_accuracy >= 0)
+            printf("%.6g}", h[i].val_accuracy);
         else
             printf("null}");
     }
+    free(h);
     printf("]}\n");
 }
 

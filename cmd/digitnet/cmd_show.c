@@ -283,10 +283,10 @@ static int do_curves(show_ctx *c) {
                *best = dn_model_get_meta(c->m, "best_epoch");
     if (!hist || !*hist)
         return cli_error("show", "%s: the model records no training history", c->a->model_path);
-    draw_epoch *h;
-    size_t n;
-    if (draw_parse_history(hist, &h, &n))
-        return cli_error("show", "%s: malformed training history", c->a->model_path);
+    size_t n = dn_model_history(c->m, NULL, 0);
+    dn_epoch_record *h = n ? calloc(n, sizeof *h) : NULL;
+    if (!h) return cli_error("show", "%s: malformed training history", c->a->model_path);
+    dn_model_history(c->m, h, n);
     char title[600];
     snprintf(title, sizeof title, "%s  (%s)", c->a->model_path, dn_model_arch(c->m));
     char *svg = draw_curves_svg(h, n, best ? atoi(best) : 0, title);

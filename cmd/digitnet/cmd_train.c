@@ -393,6 +393,20 @@ static int start_dashboard(train_cli *c) {
     return EXIT_OK;
 }
 
+/* The finished epochs of a resumed run, on the dashboard. */
+static void seed_dashboard(train_cli *c, const dn_checkpoint *ck) {
+    dn_checkpoint_info info;
+    dn_checkpoint_describe(ck, &info);
+    size_t n = dn_history_parse(info.history, NULL, 0);
+    dn_epoch_record *e = n ? calloc(n, sizeof *e) : NULL;
+    if (e) dn_history_parse(info.history, e, n);
+    dn_monitor_past past = {
+        e,           e ? n : 0, info.epoch, info.opts.epochs, info.best_epoch, info.best_accuracy,
+        info.seconds};
+    dn_monitor_seed(c->mon, &past);
+    free(e);
+}
+
 /* The dashboard's heading and settings line once the run is set up; for a
  * resumed run also the epochs already done. */
 static void describe_run(train_cli *c, const dn_model *m, const dn_dataset *train,
@@ -420,7 +434,7 @@ static void describe_run(train_cli *c, const dn_model *m, const dn_dataset *trai
              dn_model_arch(m), dn_model_param_count(m), opt, (double)o->lr,
              dn_schedule_name(o->schedule), batch, train->count - nval, nval, dn_get_threads());
     dn_monitor_describe(c->mon, title, detail);
-    if (ck) dn_monitor_seed(c->mon, ck);
+    if (ck) seed_dashboard(c, ck);
 }
 
 /* Shows how the run ended and, unless a signal stopped it, keeps the

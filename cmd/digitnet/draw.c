@@ -220,34 +220,6 @@ int draw_text(draw_canvas *c, int x, int y, const char *s, int scale, unsigned c
 /* Training history and the SVG plot                                        */
 /* ======================================================================== */
 
-int draw_parse_history(const char *s, draw_epoch **out, size_t *n) {
-    *out = NULL;
-    *n = 0;
-    size_t cap = 1;
-    for (const char *p = s; *p; p++) cap += *p == ';';
-    draw_epoch *h = calloc(cap, sizeof *h);
-    if (!h) return -1;
-    size_t k = 0;
-    const char *p = s;
-    while (*p) {
-        draw_epoch e;
-        int used = 0;
-        if (sscanf(p, "%d:%lf:%lf:%lf%n", &e.epoch, &e.loss, &e.train_acc, &e.val_acc, &used) !=
-                4 ||
-            !isfinite(e.loss) || k == cap) {
-            free(h);
-            return -1;
-        }
-        h[k++] = e;
-        p += used;
-        while (*p && *p != ';') p++; /* an optional ":seconds" field */
-        if (*p == ';') p++;
-    }
-    *out = h;
-    *n = k;
-    return 0;
-}
-
 typedef struct sbuf {
     char *s;
     size_t len, cap;
@@ -344,16 +316,18 @@ static void panel_axes(sbuf *b, const panel *p, const char *ylabel, double ystep
 
 /* A polyline through the points of one series; which: 0 loss, 1 train acc,
  * 2 val acc (percent). */
-static void series(sbuf *b, const panel *p, const draw_epoch *h, size_t n, int which,
+static void series(sbuf *b, const panel *p, const dn_epoch_record *h, size_t n, int which,
                    const char *colour) {
     sb_printf(b, "<polyline fill='none' stroke='%s' stroke-width='2' points='", colour);
     for (size_t i = 0; i < n; i++) {
-        double v = which == 0 ? h[i].loss : 100 * (which == 1 ? h[i].train_acc : h[i].val_acc);
+        double v = which == 0 ? h[i].train_loss
+                              : 100 * (which == 1 ? h[i].train_accuracy : h[i].val_accuracy);
         sb_printf(b, "%s%.1f,%.1f", i ? " " : "", px_x(p, h[i].epoch), px_y(p, v));
     }
     sb_printf(b, "'/>\n");
     for (size_t i = 0; n <= 60 && i < n; i++) {
-        double v = which == 0 ? h[i].loss : 100 * (which == 1 ? h[i].train_acc : h[i].val_acc);
+        double v = which == 0 ? h[i].train_loss
+                              : 100 * (which == 1 ? h[i].train_accuracy : h[i].val_accuracy);
         sb_printf(b, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'/>\n", px_x(p, h[i].epoch),
                   px_y(p, v), colour);
     }
@@ -373,15 +347,15 @@ static void best_marker(sbuf *b, const panel *p, int best) {
               x, p->top, x, p->top + p->height);
 }
 
-static void loss_panel(sbuf *b, panel *p, const draw_epoch *h, size_t n, int best) {
+static void loss_panel(sbuf *b, panel *p, const dn_epoch_record *h, size_t n, int best) {
     double lo = INFINITY, hi = 0;
     for (size_t i = 0; i < n; i++) {
-        if (h[i].loss > hi) hi = h[i].loss;
-        if (h[i].loss > 0 && h[i].loss < lo) lo = h[i].loss;
+        if (h[i].train_loss > hi) hi = h[i].train_loss;
+        if (h[i].train_loss > 0 && h[i].train_loss < lo) lo = h[i].train_loss;
     }
     double step;
     p->logy = hi > 0 && isfinite(lo) && hi / lo > 20;
-    for (size_t i = 0; p->logy && i < n; i++) p->logy = h[i].loss > 0;
+    for (size_t i = 0; p->logy && i < n; i++) p->logy = h[i].train_loss > 0;
     if (p->logy) {
         p->y0 = floor(log10(lo));
         p->y1 = ceil(log10(hi));
@@ -396,11 +370,12 @@ static void loss_panel(sbuf *b, panel *p, const draw_epoch *h, size_t n, int bes
     series(b, p, h, n, 0, "#2b6cb0");
 }
 
-static void accuracy_panel(sbuf *b, panel *p, const draw_epoch *h, size_t n, int best, int val) {
+static void accuracy_panel(sbuf *b, panel *p, const dn_epoch_record *h, size_t n, int best,
+                           int val) {
     double lo = 100;
     for (size_t i = 0; i < n; i++) {
-        if (100 * h[i].train_acc < lo) lo = 100 * h[i].train_acc;
-        if (val && 100 * h[i].val_acc < lo) lo = 100 * h[i].val_acc;
+        if (100 * h[i].train_accuracy < lo) lo = 100 * h[i].train_accuracy;
+        if (val && 100 * h[i].val_accuracy < lo) lo = 100 * h[i].val_accuracy;
     }
     if (lo > 99) lo = 99;
     if (lo < 0) lo = 0;
@@ -413,10 +388,10 @@ static void accuracy_panel(sbuf *b, panel *p, const draw_epoch *h, size_t n, int
     if (val) series(b, p, h, n, 2, "#c05621");
 }
 
-char *draw_curves_svg(const draw_epoch *h, size_t n, int best_epoch, const char *title) {
+char *draw_curves_svg(const dn_epoch_record *h, size_t n, int best_epoch, const char *title) {
     sbuf b = {0};
     int val = n > 0;
-    for (size_t i = 0; i < n; i++) val = val && h[i].val_acc >= 0;
+    for (size_t i = 0; i < n; i++) val = val && h[i].val_accuracy >= 0;
     double x1 = n ? h[n - 1].epoch : 1;
     for (size_t i = 0; i < n; i++)
         if (h[i].epoch > x1) x1 = h[i].epoch;

@@ -10,6 +10,8 @@
 #ifndef DN_CLI_DRAW_H
 #define DN_CLI_DRAW_H
 
+#include "digitnet.h"
+
 #include <stddef.h>
 #include <stdio.h>
 
@@ -66,20 +68,9 @@ int draw_text_width(const char *s, int scale);
 
 /* ---------------------------------------------------------------- SVG plot */
 
-/* One epoch of training history. val_acc < 0 when there was no validation. */
-typedef struct draw_epoch {
-    int epoch;
-    double loss, train_acc, val_acc;
-} draw_epoch;
-
-/* Parses the "history" metadata "epoch:loss:trainacc:valacc[:seconds];..."
- * into a malloc'd array (*out, *n). Returns -1 on a malformed entry (with
- * *out NULL) and 0 otherwise; an empty string gives n = 0. */
-int draw_parse_history(const char *s, draw_epoch **out, size_t *n);
-
 /* Renders the loss (log scale when it spans more than a factor 20) and the
  * train/validation accuracy per epoch as a standalone SVG document in a
  * malloc'd string; best_epoch > 0 is marked. NULL when out of memory. */
-char *draw_curves_svg(const draw_epoch *h, size_t n, int best_epoch, const char *title);
+char *draw_curves_svg(const dn_epoch_record *h, size_t n, int best_epoch, const char *title);
 
 #endif

@@ -33,8 +33,6 @@
 #include "server/http.h"
 #include "server/json.h"
 
-#include "checkpoint.h"
-
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
@@ -50,7 +48,7 @@ typedef struct batch_point {
     double loss, images_per_sec, elapsed;
 } batch_point;
 
-/* One finished epoch. Unknown values are NAN (from a checkpoint's history). */
+/* One finished epoch. Unknown values are NAN (epochs from dn_monitor_seed). */
 typedef struct epoch_point {
     uint64_t seq;
     int epoch;
@@ -310,46 +308,30 @@ int dn_monitor_progress(const dn_progress *p, void *monitor) {
     return 0;
 }
 
-/* Parses one "epoch:loss:acc:val" entry of a checkpoint's history. */
-static int parse_history_entry(const char *s, epoch_point *e) {
-    char *end;
-    double v[4];
-    for (int i = 0; i < 4; i++) {
-        v[i] = strtod(s, &end);
-        if (end == s || (i < 3 && *end != ':')) return -1;
-        s = end + 1;
-    }
-    if (*end != '\0' && *end != ';') return -1;
-    if (!(v[0] >= 1 && v[0] <= 1e9)) return -1;
-    *e = (epoch_point){.epoch = (int)v[0],
-                       .train_loss = v[1],
-                       .train_acc = v[2],
-                       .val_loss = NAN,
-                       .val_acc = v[3] >= 0 ? v[3] : NAN,
-                       .seconds = NAN,
-                       .images_per_sec = NAN,
-                       .elapsed = NAN,
-                       .lr = NAN};
-    return 0;
-}
-
-dn_status dn_monitor_seed(dn_monitor *mon, const dn_checkpoint *ck) {
-    if (!mon || !ck) return DN_E_ARG;
+dn_status dn_monitor_seed(dn_monitor *mon, const dn_monitor_past *past) {
+    if (!mon || !past || (past->count && !past->epochs)) return DN_E_ARG;
     dn_status st = DN_OK;
     pthread_mutex_lock(&mon->mu);
-    for (const char *s = ck->history; s && *s && st == DN_OK;) {
-        epoch_point e;
-        if (parse_history_entry(s, &e) == 0 && add_epoch_point(mon, e) != 0) st = DN_E_NOMEM;
-        const char *semi = strchr(s, ';');
-        s = semi ? semi + 1 : NULL;
+    for (size_t i = 0; i < past->count && st == DN_OK; i++) {
+        const dn_epoch_record *r = &past->epochs[i];
+        epoch_point e = {.epoch = r->epoch,
+                         .train_loss = r->train_loss,
+                         .train_acc = r->train_accuracy,
+                         .val_loss = NAN,
+                         .val_acc = r->val_accuracy >= 0 ? r->val_accuracy : NAN,
+                         .seconds = NAN,
+                         .images_per_sec = NAN,
+                         .elapsed = NAN,
+                         .lr = NAN};
+        if (add_epoch_point(mon, e) != 0) st = DN_E_NOMEM;
     }
-    mon->epoch = ck->epoch;
-    mon->epochs = ck->opts.epochs;
-    mon->progress = ck->epoch;
-    mon->elapsed = ck->seconds;
-    if (ck->best_epoch > 0) {
-        mon->best_val = ck->best_accuracy;
-        mon->best_epoch = ck->best_epoch;
+    mon->epoch = past->epoch;
+    mon->epochs = past->epochs_total;
+    mon->progress = past->epoch;
+    mon->elapsed = past->seconds;
+    if (past->best_epoch > 0) {
+        mon->best_val = past->best_accuracy;
+        mon->best_epoch = past->best_epoch;
     }
     pthread_mutex_unlock(&mon->mu);
     return st;
