@@ -36,7 +36,8 @@
  *   8     u64 T = N - val_count, then T x u32: the data order of epoch E
  *   4+H   u32 H, history "epoch:loss:acc:val;..." (as in the model's metadata)
  *   4+C   u32 C, the caller's note (free text, e.g. where the data came from)
- *         the model, as in the .dnm format:
+ *         the model section of the .dnm format (written and read by
+ *         dn_model_put and dn_model_get in modelfile.c):
  *   8+8   u64 parameter count P, u64 state count S
  *   4+A   u32 A, architecture string
  *   4     u32 metadata entries M, then M x {u32 len, key, u32 len, value}
@@ -47,170 +48,90 @@
  *   4     u32 CRC-32 (zlib) of every byte before it
  *
  * Loading checks the CRC before parsing, then every field: enums and ranges,
- * the architecture must rebuild to exactly P and S, the order must be a
+ * the architecture must rebuild to exactly P and S with finite values
+ * (the model file's rules), the settings are the trainer's to judge when
+ * the run resumes, the order must be a
  * permutation of 0..T-1, and the file must end exactly after the last
  * tensor, so a crafted file cannot make the trainer read out of bounds.
  */
 #include "checkpoint.h"
+#include "binio.h"
 #include "optim.h"
 
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <string.h>
-#include <zlib.h>
 
 #define MAGIC "DNCKPT01"
 #define VERSION 2u
-#define MAX_META 4096u
-#define MAX_KEY 256u
-#define MAX_VALUE (1u << 20)
 #define MAX_TEXT (1u << 26)
 #define MAX_FILE (sizeof(size_t) > 4 ? (size_t)1 << 36 : (size_t)-1)
-#define WBUF 65536
 
 /* ================================================================ writing */
 
-/* A streaming writer. With fd < 0 it only counts bytes (the sizing pass). */
-typedef struct ckw {
-    int fd, err; /* err: errno of the first failure, 0 while fine */
-    unsigned char *buf;
-    size_t used, total, flushed, kill_at;
-    uLong crc;
-} ckw;
-
-/* Writes the buffer out; crc: whether its bytes count towards the checksum. */
-static void flush(ckw *w, int crc) {
-    if (w->err || w->fd < 0 || !w->used) return;
-    if (crc) w->crc = crc32(w->crc, w->buf, (uInt)w->used);
-    w->err = dn_write_all(w->fd, w->buf, w->used);
-    if (w->err) return;
-    w->flushed += w->used;
-    w->used = 0;
-    if (w->kill_at && w->flushed >= w->kill_at) raise(SIGKILL); /* test hook, see the header */
-}
-
-static void put(ckw *w, const void *data, size_t n) {
-    const unsigned char *p = data;
-    w->total += n;
-    if (w->fd < 0) return;
-    while (n > 0 && !w->err) {
-        size_t k = WBUF - w->used < n ? WBUF - w->used : n;
-        memcpy(w->buf + w->used, p, k);
-        w->used += k;
-        p += k;
-        n -= k;
-        if (w->used == WBUF) flush(w, 1);
-    }
-}
-
-static void put_u32(ckw *w, uint32_t v) {
-    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 24)};
-    put(w, x, 4);
-}
-
-static void put_u64(ckw *w, uint64_t v) {
-    put_u32(w, (uint32_t)v);
-    put_u32(w, (uint32_t)(v >> 32));
-}
-
-static void put_i32(ckw *w, int v) {
-    put_u32(w, (uint32_t)v);
-}
-
-static void put_f32(ckw *w, float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    put_u32(w, u);
-}
-
-static void put_f64(ckw *w, double d) {
-    uint64_t u;
-    memcpy(&u, &d, 8);
-    put_u64(w, u);
-}
-
-static void put_str(ckw *w, const char *s) {
-    size_t n = s ? strlen(s) : 0;
-    put_u32(w, (uint32_t)n);
-    put(w, s ? s : "", n);
-}
-
-static void put_floats(ckw *w, const float *f, size_t n) {
-    if (w->fd < 0) {
-        w->total += 4 * n;
-        return;
-    }
-    for (size_t i = 0; i < n; i++) put_f32(w, f[i]);
-}
-
-static void put_opts(ckw *w, const dn_train_opts *o) {
-    put_i32(w, o->epochs);
-    put_i32(w, o->batch);
-    put_f32(w, o->lr);
-    put_u32(w, (uint32_t)o->optimizer);
-    put_f32(w, o->momentum);
-    put_i32(w, o->nesterov);
-    put_f32(w, o->beta1);
-    put_f32(w, o->beta2);
-    put_f32(w, o->eps);
-    put_f32(w, o->weight_decay);
-    put_u32(w, (uint32_t)o->schedule);
-    put_i32(w, o->step_epochs);
-    put_f32(w, o->gamma);
-    put_f32(w, o->lr_min);
-    put_u64(w, o->seed);
-    put_u64(w, o->val_count);
-    put_i32(w, o->keep_best);
-    put_i32(w, o->aug_shift);
-    put_f32(w, o->aug_rotate);
-    put_f32(w, o->aug_scale);
-    put_f32(w, o->aug_elastic);
-    put_f32(w, o->warmup);
-    put_f32(w, o->label_smoothing);
+static void put_opts(dn_bw *w, const dn_train_opts *o) {
+    dn_bw_i32(w, o->epochs);
+    dn_bw_i32(w, o->batch);
+    dn_bw_f32(w, o->lr);
+    dn_bw_u32(w, (uint32_t)o->optimizer);
+    dn_bw_f32(w, o->momentum);
+    dn_bw_i32(w, o->nesterov);
+    dn_bw_f32(w, o->beta1);
+    dn_bw_f32(w, o->beta2);
+    dn_bw_f32(w, o->eps);
+    dn_bw_f32(w, o->weight_decay);
+    dn_bw_u32(w, (uint32_t)o->schedule);
+    dn_bw_i32(w, o->step_epochs);
+    dn_bw_f32(w, o->gamma);
+    dn_bw_f32(w, o->lr_min);
+    dn_bw_u64(w, o->seed);
+    dn_bw_u64(w, o->val_count);
+    dn_bw_i32(w, o->keep_best);
+    dn_bw_i32(w, o->aug_shift);
+    dn_bw_f32(w, o->aug_rotate);
+    dn_bw_f32(w, o->aug_scale);
+    dn_bw_f32(w, o->aug_elastic);
+    dn_bw_f32(w, o->warmup);
+    dn_bw_f32(w, o->label_smoothing);
 }
 
 /* Everything but the trailing CRC. */
-static void put_checkpoint(ckw *w, const dn_checkpoint *ck) {
+static void put_checkpoint(dn_bw *w, const dn_checkpoint *ck) {
     const dn_model *m = ck->model;
-    put(w, MAGIC, 8);
-    put_u32(w, VERSION);
-    put_u32(w, 0);
+    dn_bw_put(w, MAGIC, 8);
+    dn_bw_u32(w, VERSION);
+    dn_bw_u32(w, 0);
     put_opts(w, &ck->opts);
-    put_i32(w, ck->epoch);
-    put_i32(w, ck->threads);
-    put_i32(w, ck->split);
-    put_u64(w, ck->data_count);
-    put_u32(w, ck->labels_crc);
-    put_u32(w, ck->images_crc);
-    for (int i = 0; i < 4; i++) put_u64(w, ck->rng.s[i]);
-    put_f64(w, ck->train_loss);
-    put_f64(w, ck->seconds);
-    put_i32(w, ck->best_epoch);
-    put_f64(w, ck->best_accuracy);
-    put_u32(w, ck->best_params != NULL);
-    put_u64(w, (uint64_t)ck->opt_step);
-    put_i32(w, ck->nmoments);
-    put_u64(w, ck->ntrain);
-    for (size_t i = 0; i < ck->ntrain; i++) put_u32(w, (uint32_t)ck->order[i]);
-    put_str(w, ck->history);
-    put_str(w, ck->note);
-    put_u64(w, m->nparams);
-    put_u64(w, m->nstate);
-    put_str(w, m->arch);
-    put_u32(w, (uint32_t)m->nmeta);
-    for (size_t i = 0; i < m->nmeta; i++) {
-        put_str(w, m->meta[i].key);
-        put_str(w, m->meta[i].value);
-    }
-    put_floats(w, m->params, m->nparams);
-    put_floats(w, m->state, m->nstate);
-    for (int k = 0; k < ck->nmoments; k++) put_floats(w, ck->moments[k], m->nparams);
+    dn_bw_i32(w, ck->epoch);
+    dn_bw_i32(w, ck->threads);
+    dn_bw_i32(w, ck->split);
+    dn_bw_u64(w, ck->data_count);
+    dn_bw_u32(w, ck->labels_crc);
+    dn_bw_u32(w, ck->images_crc);
+    for (int i = 0; i < 4; i++) dn_bw_u64(w, ck->rng.s[i]);
+    dn_bw_f64(w, ck->train_loss);
+    dn_bw_f64(w, ck->seconds);
+    dn_bw_i32(w, ck->best_epoch);
+    dn_bw_f64(w, ck->best_accuracy);
+    dn_bw_u32(w, ck->best_params != NULL);
+    dn_bw_u64(w, (uint64_t)ck->opt_step);
+    dn_bw_i32(w, ck->nmoments);
+    dn_bw_u64(w, ck->ntrain);
+    for (size_t i = 0; i < ck->ntrain; i++) dn_bw_u32(w, (uint32_t)ck->order[i]);
+    dn_bw_str(w, ck->history);
+    dn_bw_str(w, ck->note);
+    dn_model_put(w, m);
+    for (int k = 0; k < ck->nmoments; k++) dn_bw_floats(w, ck->moments[k], m->nparams);
     if (ck->best_params) {
-        put_floats(w, ck->best_params, m->nparams);
-        put_floats(w, ck->best_state, m->nstate);
+        dn_bw_floats(w, ck->best_params, m->nparams);
+        dn_bw_floats(w, ck->best_state, m->nstate);
     }
+}
+
+/* The test hook (see the header): a crash once half the file is written. */
+static void kill_when_half_written(const dn_bw *w, void *ctx) {
+    if (w->flushed >= *(const size_t *)ctx) raise(SIGKILL);
 }
 
 dn_status dn_checkpoint_save(const char *path, const dn_checkpoint *ck, dn_error *err) {
@@ -218,21 +139,20 @@ dn_status dn_checkpoint_save(const char *path, const dn_checkpoint *ck, dn_error
         (ck->history && strlen(ck->history) > MAX_TEXT) ||
         (ck->note && strlen(ck->note) > MAX_TEXT))
         return dn_fail(err, DN_E_ARG, "%s: training state too large for a checkpoint", path);
-    ckw w = {.fd = -1};
+    dn_bw w = {.fd = -1, .count_only = 1};
     put_checkpoint(&w, ck); /* the sizing pass, for the test hook */
+    size_t kill_at = 0;
     long hook = DN_TEST_HOOK("DIGITNET_TEST_KILL_IN_SAVE");
-    if (hook >= 0 && hook == ck->epoch) w.kill_at = (w.total + 4) / 2;
-    w.total = 0;
-    w.crc = crc32(0L, Z_NULL, 0);
-    if (!(w.buf = malloc(WBUF))) return dn_fail(err, DN_E_NOMEM, "%s: out of memory", path);
+    if (hook >= 0 && hook == ck->epoch) kill_at = (w.total + 4) / 2;
     dn_atomic_file f;
     dn_status st = dn_atomic_open(&f, path, err);
     if (st == DN_OK) {
-        w.fd = f.fd;
+        w = (dn_bw){.fd = f.fd};
+        if (kill_at) w.on_flush = kill_when_half_written, w.ctx = &kill_at;
         put_checkpoint(&w, ck);
-        flush(&w, 1);
-        put_u32(&w, (uint32_t)w.crc); /* the CRC itself is not checksummed */
-        flush(&w, 0);
+        dn_bw_flush(&w, 1);
+        dn_bw_u32(&w, w.crc); /* the CRC itself is not checksummed */
+        dn_bw_flush(&w, 0);
         st = dn_atomic_commit(&f, w.err, err);
     }
     free(w.buf);
@@ -241,79 +161,10 @@ dn_status dn_checkpoint_save(const char *path, const dn_checkpoint *ck, dn_error
 
 /* ================================================================ loading */
 
-typedef struct rbuf {
-    const unsigned char *p;
-    size_t len, pos;
-    int bad;
-} rbuf;
-
-static uint32_t get_u32(rbuf *r) {
-    if (r->bad || r->len - r->pos < 4) {
-        r->bad = 1;
-        return 0;
-    }
-    const unsigned char *x = r->p + r->pos;
-    r->pos += 4;
-    return (uint32_t)x[0] | (uint32_t)x[1] << 8 | (uint32_t)x[2] << 16 | (uint32_t)x[3] << 24;
-}
-
-static uint64_t get_u64(rbuf *r) {
-    uint64_t lo = get_u32(r);
-    return (uint64_t)get_u32(r) << 32 | lo;
-}
-
-static int get_i32(rbuf *r) {
-    uint32_t u = get_u32(r);
-    if (u > INT32_MAX) r->bad = 1; /* every signed field is non-negative */
-    return (int)(u & INT32_MAX);
-}
-
-static float get_f32(rbuf *r) {
-    uint32_t u = get_u32(r);
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static double get_f64(rbuf *r) {
-    uint64_t u = get_u64(r);
-    double d;
-    memcpy(&d, &u, 8);
-    return d;
-}
-
-/* A length-prefixed string of at most max bytes, without NULs, as a new
- * buffer; NULL when malformed or out of memory (r->bad set). */
-static char *get_str(rbuf *r, uint32_t max) {
-    uint32_t n = get_u32(r);
-    if (r->bad || n > max || r->len - r->pos < n || memchr(r->p + r->pos, 0, n)) {
-        r->bad = 1;
-        return NULL;
-    }
-    char *s = malloc((size_t)n + 1);
-    if (!s) {
-        r->bad = 1;
-        return NULL;
-    }
-    memcpy(s, r->p + r->pos, n);
-    s[n] = 0;
-    r->pos += n;
-    return s;
-}
-
-/* n floats into f; 0 when they are not all there. */
-static int get_floats_into(rbuf *r, float *f, size_t n) {
-    if (r->bad || (r->len - r->pos) / 4 < n) {
-        r->bad = 1;
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) f[i] = get_f32(r);
-    return 1;
-}
-
-/* n floats into a new buffer (at least one element); NULL on failure. */
-static float *get_floats(rbuf *r, size_t n) {
-    if (r->bad || (r->len - r->pos) / 4 < n) {
+/* n floats into a new buffer (at least one element); NULL (r->bad set) on
+ * failure. */
+static float *get_floats(dn_br *r, size_t n) {
+    if (r->bad || dn_br_left(r) / 4 < n) {
         r->bad = 1;
         return NULL;
     }
@@ -322,38 +173,38 @@ static float *get_floats(rbuf *r, size_t n) {
         r->bad = 1;
         return NULL;
     }
-    get_floats_into(r, f, n);
+    dn_br_floats(r, f, n);
     return f;
 }
 
 /* The stored settings; the others (callbacks, checkpoint path) stay empty
  * for the caller to fill.  Version 1 had no warm-up and no smoothing. */
-static void get_opts(rbuf *r, dn_train_opts *o, uint32_t version) {
+static void get_opts(dn_br *r, dn_train_opts *o, uint32_t version) {
     memset(o, 0, sizeof *o);
-    o->epochs = get_i32(r);
-    o->batch = get_i32(r);
-    o->lr = get_f32(r);
-    o->optimizer = (dn_optimizer)get_u32(r);
-    o->momentum = get_f32(r);
-    o->nesterov = get_i32(r) != 0;
-    o->beta1 = get_f32(r);
-    o->beta2 = get_f32(r);
-    o->eps = get_f32(r);
-    o->weight_decay = get_f32(r);
-    o->schedule = (dn_schedule)get_u32(r);
-    o->step_epochs = get_i32(r);
-    o->gamma = get_f32(r);
-    o->lr_min = get_f32(r);
-    o->seed = get_u64(r);
-    o->val_count = (size_t)get_u64(r);
-    o->keep_best = get_i32(r) != 0;
-    o->aug_shift = get_i32(r);
-    o->aug_rotate = get_f32(r);
-    o->aug_scale = get_f32(r);
-    o->aug_elastic = get_f32(r);
+    o->epochs = dn_br_i32(r);
+    o->batch = dn_br_i32(r);
+    o->lr = dn_br_f32(r);
+    o->optimizer = (dn_optimizer)dn_br_u32(r);
+    o->momentum = dn_br_f32(r);
+    o->nesterov = dn_br_i32(r) != 0;
+    o->beta1 = dn_br_f32(r);
+    o->beta2 = dn_br_f32(r);
+    o->eps = dn_br_f32(r);
+    o->weight_decay = dn_br_f32(r);
+    o->schedule = (dn_schedule)dn_br_u32(r);
+    o->step_epochs = dn_br_i32(r);
+    o->gamma = dn_br_f32(r);
+    o->lr_min = dn_br_f32(r);
+    o->seed = dn_br_u64(r);
+    o->val_count = (size_t)dn_br_u64(r);
+    o->keep_best = dn_br_i32(r) != 0;
+    o->aug_shift = dn_br_i32(r);
+    o->aug_rotate = dn_br_f32(r);
+    o->aug_scale = dn_br_f32(r);
+    o->aug_elastic = dn_br_f32(r);
     if (version >= 2) {
-        o->warmup = get_f32(r);
-        o->label_smoothing = get_f32(r);
+        o->warmup = dn_br_f32(r);
+        o->label_smoothing = dn_br_f32(r);
     }
     o->progress_every = 1;
 }
@@ -371,52 +222,24 @@ static int is_permutation(const size_t *order, size_t n) {
     return ok;
 }
 
-static dn_status parse_model(rbuf *r, dn_checkpoint *ck, const char *path, dn_error *err) {
-    uint64_t np = get_u64(r), ns = get_u64(r);
-    char *arch = get_str(r, 1023);
-    if (r->bad) return dn_fail(err, DN_E_FORMAT, "%s: model header is malformed", path);
-    dn_spec spec;
-    dn_status st = dn_spec_parse(arch, NULL, &spec, NULL);
-    if (st == DN_OK) st = dn_model_build(&spec, &ck->model, NULL);
-    if (st == DN_OK && (ck->model->nparams != np || ck->model->nstate != ns)) st = DN_E_FORMAT;
-    if (st != DN_OK) {
-        st = dn_fail(err, st == DN_E_NOMEM ? st : DN_E_FORMAT,
-                     "%s: architecture '%.200s' does not match the stored tensors", path, arch);
-        free(arch);
-        return st;
-    }
-    free(arch);
-    uint32_t count = get_u32(r);
-    if (count > MAX_META) r->bad = 1;
-    for (uint32_t i = 0; i < count && !r->bad; i++) {
-        char *k = get_str(r, MAX_KEY), *v = k ? get_str(r, MAX_VALUE) : NULL;
-        if (v && dn_model_set_meta(ck->model, k, v) != DN_OK) r->bad = 1;
-        free(k);
-        free(v);
-    }
-    get_floats_into(r, ck->model->params, np);
-    get_floats_into(r, ck->model->state, ns);
-    return r->bad ? dn_fail(err, DN_E_FORMAT, "%s: model section is malformed", path) : DN_OK;
-}
-
-static dn_status parse(rbuf *r, dn_checkpoint *ck, uint32_t version, const char *path,
+static dn_status parse(dn_br *r, dn_checkpoint *ck, uint32_t version, const char *path,
                        dn_error *err) {
     get_opts(r, &ck->opts, version);
-    ck->epoch = get_i32(r);
-    ck->threads = get_i32(r);
-    ck->split = get_i32(r);
-    ck->data_count = (size_t)get_u64(r);
-    ck->labels_crc = get_u32(r);
-    ck->images_crc = get_u32(r);
-    for (int i = 0; i < 4; i++) ck->rng.s[i] = get_u64(r);
-    ck->train_loss = get_f64(r);
-    ck->seconds = get_f64(r);
-    ck->best_epoch = get_i32(r);
-    ck->best_accuracy = get_f64(r);
-    uint32_t has_best = get_u32(r);
-    uint64_t steps = get_u64(r);
-    ck->nmoments = get_i32(r);
-    uint64_t ntrain = get_u64(r);
+    ck->epoch = dn_br_i32(r);
+    ck->threads = dn_br_i32(r);
+    ck->split = dn_br_i32(r);
+    ck->data_count = (size_t)dn_br_u64(r);
+    ck->labels_crc = dn_br_u32(r);
+    ck->images_crc = dn_br_u32(r);
+    for (int i = 0; i < 4; i++) ck->rng.s[i] = dn_br_u64(r);
+    ck->train_loss = dn_br_f64(r);
+    ck->seconds = dn_br_f64(r);
+    ck->best_epoch = dn_br_i32(r);
+    ck->best_accuracy = dn_br_f64(r);
+    uint32_t has_best = dn_br_u32(r);
+    uint64_t steps = dn_br_u64(r);
+    ck->nmoments = dn_br_i32(r);
+    uint64_t ntrain = dn_br_u64(r);
     /* the settings themselves are the trainer's to judge (dn_train_resume);
      * here only what the rest of the file depends on */
     int known = ck->opts.optimizer <= DN_OPT_ADAM && ck->opts.schedule <= DN_SCHED_ONECYCLE;
@@ -432,14 +255,14 @@ static dn_status parse(rbuf *r, dn_checkpoint *ck, uint32_t version, const char 
     ck->ntrain = (size_t)ntrain;
     ck->order = dn_calloc(ck->ntrain, sizeof *ck->order);
     if (!ck->order) return dn_fail(err, DN_E_NOMEM, "%s: out of memory", path);
-    for (size_t i = 0; i < ck->ntrain; i++) ck->order[i] = get_u32(r);
+    for (size_t i = 0; i < ck->ntrain; i++) ck->order[i] = dn_br_u32(r);
     int perm = is_permutation(ck->order, ck->ntrain);
     if (perm < 0) return dn_fail(err, DN_E_NOMEM, "%s: out of memory", path);
     if (!perm) return dn_fail(err, DN_E_FORMAT, "%s: the stored data order is malformed", path);
-    ck->history = get_str(r, MAX_TEXT);
-    ck->note = ck->history ? get_str(r, MAX_TEXT) : NULL;
+    ck->history = dn_br_str(r, MAX_TEXT);
+    ck->note = ck->history ? dn_br_str(r, MAX_TEXT) : NULL;
     if (r->bad) return dn_fail(err, DN_E_FORMAT, "%s: history or note is malformed", path);
-    dn_status st = parse_model(r, ck, path, err);
+    dn_status st = dn_model_get(r, 0, path, &ck->model, err);
     if (st != DN_OK) return st;
     size_t np = ck->model->nparams, ns = ck->model->nstate;
     for (int k = 0; k < ck->nmoments; k++) ck->moments[k] = get_floats(r, np);
@@ -458,13 +281,13 @@ dn_status dn_checkpoint_load(const char *path, dn_checkpoint **out, dn_error *er
     size_t size;
     dn_status st = dn_read_file(path, MAX_FILE, &data, &size, err);
     if (st != DN_OK) return st;
-    rbuf r = {data, size, 8, 0};
+    dn_br r = {data, size, 8, 0};
     if (size < 8 || memcmp(data, MAGIC, 8) != 0) {
         free(data);
         return dn_fail(err, DN_E_FORMAT, "%s: not a digitnet training checkpoint (bad magic)",
                        path);
     }
-    uint32_t version = get_u32(&r), flags = get_u32(&r);
+    uint32_t version = dn_br_u32(&r), flags = dn_br_u32(&r);
     if (r.bad || size < 20) {
         free(data);
         return dn_fail(err, DN_E_FORMAT, "%s: truncated checkpoint (%zu bytes)", path, size);
@@ -477,8 +300,8 @@ dn_status dn_checkpoint_load(const char *path, dn_checkpoint **out, dn_error *er
             "%u",
             path, version, flags, VERSION);
     }
-    rbuf tail = {data, size, size - 4, 0};
-    if (get_u32(&tail) != dn_checksum(data, size - 4)) {
+    dn_br tail = {data, size, size - 4, 0};
+    if (dn_br_u32(&tail) != dn_checksum(data, size - 4)) {
         free(data);
         return dn_fail(err, DN_E_FORMAT,
                        "%s: checksum mismatch: the checkpoint is corrupt or truncated", path);

@@ -19,14 +19,15 @@
  *
  * The architecture is rebuilt on load and must yield exactly P and S, so a
  * file cannot smuggle a buffer of the wrong size. The CRC is checked before
- * anything is parsed. Floats are written byte by byte in little-endian
- * order, so files move between machines unchanged.
+ * anything is parsed. The model section (from P to the state) is also the
+ * model part of a training checkpoint: dn_model_put and dn_model_get write
+ * and read it for both (binio.h: little-endian, byte by byte).
  */
+#include "binio.h"
 #include "model.h"
 
 #include <math.h>
 #include <string.h>
-#include <zlib.h>
 
 #define MAGIC "DIGITNET"
 #define VERSION 1u
@@ -38,129 +39,28 @@
  * (or are NaN or infinite) would make every output NaN or overflow. */
 #define MAX_MAGNITUDE 1e6f
 
-typedef struct wbuf {
-    unsigned char *p;
-    size_t len, cap;
-    int failed;
-} wbuf;
+/* ------------------------------------------------------- the model section */
 
-static void put(wbuf *b, const void *data, size_t n) {
-    if (b->failed) return;
-    if (b->len + n > b->cap) {
-        size_t cap = (b->cap ? b->cap : 4096);
-        while (cap < b->len + n) cap *= 2;
-        unsigned char *np = realloc(b->p, cap);
-        if (!np) {
-            b->failed = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-
-static void put_u32(wbuf *b, uint32_t v) {
-    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 24)};
-    put(b, x, 4);
-}
-
-static void put_u64(wbuf *b, uint64_t v) {
-    put_u32(b, (uint32_t)v);
-    put_u32(b, (uint32_t)(v >> 32));
-}
-
-static void put_str(wbuf *b, const char *s) {
-    size_t n = strlen(s);
-    put_u32(b, (uint32_t)n);
-    put(b, s, n);
-}
-
-static void put_floats(wbuf *b, const float *f, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &f[i], 4);
-        put_u32(b, u);
-    }
-}
-
-dn_status dn_model_save(const dn_model *m, const char *path, dn_error *err) {
-    wbuf b = {0};
-    put(&b, MAGIC, 8);
-    put_u32(&b, VERSION);
-    put_u32(&b, 0);
-    put_u64(&b, m->nparams);
-    put_u64(&b, m->nstate);
-    put_str(&b, m->arch);
-    put_u32(&b, (uint32_t)m->nmeta);
+void dn_model_put(dn_bw *w, const dn_model *m) {
+    dn_bw_u64(w, m->nparams);
+    dn_bw_u64(w, m->nstate);
+    dn_bw_str(w, m->arch);
+    dn_bw_u32(w, (uint32_t)m->nmeta);
     for (size_t i = 0; i < m->nmeta; i++) {
-        put_str(&b, m->meta[i].key);
-        put_str(&b, m->meta[i].value);
+        dn_bw_str(w, m->meta[i].key);
+        dn_bw_str(w, m->meta[i].value);
     }
-    put_floats(&b, m->params, m->nparams);
-    put_floats(&b, m->state, m->nstate);
-    if (!b.failed) put_u32(&b, (uint32_t)crc32(0L, b.p, (uInt)b.len));
-    if (b.failed) {
-        free(b.p);
-        return dn_fail(err, DN_E_NOMEM, "%s: out of memory while serialising", path);
-    }
-    dn_status st = dn_write_atomic(path, b.p, b.len, err);
-    free(b.p);
-    return st;
+    dn_bw_floats(w, m->params, m->nparams);
+    dn_bw_floats(w, m->state, m->nstate);
 }
 
-/* ---------------------------------------------------------------- loading */
-
-typedef struct rbuf {
-    const unsigned char *p;
-    size_t len, pos;
-} rbuf;
-
-static int get_u32(rbuf *r, uint32_t *v) {
-    if (r->len - r->pos < 4) return -1;
-    const unsigned char *x = r->p + r->pos;
-    *v = (uint32_t)x[0] | (uint32_t)x[1] << 8 | (uint32_t)x[2] << 16 | (uint32_t)x[3] << 24;
-    r->pos += 4;
-    return 0;
-}
-
-static int get_u64(rbuf *r, uint64_t *v) {
-    uint32_t lo, hi;
-    if (get_u32(r, &lo) || get_u32(r, &hi)) return -1;
-    *v = (uint64_t)hi << 32 | lo;
-    return 0;
-}
-
-/* Reads a length-prefixed string of at most max bytes into a new buffer. */
-static int get_str(rbuf *r, uint32_t max, char **out) {
-    uint32_t n;
-    if (get_u32(r, &n) || n > max || r->len - r->pos < n) return -1;
-    if (memchr(r->p + r->pos, 0, n)) return -1;
-    *out = malloc((size_t)n + 1);
-    if (!*out) return -1;
-    memcpy(*out, r->p + r->pos, n);
-    (*out)[n] = 0;
-    r->pos += n;
-    return 0;
-}
-
-static void get_floats(rbuf *r, float *f, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u = 0;
-        get_u32(r, &u);
-        memcpy(&f[i], &u, 4);
-    }
-}
-
-static dn_status parse_meta(rbuf *r, dn_model *m, const char *path, dn_error *err) {
-    uint32_t count;
-    if (get_u32(r, &count) || count > MAX_META)
+static dn_status parse_meta(dn_br *r, dn_model *m, const char *path, dn_error *err) {
+    uint32_t count = dn_br_u32(r);
+    if (r->bad || count > MAX_META)
         return dn_fail(err, DN_E_FORMAT, "%s: bad metadata count", path);
     for (uint32_t i = 0; i < count; i++) {
-        char *k = NULL, *v = NULL;
-        if (get_str(r, MAX_KEY, &k) || get_str(r, MAX_VALUE, &v)) {
+        char *k = dn_br_str(r, MAX_KEY), *v = k ? dn_br_str(r, MAX_VALUE) : NULL;
+        if (!v) {
             free(k);
             return dn_fail(err, DN_E_FORMAT, "%s: metadata entry %u is malformed", path, i);
         }
@@ -193,14 +93,14 @@ static dn_status check_values(const dn_model *m, const char *path, dn_error *err
     return DN_OK;
 }
 
-static dn_status parse_model(const unsigned char *data, size_t size, const char *path,
-                             dn_model **out, dn_error *err) {
-    rbuf r = {data, size - 4, 16};
-    uint64_t np, ns;
-    char *arch = NULL;
-    if (get_u64(&r, &np) || get_u64(&r, &ns) || get_str(&r, 1023, &arch))
-        return dn_fail(err, DN_E_FORMAT, "%s: header is malformed", path);
-    if (np > size / 4 || ns > size / 4 || 4 * (np + ns) > size) {
+/* The architecture, rebuilt and checked against the declared sizes before
+ * anything that size is allocated from the file's numbers. */
+static dn_status get_model_head(dn_br *r, const char *path, dn_model **out, dn_error *err) {
+    uint64_t np = dn_br_u64(r), ns = dn_br_u64(r);
+    char *arch = dn_br_str(r, 1023);
+    if (r->bad) return dn_fail(err, DN_E_FORMAT, "%s: header is malformed", path);
+    size_t left = dn_br_left(r);
+    if (np > left / 4 || ns > left / 4 || 4 * (np + ns) > left) {
         free(arch);
         return dn_fail(err, DN_E_FORMAT, "%s: declares %llu parameters, more than the file holds",
                        path, (unsigned long long)np);
@@ -209,36 +109,59 @@ static dn_status parse_model(const unsigned char *data, size_t size, const char 
     dn_status st = dn_spec_parse(arch, NULL, &spec, err);
     if (st == DN_OK) st = dn_model_build(&spec, out, err);
     if (st != DN_OK) {
-        dn_status r2 =
-            dn_fail(err, DN_E_FORMAT, "%s: architecture '%.200s' is not valid", path, arch);
+        st = dn_fail(err, st == DN_E_NOMEM ? st : DN_E_FORMAT,
+                     "%s: architecture '%.200s' is not valid", path, arch);
         free(arch);
-        return r2;
+        return st;
     }
     dn_model *m = *out;
-    if (m->nparams != np || m->nstate != ns) {
+    if (m->nparams != np || m->nstate != ns)
         st = dn_fail(err, DN_E_FORMAT,
                      "%s: architecture '%.200s' needs %zu parameters and %zu state values but "
                      "the file declares %llu and %llu",
                      path, arch, m->nparams, m->nstate, (unsigned long long)np,
                      (unsigned long long)ns);
-    }
     free(arch);
-    if (st == DN_OK) st = parse_meta(&r, m, path, err);
-    if (st == DN_OK && r.len - r.pos != 4 * (np + ns))
-        st = dn_fail(err, DN_E_FORMAT, "%s: expected %llu bytes of tensors, found %zu", path,
-                     (unsigned long long)(4 * (np + ns)), r.len - r.pos);
+    return st;
+}
+
+dn_status dn_model_get(dn_br *r, int exact, const char *path, dn_model **out, dn_error *err) {
+    *out = NULL;
+    dn_model *m = NULL;
+    dn_status st = get_model_head(r, path, &m, err);
+    if (st == DN_OK) st = parse_meta(r, m, path, err);
+    size_t tensors = m ? 4 * (m->nparams + m->nstate) : 0;
+    if (st == DN_OK && (exact ? dn_br_left(r) != tensors : dn_br_left(r) < tensors))
+        st = dn_fail(err, DN_E_FORMAT, "%s: expected %zu bytes of tensors, found %zu", path,
+                     tensors, dn_br_left(r));
+    if (st == DN_OK) {
+        dn_br_floats(r, m->params, m->nparams);
+        dn_br_floats(r, m->state, m->nstate);
+        st = check_values(m, path, err);
+    }
     if (st != DN_OK) {
         dn_model_free(m);
-        *out = NULL;
         return st;
     }
-    get_floats(&r, m->params, m->nparams);
-    get_floats(&r, m->state, m->nstate);
-    st = check_values(m, path, err);
-    if (st != DN_OK) {
-        dn_model_free(m);
-        *out = NULL;
+    *out = m;
+    return DN_OK;
+}
+
+/* ---------------------------------------------------------------- the file */
+
+dn_status dn_model_save(const dn_model *m, const char *path, dn_error *err) {
+    dn_bw w = {.fd = -1};
+    dn_bw_put(&w, MAGIC, 8);
+    dn_bw_u32(&w, VERSION);
+    dn_bw_u32(&w, 0);
+    dn_model_put(&w, m);
+    if (!w.err) dn_bw_u32(&w, dn_checksum(w.buf, w.used));
+    if (w.err) {
+        free(w.buf);
+        return dn_fail(err, DN_E_NOMEM, "%s: out of memory while serialising", path);
     }
+    dn_status st = dn_write_atomic(path, w.buf, w.used, err);
+    free(w.buf);
     return st;
 }
 
@@ -252,9 +175,10 @@ dn_status dn_model_load(const char *path, dn_model **out, dn_error *err) {
         free(data);
         return dn_fail(err, DN_E_FORMAT, "%s: not a digitnet model file (bad magic)", path);
     }
-    rbuf r = {data, size, 8};
-    uint32_t version, flags, crc;
-    if (size < 44 || get_u32(&r, &version) || get_u32(&r, &flags)) {
+    dn_br r = {data, size, 8, 0};
+    uint32_t version = dn_br_u32(&r);
+    dn_br_u32(&r); /* flags */
+    if (size < 44 || r.bad) {
         free(data);
         return dn_fail(err, DN_E_FORMAT, "%s: truncated model file (%zu bytes)", path, size);
     }
@@ -264,16 +188,16 @@ dn_status dn_model_load(const char *path, dn_model **out, dn_error *err) {
                        "%s: model format version %u, this digitnet reads version %u%s", path,
                        version, VERSION, version > VERSION ? " (made by a newer digitnet)" : "");
     }
-    r.pos = size - 4;
-    get_u32(&r, &crc);
-    if (crc != (uint32_t)crc32(0L, data, (uInt)(size - 4))) {
+    dn_br tail = {data, size, size - 4, 0};
+    if (dn_br_u32(&tail) != dn_checksum(data, size - 4)) {
         free(data);
         return dn_fail(err, DN_E_FORMAT,
                        "%s: checksum mismatch: the file is corrupt or truncated; retrain or "
                        "copy it again",
                        path);
     }
-    st = parse_model(data, size, path, out, err);
+    r.len = size - 4;
+    st = dn_model_get(&r, 1, path, out, err);
     free(data);
     return st;
 }

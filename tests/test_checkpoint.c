@@ -360,6 +360,30 @@ static void test_crafted_settings(const dn_dataset *ds) {
     o.aug_scale = 5;
     CHECK(m && dn_train(m, ds, &o, NULL, NULL) == DN_E_ARG);
     dn_model_free(m);
+
+    /* a NaN weight (valid CRC): the model section is read by the model
+     * file's own reader, whose value checks apply here too */
+    f = fopen(path, "rb");
+    n = f ? fread(data, 1, sizeof data, f) : 0;
+    if (f) fclose(f);
+    ck = NULL;
+    CHECK_OK(dn_checkpoint_load(path, &ck, NULL));
+    unsigned char *at = NULL;
+    for (size_t i = 0; ck && !at && i + 8 <= n; i++)
+        if (!memcmp(data + i, ck->model->params, 8)) at = data + i;
+    dn_checkpoint_free(ck);
+    CHECK(at != NULL);
+    if (!at) return;
+    float nan = NAN;
+    memcpy(at, &nan, 4);
+    crc = (uint32_t)crc32(0L, data, (uInt)(n - 4));
+    for (int k = 0; k < 4; k++) data[n - 4 + (size_t)k] = (unsigned char)(crc >> (8 * k));
+    g = fopen(bad, "wb");
+    if (g) {
+        fwrite(data, 1, n, g);
+        fclose(g);
+    }
+    CHECK(dn_checkpoint_load(bad, &ck, &err) == DN_E_FORMAT && !ck && strstr(err.msg, "finite"));
 }
 
 int main(void) {
