@@ -106,7 +106,7 @@ $(CLI): $(CLI_OBJ) $(STATIC)
 # The tests' own builds of the files with crash points (DN_TEST_HOOK in
 # src/internal.h), linked ahead of the library into the C tests and into
 # $(BUILD)/tests/digitnet-hooked, the CLI the crash tests run.
-HOOKED_SRC := src/checkpoint.c src/server/collect.c tests/hooks.c
+HOOKED_SRC := src/checkpoint.c src/data/collect.c tests/hooks.c
 HOOKED_OBJ := $(HOOKED_SRC:%.c=$(BUILD)/obj/hooked/%.o)
 HOOKED_CLI := $(BUILD)/tests/digitnet-hooked
 tests: $(HOOKED_CLI)

@@ -42,6 +42,17 @@ double dn_rng_normal(dn_rng *r);
 /* Monotonic seconds. */
 double dn_now(void);
 
+/* Big-endian 32-bit values, as in IDX headers. */
+static inline uint32_t dn_get_be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline void dn_put_be32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
 /* CRC-32 (zlib polynomial) of n bytes, for any n. */
 uint32_t dn_checksum(const void *data, size_t n);
 

@@ -175,17 +175,6 @@ static dn_status src_expect_end(idx_src *s, const char *what, size_t declared, d
 /* Header                                                                   */
 /* ======================================================================== */
 
-static uint32_t be32(const unsigned char *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put_be32(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
 /* Reads and checks the magic and dimensions; ndim is 3 for images, 1 for labels. */
 static dn_status read_header(idx_src *s, int ndim, uint32_t dims[3], dn_error *err) {
     const char *kind = ndim == 3 ? "image" : "label", *article = ndim == 3 ? "an" : "a";
@@ -219,7 +208,7 @@ static dn_status read_header(idx_src *s, int ndim, uint32_t dims[3], dn_error *e
     if (got < need)
         return dn_fail(err, DN_E_FORMAT, "%s: truncated: expected a %zu-byte header, got %zu%s",
                        s->path, need, got, src_kind(s));
-    for (int i = 0; i < ndim; i++) dims[i] = be32(h + 4 + 4 * i);
+    for (int i = 0; i < ndim; i++) dims[i] = dn_get_be32(h + 4 + 4 * i);
     if (dims[0] == 0) return dn_fail(err, DN_E_NODATA, "%s: holds no %ss", s->path, kind);
     if (dims[0] > IDX_MAX_ITEMS)
         return dn_fail(err, DN_E_FORMAT, "%s: declares %u %ss, more than the limit of %u", s->path,
@@ -456,7 +445,7 @@ static dn_status write_idx(const char *path, int ndim, const uint32_t *dims,
                            const unsigned char *body, size_t body_len, int gzip, dn_error *err) {
     unsigned char hdr[16] = {0, 0, IDX_UBYTE, (unsigned char)ndim};
     size_t hdr_len = 4 + 4 * (size_t)ndim;
-    for (int i = 0; i < ndim; i++) put_be32(hdr + 4 + 4 * i, dims[i]);
+    for (int i = 0; i < ndim; i++) dn_put_be32(hdr + 4 + 4 * i, dims[i]);
     unsigned char *file = NULL;
     size_t file_len = 0;
     dn_status st;

@@ -1,6 +1,6 @@
 /*
  * collect.c — the --collect dataset: the user's own digits, appended one at
- * a time to an MNIST-layout IDX pair (see api.h for the contract).
+ * a time to an MNIST-layout IDX pair (contract in collect.h).
  *
  * An append writes only what is new: the image and the label at the ends
  * of their files, both synced, and then the new count into each header
@@ -19,8 +19,7 @@
  * every append (1: after the image and label are written, 2: after they
  * are synced, 3: after the images header, 4: after the labels header).
  */
-#include "internal.h"
-#include "server/api.h"
+#include "data/collect.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,17 +41,6 @@ struct dn_collect {
     pthread_mutex_t mu;
     size_t count;
 };
-
-static void put_be32(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static uint32_t get_be32(const unsigned char *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static char *join(const char *dir, const char *name) {
     size_t a = strlen(dir), b = strlen(name);
@@ -90,7 +78,7 @@ static int pread_all(int fd, void *buf, size_t n, off_t off) {
 /* Writes count n into the header of fd (its count field is at offset 4). */
 static int put_count(int fd, size_t n) {
     unsigned char b[4];
-    put_be32(b, (uint32_t)n);
+    dn_put_be32(b, (uint32_t)n);
     return pwrite_all(fd, b, 4, 4);
 }
 
@@ -103,8 +91,8 @@ static dn_status open_part(const char *path, int is_images, int *fd_out, size_t 
     int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0 && errno == ENOENT) {
         unsigned char h[IMG_HDR] = {0};
-        put_be32(h, is_images ? 0x803u : 0x801u);
-        if (is_images) put_be32(h + 8, 28), put_be32(h + 12, 28);
+        dn_put_be32(h, is_images ? 0x803u : 0x801u);
+        if (is_images) dn_put_be32(h + 8, 28), dn_put_be32(h + 12, 28);
         dn_status s = dn_write_atomic(path, h, hdr, err);
         if (s != DN_OK) return s;
         fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
@@ -119,15 +107,15 @@ static dn_status open_part(const char *path, int is_images, int *fd_out, size_t 
         s = dn_fail(err, DN_E_FORMAT,
                     "%s: is gzip-compressed; the collected dataset must be uncompressed", path);
     else if ((size_t)st.st_size < hdr || pread_all(fd, h, hdr, 0) != 0 ||
-             get_be32(h) != (is_images ? 0x803u : 0x801u) ||
-             (is_images && (get_be32(h + 8) != 28 || get_be32(h + 12) != 28)) ||
-             get_be32(h + 4) > DN_COLLECT_MAX ||
-             (uint64_t)st.st_size < hdr + (uint64_t)get_be32(h + 4) * item)
+             dn_get_be32(h) != (is_images ? 0x803u : 0x801u) ||
+             (is_images && (dn_get_be32(h + 8) != 28 || dn_get_be32(h + 12) != 28)) ||
+             dn_get_be32(h + 4) > DN_COLLECT_MAX ||
+             (uint64_t)st.st_size < hdr + (uint64_t)dn_get_be32(h + 4) * item)
         s = dn_fail(err, DN_E_FORMAT,
                     "%s: not a %s IDX file of this dataset (wrong magic, size or length); "
                     "move it away or choose another --collect directory",
                     path, is_images ? "28x28 image" : "label");
-    size_t cnt = s == DN_OK ? get_be32(h + 4) : 0, need = hdr + cnt * item;
+    size_t cnt = s == DN_OK ? dn_get_be32(h + 4) : 0, need = hdr + cnt * item;
     /* bytes past the count: an append that never reached its header */
     if (s == DN_OK && (size_t)st.st_size > need && (ftruncate(fd, (off_t)need) || fsync(fd)))
         s = dn_fail(err, DN_E_IO, "%s: cannot cut an unfinished append: %s", path, strerror(errno));
