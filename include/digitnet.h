@@ -35,9 +35,9 @@ extern "C" {
 #endif
 
 #define DN_VERSION_MAJOR 0
-#define DN_VERSION_MINOR 1
+#define DN_VERSION_MINOR 2
 #define DN_VERSION_PATCH 0
-#define DN_VERSION_STRING "0.1.0"
+#define DN_VERSION_STRING "0.2.0"
 
 /* ======================================================================== */
 /* Errors                                                                   */
@@ -221,7 +221,7 @@ DN_API dn_status dn_model_predict(const dn_model *m, const float *x, size_t n, f
                                   dn_error *err);
 
 /* Converts count_pixels 8-bit pixels src to floats dst in [0,1] (v/255). */
-DN_API void dn_images_to_float(const unsigned char *src, size_t count_pixels, float *dst);
+DN_API void dn_model_inputs_from_pixels(const unsigned char *src, size_t count_pixels, float *dst);
 
 /* Evaluation over a labeled dataset. */
 typedef struct dn_eval {
@@ -233,7 +233,8 @@ typedef struct dn_eval {
 
 /* Classifies every image of a labeled 28x28 dataset and fills *out:
  * counts, accuracy, mean loss and the confusion matrix. */
-DN_API dn_status dn_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *out, dn_error *err);
+DN_API dn_status dn_model_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *out,
+                                   dn_error *err);
 
 /* ======================================================================== */
 /* Training                                                                 */
@@ -462,7 +463,7 @@ DN_API dn_status dn_png_encode_gray(const unsigned char *pixels, int width, int 
 /* Turns an arbitrary image into a 28x28 MNIST-style digit (white ink on
  * black, fitted in 20x20 keeping aspect ratio, centred by centre of mass),
  * see docs/normalisation.md. Returns DN_E_NODATA for blank images. */
-DN_API dn_status dn_normalize(const dn_image *img, unsigned char out[784], dn_error *err);
+DN_API dn_status dn_image_normalize(const dn_image *img, unsigned char out[784], dn_error *err);
 
 /* ======================================================================== */
 /* HTTP server (the drawing page and the JSON API, see docs/api.md)         */

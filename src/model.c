@@ -371,8 +371,8 @@ dn_status dn_model_predict(const dn_model *m, const float *x, size_t n, float *p
     return st;
 }
 
-void dn_images_to_float(const unsigned char *restrict src, size_t count_pixels,
-                        float *restrict dst) {
+void dn_model_inputs_from_pixels(const unsigned char *restrict src, size_t count_pixels,
+                                 float *restrict dst) {
     for (size_t i = 0; i < count_pixels; i++) dst[i] = src[i] * (1.0f / 255.0f);
 }
 
@@ -383,7 +383,7 @@ static int argmax10(const float *p) {
     return best;
 }
 
-dn_status dn_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *out, dn_error *err) {
+dn_status dn_model_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *out, dn_error *err) {
     memset(out, 0, sizeof *out);
     if (!ds->labels) return dn_fail(err, DN_E_ARG, "evaluation needs a labeled dataset");
     if (ds->rows * ds->cols != 784)
@@ -401,7 +401,7 @@ dn_status dn_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *out, dn_
     double loss = 0.0;
     for (size_t i = 0; i < ds->count; i += B) {
         int k = (int)(ds->count - i < B ? ds->count - i : B);
-        dn_images_to_float(ds->images + i * 784, (size_t)k * 784, x);
+        dn_model_inputs_from_pixels(ds->images + i * 784, (size_t)k * 784, x);
         loss += dn_exec_forward(&e, x, ds->labels + i, k, 0, NULL, NULL);
         for (int j = 0; j < k; j++) {
             int pred = argmax10(e.probs + (size_t)j * DN_CLASSES), truth = ds->labels[i + j];

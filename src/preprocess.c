@@ -480,7 +480,7 @@ static dn_status normalize_work(work *k, unsigned char out[FRAME * FRAME], dn_er
 }
 
 /* Step 1, grayscale, is the decoder's job: dn_image holds luminance. */
-dn_status dn_normalize(const dn_image *img, unsigned char out[784], dn_error *err) {
+dn_status dn_image_normalize(const dn_image *img, unsigned char out[784], dn_error *err) {
     if (!img || !img->pixels || !out) return dn_fail(err, DN_E_ARG, "normalise: NULL argument");
     if (img->width <= 0 || img->height <= 0 ||
         (unsigned long long)img->width * img->height > DN_IMAGE_MAX_PIXELS)

@@ -185,10 +185,10 @@ static void load_batch(trainer *t, size_t first, int n) {
         float *dst = t->x + (size_t)i * 784;
         if (aug) {
             float *tmp = t->scratch + 3 * 784;
-            dn_images_to_float(t->ds->images + idx * 784, 784, tmp);
+            dn_model_inputs_from_pixels(t->ds->images + idx * 784, 784, tmp);
             dn_augment(&t->o, &t->rng, tmp, dst, t->scratch);
         } else {
-            dn_images_to_float(t->ds->images + idx * 784, 784, dst);
+            dn_model_inputs_from_pixels(t->ds->images + idx * 784, 784, dst);
         }
         t->y[i] = t->ds->labels[idx];
     }
@@ -242,7 +242,7 @@ static void validate(trainer *t, double *acc, double *loss) {
     v.labels += t->ntrain;
     v.count = t->nval;
     dn_eval ev;
-    if (dn_evaluate(t->m, &v, &ev, NULL) != DN_OK) {
+    if (dn_model_evaluate(t->m, &v, &ev, NULL) != DN_OK) {
         *acc = -1;
         *loss = NAN;
         return;

@@ -535,7 +535,7 @@ static void test_explain(dn_api *api, const dn_model *m) {
         CHECK(sal && sal->len == 784 && gd && gd->len == 784);
         /* the same numbers as the library gives, to the 4 digits sent */
         float x[784], probs[10], want[784], wguided[784];
-        dn_images_to_float(img, 784, x);
+        dn_model_inputs_from_pixels(img, 784, x);
         dn_explain *ex = NULL;
         CHECK_OK(dn_explain_create(m, &ex, NULL));
         CHECK_OK(dn_explain_run(ex, x, probs, want, NULL));

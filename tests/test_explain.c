@@ -112,7 +112,7 @@ static void check_shipped(int n) {
     double frac_sum = 0, ink_sum = 0;
     for (int k = 0; k < n; k++) {
         float x[784], probs[10], sal[784];
-        dn_images_to_float(ds.images + (size_t)k * 784, 784, x);
+        dn_model_inputs_from_pixels(ds.images + (size_t)k * 784, 784, x);
         dn_explain_run(ex, x, probs, sal, NULL);
         double on = 0, all = 0, inked = 0;
         for (int y = 0; y < 28; y++)
@@ -220,10 +220,10 @@ static void check_drawn_one(void) {
             img.pixels[y * 280 + x] = d <= 12 ? 255 : d < 13 ? (unsigned char)(255 * (13 - d)) : 0;
         }
     unsigned char in[784];
-    CHECK_OK(dn_normalize(&img, in, NULL));
+    CHECK_OK(dn_image_normalize(&img, in, NULL));
     free(img.pixels);
     float x[784], probs[10], sal[784], guided[784];
-    dn_images_to_float(in, 784, x);
+    dn_model_inputs_from_pixels(in, 784, x);
     dn_explain *ex = NULL;
     CHECK_OK(dn_explain_create(m, &ex, NULL));
     if (ex) {

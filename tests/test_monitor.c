@@ -119,7 +119,7 @@ static void run_epoch(dn_monitor *mon, int epoch, int epochs, size_t batches, do
 
 static void test_routes(void) {
     dn_monitor *mon = NULL;
-    CHECK_OK(dn_monitor_create(NULL, &mon, NULL));
+    CHECK_OK(dn_monitor_create_unserved(NULL, &mon, NULL));
     dn_api_response res;
     CHECK(request(mon, "GET", "/", NULL, &res) == 200);
     CHECK(res.content_type && !strncmp(res.content_type, "text/html", 9));
@@ -166,7 +166,7 @@ static void test_routes(void) {
     dn_monitor_opts_default(&o);
     o.max_points = 3;
     mon = NULL;
-    CHECK(dn_monitor_create(&o, &mon, NULL) == DN_E_ARG && !mon);
+    CHECK(dn_monitor_create_unserved(&o, &mon, NULL) == DN_E_ARG && !mon);
 }
 
 static void test_run(void) {
@@ -175,7 +175,7 @@ static void test_run(void) {
     o.title = "lenet5 \"quoted\" \xff";
     o.detail = "adam";
     dn_monitor *mon = NULL;
-    CHECK_OK(dn_monitor_create(&o, &mon, NULL));
+    CHECK_OK(dn_monitor_create_unserved(&o, &mon, NULL));
     dn_json_doc d;
 
     /* before any report */
@@ -316,7 +316,7 @@ static void test_bound(void) {
     dn_monitor_opts_default(&o);
     o.max_points = 100;
     dn_monitor *mon = NULL;
-    CHECK_OK(dn_monitor_create(&o, &mon, NULL));
+    CHECK_OK(dn_monitor_create_unserved(&o, &mon, NULL));
     for (int e = 1; e <= 40; e++) run_epoch(mon, e, 40, 500, 1.0 / e, 0.5 + e * 0.01);
     dn_json_doc d;
     CHECK(get_state(mon, 0, &d) == 0);
@@ -341,7 +341,7 @@ static void test_bound(void) {
 
 static void test_seed(void) {
     dn_monitor *mon = NULL;
-    CHECK_OK(dn_monitor_create(NULL, &mon, NULL));
+    CHECK_OK(dn_monitor_create_unserved(NULL, &mon, NULL));
     /* a checkpoint's history as stored, through the one parser */
     const char history[] = "1:0.50000:0.80000:0.90000;2:0.30000:0.90000:0.95000;garbage;"
                            "3:0.20000:0.93000:-1.00000";
@@ -397,7 +397,7 @@ static void *reader(void *p) {
 
 static void test_threads(void) {
     dn_monitor *mon = NULL;
-    CHECK_OK(dn_monitor_create(NULL, &mon, NULL));
+    CHECK_OK(dn_monitor_create_unserved(NULL, &mon, NULL));
     reader_arg a = {mon, 0};
     pthread_t th;
     CHECK(pthread_create(&th, NULL, reader, &a) == 0);

@@ -145,7 +145,8 @@ static void test_sweep(const char *arch) {
     dn_dataset ds = {N, 28, 28, img, lab};
     CHECK_OK(dn_train(a, &ds, &o, NULL, &check_err_));
     float *x = malloc(sizeof(float) * N * 784), *g = calloc(b->nparams, sizeof(float));
-    for (int i = 0; i < N; i++) dn_images_to_float(img + (size_t)i * 784, 784, x + (size_t)i * 784);
+    for (int i = 0; i < N; i++)
+        dn_model_inputs_from_pixels(img + (size_t)i * 784, 784, x + (size_t)i * 784);
     dn_exec e;
     CHECK_OK(dn_exec_init(&e, b, N, 1, 1, &check_err_));
     dn_rng_seed(&r, 1);

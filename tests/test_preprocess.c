@@ -1,5 +1,5 @@
 /*
- * test_preprocess.c — dn_normalize against real MNIST digits.
+ * test_preprocess.c — dn_image_normalize against real MNIST digits.
  *
  * An MNIST digit is already normalised, so the pipeline should nearly
  * reproduce it; the same digit enlarged, moved off-centre, inverted onto a
@@ -104,7 +104,7 @@ static void test_identity(const unsigned char *digits, size_t n) {
         unsigned char copy[784], out[784];
         memcpy(copy, digits + i * 784, 784);
         dn_image img = {28, 28, copy};
-        if (dn_normalize(&img, out, NULL) != DN_OK) continue;
+        if (dn_image_normalize(&img, out, NULL) != DN_OK) continue;
         ok++;
         double d = mean_abs_diff(out, digits + i * 784);
         sum += d;
@@ -130,7 +130,7 @@ static void test_photo_like(const unsigned char *digits, size_t n) {
         draw_digit(&img, digits + i * 784, 10, ox, oy, bg, ink);
         add_noise(&img, 12);
         unsigned char out[784];
-        dn_status st = dn_normalize(&img, out, NULL);
+        dn_status st = dn_image_normalize(&img, out, NULL);
         free(img.pixels);
         if (st != DN_OK) continue;
         ok++;
@@ -166,7 +166,7 @@ static void test_lighting(const unsigned char *digits, size_t n) {
             }
         add_noise(&img, 6);
         unsigned char out[784];
-        dn_status st = dn_normalize(&img, out, NULL);
+        dn_status st = dn_image_normalize(&img, out, NULL);
         free(img.pixels);
         if (st != DN_OK) continue;
         ok++;
@@ -200,7 +200,7 @@ static void test_tight_crop(const unsigned char *digits, size_t n) {
                     (unsigned char)(235 - d[(y0 + y / 10) * 28 + x0 + x / 10] * 200 / 255);
         add_noise(&img, 8);
         unsigned char out[784];
-        dn_status st = dn_normalize(&img, out, NULL);
+        dn_status st = dn_image_normalize(&img, out, NULL);
         free(img.pixels);
         if (st != DN_OK) continue;
         ok++;
@@ -223,7 +223,7 @@ static void test_specks(const unsigned char *digit) {
         img.pixels[y * 400 + x] = (unsigned char)rnd(60);
     }
     unsigned char out[784];
-    CHECK_OK(dn_normalize(&img, out, NULL));
+    CHECK_OK(dn_image_normalize(&img, out, NULL));
     double d = mean_abs_diff(out, digit);
     printf("8x on white with 300 dark specks: mean abs diff %.3f\n", d);
     CHECK_MSG(d < 3.0, "mean abs diff %.3f", d);
@@ -236,7 +236,7 @@ static void test_large(const unsigned char *digit) {
     if (!make_canvas(&img, 6000, 4000, 230)) return;
     draw_digit(&img, digit, 100, 2500, 500, 230, 40);
     unsigned char out[784];
-    CHECK_OK(dn_normalize(&img, out, NULL));
+    CHECK_OK(dn_image_normalize(&img, out, NULL));
     double d = mean_abs_diff(out, digit);
     printf("100x on a 6000x4000 page: mean abs diff %.3f\n", d);
     CHECK_MSG(d < 4.0, "mean abs diff %.3f", d);
@@ -270,7 +270,7 @@ static void test_aspect(void) {
     if (!make_canvas(&img, 200, 200, 0)) return;
     for (int y = 50; y < 150; y++) memset(img.pixels + y * 200 + 90, 200, 10);
     unsigned char out[784];
-    CHECK_OK(dn_normalize(&img, out, NULL));
+    CHECK_OK(dn_image_normalize(&img, out, NULL));
     int rows = 0, cols = 0, max = 0;
     for (int y = 0; y < 28; y++) {
         int any = 0;
@@ -298,21 +298,21 @@ static void test_blank_and_degenerate(void) {
     unsigned char out[784];
     dn_image img;
     if (!make_canvas(&img, 64, 48, 200)) return;
-    CHECK(dn_normalize(&img, out, NULL) == DN_E_NODATA);
+    CHECK(dn_image_normalize(&img, out, NULL) == DN_E_NODATA);
     add_noise(&img, 10);
     dn_error err = {{0}};
-    CHECK(dn_normalize(&img, out, &err) == DN_E_NODATA);
+    CHECK(dn_image_normalize(&img, out, &err) == DN_E_NODATA);
     CHECK(strcmp(err.msg, "image has no ink") == 0);
     /* a faint smudge is not a digit either */
     for (int y = 10; y < 30; y++) memset(img.pixels + y * 64 + 20, 190, 10);
-    CHECK(dn_normalize(&img, out, NULL) == DN_E_NODATA);
+    CHECK(dn_image_normalize(&img, out, NULL) == DN_E_NODATA);
     free(img.pixels);
 
     unsigned char one = 0;
     img = (dn_image){1, 1, &one};
-    CHECK(dn_normalize(&img, out, NULL) == DN_E_NODATA);
+    CHECK(dn_image_normalize(&img, out, NULL) == DN_E_NODATA);
     one = 255;
-    CHECK(dn_normalize(&img, out, NULL) == DN_E_NODATA);
+    CHECK(dn_image_normalize(&img, out, NULL) == DN_E_NODATA);
 
     /* thin strips must not crash; whatever comes out is a valid image */
     unsigned char strip[300];
@@ -320,7 +320,7 @@ static void test_blank_and_degenerate(void) {
     int shapes[3][2] = {{300, 1}, {1, 300}, {100, 3}};
     for (int s = 0; s < 3; s++) {
         img = (dn_image){shapes[s][0], shapes[s][1], strip};
-        dn_status st = dn_normalize(&img, out, NULL);
+        dn_status st = dn_image_normalize(&img, out, NULL);
         CHECK(st == DN_OK || st == DN_E_NODATA);
         if (st == DN_OK) CHECK(ink_pixels(out) > 0);
     }
@@ -328,22 +328,22 @@ static void test_blank_and_degenerate(void) {
     /* a 2x2 image holding one dark pixel: a speck, not a digit */
     unsigned char tiny[4] = {255, 255, 0, 255};
     img = (dn_image){2, 2, tiny};
-    CHECK(dn_normalize(&img, out, NULL) == DN_E_NODATA);
+    CHECK(dn_image_normalize(&img, out, NULL) == DN_E_NODATA);
 }
 
 static void test_arguments(void) {
     unsigned char out[784], px[4] = {0};
     dn_image img = {2, 2, NULL};
-    CHECK(dn_normalize(&img, out, NULL) == DN_E_ARG);
-    CHECK(dn_normalize(NULL, out, NULL) == DN_E_ARG);
+    CHECK(dn_image_normalize(&img, out, NULL) == DN_E_ARG);
+    CHECK(dn_image_normalize(NULL, out, NULL) == DN_E_ARG);
     img.pixels = px;
     img.width = 0;
-    CHECK(dn_normalize(&img, out, NULL) == DN_E_ARG);
+    CHECK(dn_image_normalize(&img, out, NULL) == DN_E_ARG);
     img = (dn_image){-3, 2, px};
-    CHECK(dn_normalize(&img, out, NULL) == DN_E_ARG);
+    CHECK(dn_image_normalize(&img, out, NULL) == DN_E_ARG);
     /* rejected from the declared size alone, before any pixel is read */
     img = (dn_image){10000, 5001, px};
-    CHECK(dn_normalize(&img, out, NULL) == DN_E_ARG);
+    CHECK(dn_image_normalize(&img, out, NULL) == DN_E_ARG);
 }
 
 /* The largest accepted image: 50 megapixels, linear time, bounded memory. */
@@ -352,7 +352,7 @@ static void test_limit(void) {
     if (!make_canvas(&img, 10000, 5000, 255)) return;
     for (int y = 1000; y < 4000; y++) memset(img.pixels + (size_t)y * 10000 + 4000, 0, 600);
     unsigned char out[784];
-    CHECK_OK(dn_normalize(&img, out, NULL));
+    CHECK_OK(dn_image_normalize(&img, out, NULL));
     CHECK(ink_pixels(out) > 0);
     free(img.pixels);
 }

@@ -1,7 +1,7 @@
 /*
  * test_userimages_slow.c — the shipped model on pictures that look like a
  * user's own, through the path `digitnet predict` takes: encoded file bytes
- * -> dn_image_decode -> dn_normalize -> dn_model_predict.
+ * -> dn_image_decode -> dn_image_normalize -> dn_model_predict.
  *
  * 1. User-like photos: 1,000 MNIST test digits (every tenth) enlarged 5-15x
  *    with bilinear interpolation, placed off-centre on a bigger canvas,
@@ -208,14 +208,14 @@ static int to_input(const membuf *file, float *x) {
     dn_error err = {{0}};
     dn_status st = dn_image_decode(file->p, file->n, &img, &err);
     if (st == DN_OK) {
-        st = dn_normalize(&img, d, &err);
+        st = dn_image_normalize(&img, d, &err);
         dn_image_free(&img);
     }
     if (st != DN_OK) {
         fprintf(stderr, "  pipeline failed: %s\n", err.msg);
         return -1;
     }
-    dn_images_to_float(d, 784, x);
+    dn_model_inputs_from_pixels(d, 784, x);
     return 0;
 }
 
@@ -254,7 +254,7 @@ static void test_user_photos(const dn_model *m, const dn_dataset *ds) {
         size_t k = i * (ds->count / n);
         const unsigned char *digit = ds->images + k * 784;
         labels[i] = ds->labels[k];
-        dn_images_to_float(digit, 784, plain + i * 784);
+        dn_model_inputs_from_pixels(digit, 784, plain + i * 784);
         int w, h;
         unsigned char *px = user_photo(digit, &w, &h);
         enc[i] = uniform(0, ENC_COUNT - 1);

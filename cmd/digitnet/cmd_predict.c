@@ -4,7 +4,7 @@
  * Each PATH is an image file (PNG, JPEG, PGM, PPM; detected by content), a
  * folder of images, a Kaggle CSV or an IDX file (each row a digit already in
  * MNIST form), or '-' for one image on standard input. Images go through
- * dn_normalize (unless --raw) and are classified in batches through one
+ * dn_image_normalize (unless --raw) and are classified in batches through one
  * dn_infer context. A file that cannot be read or has no ink gets its own
  * error line; the run goes on and exits 1 at the end.
  */
@@ -162,7 +162,8 @@ static void record_label(predictor *P, int label) {
 
 static void flush(predictor *P) {
     if (!P->n) return;
-    for (size_t i = 0; i < P->n; i++) dn_images_to_float(P->items[i].px, 784, P->x + i * 784);
+    for (size_t i = 0; i < P->n; i++)
+        dn_model_inputs_from_pixels(P->items[i].px, 784, P->x + i * 784);
     dn_error err = {{0}};
     dn_status st = dn_infer_run(P->ctx, P->x, P->n, P->probs, &err);
     for (size_t i = 0; i < P->n; i++) {

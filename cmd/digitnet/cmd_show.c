@@ -100,7 +100,7 @@ static int predict_range(show_ctx *c, size_t lo, size_t hi) {
         c->pred && c->conf && x && p ? dn_infer_create(c->m, CHUNK, &ctx, &err) : DN_E_NOMEM;
     for (size_t i = lo; st == DN_OK && i < hi; i += CHUNK) {
         size_t k = hi - i < CHUNK ? hi - i : CHUNK;
-        dn_images_to_float(c->ds.images + i * 784, k * 784, x);
+        dn_model_inputs_from_pixels(c->ds.images + i * 784, k * 784, x);
         st = dn_infer_run(ctx, x, k, p, &err);
         for (size_t j = 0; st == DN_OK && j < k; j++) {
             int best = 0;

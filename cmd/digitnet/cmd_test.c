@@ -118,7 +118,7 @@ int cmd_test(int argc, char **argv) {
         snprintf(err.msg, sizeof err.msg, "%s: has no labels; use 'digitnet predict' instead",
                  data);
     dn_eval ev;
-    if (st == DN_OK) st = dn_evaluate(m, &ds, &ev, &err);
+    if (st == DN_OK) st = dn_model_evaluate(m, &ds, &ev, &err);
     dn_dataset_free(&ds);
     dn_model_free(m);
     if (st != DN_OK) return cli_error("test", "%s", err.msg);

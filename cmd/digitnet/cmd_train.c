@@ -157,7 +157,7 @@ static int evaluate_test(train_cli *c, dn_model *m) {
     }
     dn_eval ev;
     if (c->mon) dn_monitor_set_state(c->mon, "testing", "evaluating on the test set");
-    if (dn_evaluate(m, &test, &ev, &err) == DN_OK) {
+    if (dn_model_evaluate(m, &test, &ev, &err) == DN_OK) {
         char buf[64];
         snprintf(buf, sizeof buf, "%.6f", ev.accuracy);
         dn_model_set_meta(m, "test_accuracy", buf);

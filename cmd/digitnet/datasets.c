@@ -258,11 +258,11 @@ dn_status ds_image_digit(const dn_image *img, int normalize, int invert, unsigne
         for (size_t i = 0; i < 784; i++) out[i] = invert ? 255 - img->pixels[i] : img->pixels[i];
         return DN_OK;
     }
-    if (!invert) return dn_normalize(img, out, err);
+    if (!invert) return dn_image_normalize(img, out, err);
     dn_image copy = {img->width, img->height, malloc(n)};
     if (!copy.pixels) return ds_fail(err, DN_E_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) copy.pixels[i] = 255 - img->pixels[i];
-    dn_status st = dn_normalize(&copy, out, err);
+    dn_status st = dn_image_normalize(&copy, out, err);
     free(copy.pixels);
     return st;
 }

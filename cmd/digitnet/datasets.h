@@ -25,7 +25,7 @@ typedef enum ds_format { DS_AUTO, DS_FOLDER, DS_IDX, DS_CSV } ds_format;
 
 /* How image folders are read and IDX files written. */
 typedef struct ds_opts {
-    int normalize;     /* pass folder images through dn_normalize */
+    int normalize;     /* pass folder images through dn_image_normalize */
     int invert;        /* invert folder images (dark ink on light, as-is mode) */
     const char *split; /* "train" or "test" for an IDX directory; may be NULL */
     int gzip;          /* write IDX gzipped (also implied by a .gz name) */
@@ -88,7 +88,7 @@ int ds_is_dir(const char *path);
  * subfolders (also sorted, after the files) when recursive. */
 dn_status ds_list_images(const char *dir, int recursive, ds_paths *out, dn_error *err);
 
-/* Loads one image file as a 28x28 digit: through dn_normalize, or, when
+/* Loads one image file as a 28x28 digit: through dn_image_normalize, or, when
  * normalize is 0, as stored (it must then be 28x28). invert flips it first. */
 dn_status ds_image_digit(const dn_image *img, int normalize, int invert, unsigned char out[784],
                          dn_error *err);

@@ -214,7 +214,7 @@ static int image_input(const dn_api_request *req, unsigned char out[784], char *
                                  DN_API_MAX_DECODE_WORK};
     dn_status s = dn_image_decode_limited(req->body, req->body_size, &lim, &img, &err);
     if (s == DN_OK) {
-        s = dn_normalize(&img, out, &err);
+        s = dn_image_normalize(&img, out, &err);
         dn_image_free(&img);
     }
     if (s != DN_OK) {
@@ -442,7 +442,7 @@ static void handle_predict(dn_api *a, const dn_api_request *req, dn_api_response
         return;
     }
     float x[784], probs[10];
-    dn_images_to_float(img, 784, x);
+    dn_model_inputs_from_pixels(img, 784, x);
     dn_error err = {{0}};
     dn_strbuf inside = {0};
     dn_status s = want_explain ? explain(ctx->explain, x, probs, &inside, &err)

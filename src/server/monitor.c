@@ -121,7 +121,7 @@ static int set_text(char **dst, const char *src) {
     return 0;
 }
 
-dn_status dn_monitor_create(const dn_monitor_opts *o, dn_monitor **out, dn_error *err) {
+dn_status dn_monitor_create_unserved(const dn_monitor_opts *o, dn_monitor **out, dn_error *err) {
     *out = NULL;
     dn_monitor_opts def;
     dn_monitor_opts_default(&def);
@@ -166,7 +166,7 @@ dn_status dn_monitor_start(const dn_monitor_opts *o, dn_monitor **out, dn_error 
     dn_status st = dn_http_resolve(o->host, o->port, &addr, err);
     if (st != DN_OK) return st;
     dn_monitor *mon;
-    if ((st = dn_monitor_create(o, &mon, err)) != DN_OK) return st;
+    if ((st = dn_monitor_create_unserved(o, &mon, err)) != DN_OK) return st;
     /* two workers: the page's polling and one more client */
     st = dn_http_start(&addr, serve, mon, &mon->http, err);
     if (st != DN_OK) {

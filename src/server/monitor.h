@@ -16,7 +16,7 @@
 
 /* Creates the monitor's state like dn_monitor_start, without listening
  * (o->host and o->port are ignored).  Release it with dn_monitor_stop. */
-dn_status dn_monitor_create(const dn_monitor_opts *o, dn_monitor **out, dn_error *err);
+dn_status dn_monitor_create_unserved(const dn_monitor_opts *o, dn_monitor **out, dn_error *err);
 
 /* Answers one request (what the HTTP workers call).  Never fails;
  * release res with dn_api_response_free. */

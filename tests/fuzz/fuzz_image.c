@@ -1,6 +1,6 @@
 /*
  * fuzz_image.c — fuzz target for dn_image_decode (PNG, JPEG, PGM/PPM from
- * memory) followed by dn_normalize (the MNIST-style pipeline).
+ * memory) followed by dn_image_normalize (the MNIST-style pipeline).
  *
  * Input layout: byte 0 holds flags, the rest is the image file.
  *   bit 0  the harness recomputes the CRC of every PNG chunk first, so
@@ -10,7 +10,7 @@
  * Checks: no crash, leak or undefined behaviour; on failure the image is
  * left empty; a decoded image has a positive size of at most 50 megapixels
  * and readable pixels, re-encodes as PNG and decodes back to the same
- * pixels (for images up to 64K pixels, to keep executions fast); dn_normalize
+ * pixels (for images up to 64K pixels, to keep executions fast); dn_image_normalize
  * either fails with "no ink" (or out of memory) or yields a 28x28 digit
  * stretched to full contrast (its brightest pixel is 255).
  */
@@ -57,7 +57,7 @@ int fuzz_one_image(const uint8_t *data, size_t size) {
     image_roundtrip(&img);
 
     unsigned char out[784];
-    st = dn_normalize(&img, out, &err);
+    st = dn_image_normalize(&img, out, &err);
     if (st != DN_OK) {
         fuzz_check_failure(st, &err);
         FUZZ_CHECK(st == DN_E_NODATA || st == DN_E_NOMEM);
