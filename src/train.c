@@ -18,7 +18,9 @@
 #include "checkpoint.h"
 #include "optim.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DN_MAX_SPLIT 16
@@ -213,16 +215,30 @@ static dn_status history_add(trainer *t, const dn_epoch_record *e) {
     return DN_OK;
 }
 
-/* Accuracy and mean loss of the model on the validation tail. */
+/* One "epoch:loss:acc:val" entry at p (anything after a fourth ':' up to
+ * the ';' is ignored); 0 when it is well formed.  strtol and strtod stop at
+ * the entry's end, so a long history is read in one pass. */
+static int history_entry(const char *p, dn_epoch_record *e) {
+    char *end;
+    errno = 0;
+    long ep = strtol(p, &end, 10);
+    if (end == p || *end != ':' || ep < 1 || ep > 1000000000 || errno) return -1;
+    double v[3];
+    for (int i = 0; i < 3; i++) {
+        p = end + 1;
+        v[i] = strtod(p, &end);
+        if (end == p || !isfinite(v[i]) || (i < 2 && *end != ':')) return -1;
+    }
+    if (*end != ';' && *end != ':' && *end != '\0') return -1;
+    *e = (dn_epoch_record){(int)ep, v[0], v[1], v[2]};
+    return 0;
+}
+
 size_t dn_history_parse(const char *text, dn_epoch_record *out, size_t max) {
     size_t n = 0;
     for (const char *p = text; p && *p;) {
         dn_epoch_record e;
-        int used = 0;
-        if (sscanf(p, "%d:%lf:%lf:%lf%n", &e.epoch, &e.train_loss, &e.train_accuracy,
-                   &e.val_accuracy, &used) == 4 &&
-            e.epoch >= 1 && isfinite(e.train_loss) && isfinite(e.train_accuracy) &&
-            isfinite(e.val_accuracy) && (p[used] == ';' || p[used] == ':' || p[used] == '\0')) {
+        if (history_entry(p, &e) == 0) {
             if (n < max) out[n] = e;
             n++;
         }
@@ -236,6 +252,7 @@ size_t dn_model_history(const dn_model *m, dn_epoch_record *out, size_t max) {
     return dn_history_parse(dn_model_get_meta(m, "history"), out, max);
 }
 
+/* Accuracy and mean loss of the model on the validation tail. */
 static void validate(trainer *t, double *acc, double *loss) {
     dn_dataset v = *t->ds;
     v.images += t->ntrain * 784;

@@ -812,6 +812,9 @@ def attack_http_edge(port, src):
         ("folded header", get(b"/healthz", b"X-A: b\r\n c\r\n"), 400),
         ("space before colon", get(b"/healthz", b"Host : t\r\n"), 400),
         ("garbage request line", b"\x01\xff GARBAGE\r\n\r\n", 400),
+        # empty lines before a request are skipped, also in packets of their
+        # own (a head of nothing but empty lines once crashed the server)
+        ("empty lines, then a request", b"\r\n\r\n\n\n" + get(b"/healthz"), 200),
         ("100 KiB header", get(b"/healthz", b"X-Big: " + b"a" * 102400 + b"\r\n"), 431),
         ("unknown expectation", b"POST /api/predict HTTP/1.1\r\nHost: t\r\n"
          b"Expect: magic\r\nContent-Length: 2\r\n\r\n{}", 417),
@@ -825,6 +828,14 @@ def attack_http_edge(port, src):
             check(all(h in answers[0][1] for h in SECURITY_HEADERS),
                   f"http: the {st} answer to {name} has the CSP and nosniff headers")
             check(answers[0][2].startswith(b'{"error":'), f"http: the {st} answer is JSON")
+    s = connect(port, src)
+    for part in (b"\r\n\r\n", b"\n\n", get(b"/healthz")):
+        s.sendall(part)
+        time.sleep(0.2)
+    answers = read_answers(s)
+    s.close()
+    check([a[0] for a in answers] == [200],
+          f"http: empty lines sent on their own, then a request -> {[a[0] for a in answers]}")
     # 40 requests back to back on one connection, before reading anything:
     # all answered, in order (the paths alternate between 200 and 404)
     reqs = b"".join(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % (b"/healthz" if i % 2 else b"/no")

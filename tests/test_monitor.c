@@ -350,6 +350,13 @@ static void test_seed(void) {
     CHECK(n == 3 && e3s[2].epoch == 3 && e3s[2].val_accuracy == -1);
     CHECK(dn_history_parse(history, NULL, 0) == 3 && dn_history_parse(NULL, NULL, 0) == 0);
     CHECK(dn_history_parse("0:1:0.5:0.5;2:nan:0.5:0.5;3:1:0.5", NULL, 0) == 0);
+    /* a long history: 20,000 entries, every one counted */
+    size_t big = 20000, len = 0;
+    char *longh = malloc(big * 40);
+    for (size_t i = 0; longh && i < big; i++)
+        len += (size_t)snprintf(longh + len, 40, "%s%zu:0.5:0.9:-1", i ? ";" : "", i + 1);
+    CHECK(longh && dn_history_parse(longh, NULL, 0) == big);
+    free(longh);
     dn_epoch_record other[2];
     CHECK(dn_history_parse("4:1:0.5:0.5:12.5;5:1:0.5:0.5x", other, 2) == 1 && other[0].epoch == 4);
     dn_monitor_past past = {e3s, n, 3, 5, 2, 0.95, 12.5};

@@ -43,6 +43,10 @@ static void test_refused(void) {
         int status;
     } cases[] = {
         {"GET /\r\n\r\n", 400},
+        {"\r\n\r\n", 400}, /* nothing but empty lines: refused, not a crash */
+        {"\n\n", 400},
+        {"", 400},
+        {"GET / HTTP/1.1", 400}, /* no line end at all */
         {"GET  / HTTP/1.1\r\nHost: t\r\n\r\n", 400},
         {"GET / HTTP/1.1 x\r\nHost: t\r\n\r\n", 400},
         {"G(T / HTTP/1.1\r\nHost: t\r\n\r\n", 400},

@@ -284,8 +284,9 @@ static int do_curves(show_ctx *c) {
     if (!hist || !*hist)
         return cli_error("show", "%s: the model records no training history", c->a->model_path);
     size_t n = dn_model_history(c->m, NULL, 0);
-    dn_epoch_record *h = n ? calloc(n, sizeof *h) : NULL;
-    if (!h) return cli_error("show", "%s: malformed training history", c->a->model_path);
+    if (!n) return cli_error("show", "%s: malformed training history", c->a->model_path);
+    dn_epoch_record *h = calloc(n, sizeof *h);
+    if (!h) return cli_error("show", "out of memory");
     dn_model_history(c->m, h, n);
     char title[600];
     snprintf(title, sizeof title, "%s  (%s)", c->a->model_path, dn_model_arch(c->m));

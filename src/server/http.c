@@ -16,7 +16,8 @@
  *     request delays only its own connection: /healthz never waits behind
  *     an image decode (the API bounds how many decodes and inferences run
  *     at once, see api.c);
- *   - limits: at most 128 connections, 16 per client address (the excess is
+ *   - limits: at most 128 connections, 16 per client address (an IPv6 /64
+ *     counts as one address; the excess is
  *     closed as soon as it is accepted: this is what keeps slow clients from
  *     one address from starving the others); a request head (request line
  *     and headers) of at most 16 KiB with a target of at most 8 KiB and 100
@@ -356,11 +357,15 @@ static const char *body_error(int status) {
 /* Serves one request on c; 1 to go on with the next, 0 to close. */
 static int serve_one(conn *c) {
     dn_http *h = c->h;
-    /* wait for the first byte (idle), then for the whole head (deadline) */
-    while (c->pos < c->len && (c->in[c->pos] == '\r' || c->in[c->pos] == '\n')) c->pos++;
-    if (c->pos == c->len) {
+    /* wait for the first byte of a request (idle; empty lines before it
+     * are skipped, also when they arrive on their own), then for the whole
+     * head (deadline) */
+    double idle = dn_now() + IDLE_TIMEOUT;
+    for (;;) {
+        while (c->pos < c->len && (c->in[c->pos] == '\r' || c->in[c->pos] == '\n')) c->pos++;
+        if (c->pos < c->len) break;
         c->pos = c->len = 0;
-        if (fill(c, dn_now() + IDLE_TIMEOUT) != IO_OK) return 0;
+        if (fill(c, idle) != IO_OK) return 0;
     }
     double deadline = dn_now() + HEAD_DEADLINE;
     size_t end, scanned = 0; /* bytes after c->pos known to hold no end of head */
@@ -444,8 +449,9 @@ static void linger_close(int fd) {
     }
 }
 
-static void forget(dn_http *h, conn *c) {
-    linger_close(c->fd);
+/* Unregisters and closes c (lingering first when asked) and frees it. */
+static void forget(dn_http *h, conn *c, int linger) {
+    if (linger) linger_close(c->fd);
     pthread_mutex_lock(&h->mu);
     for (int i = 0; i < h->nopen; i++)
         if (h->open[i] == c) {
@@ -462,7 +468,7 @@ static void *conn_main(void *arg) {
     conn *c = arg;
     while (serve_one(c)) {
     }
-    forget(c->h, c);
+    forget(c->h, c, 1);
     return NULL;
 }
 
@@ -472,8 +478,9 @@ static int same_address(const struct sockaddr_storage *a, const struct sockaddr_
         return !memcmp(&((const struct sockaddr_in *)a)->sin_addr,
                        &((const struct sockaddr_in *)b)->sin_addr, sizeof(struct in_addr));
     if (a->ss_family == AF_INET6)
+        /* one IPv6 client commonly has a whole /64: count it as one address */
         return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-                       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+                       &((const struct sockaddr_in6 *)b)->sin6_addr, 8);
     return 0;
 }
 
@@ -503,7 +510,7 @@ static void admit(dn_http *h, int fd, const struct sockaddr_storage *peer) {
         ok = !pthread_create(&t, &attr, conn_main, c);
         pthread_attr_destroy(&attr);
     }
-    if (!ok) forget(h, c);
+    if (!ok) forget(h, c, 0); /* no thread: never keep the acceptor waiting */
 }
 
 static void *accept_main(void *arg) {
@@ -512,15 +519,15 @@ static void *accept_main(void *arg) {
         struct pollfd p[2] = {{.fd = h->listen_fd, .events = POLLIN},
                               {.fd = h->wake[0], .events = POLLIN}};
         if (poll(p, 2, -1) < 0) {
-            if (errno == EINTR) continue;
-            break;
+            if (errno != EINTR) poll(NULL, 0, 50); /* keep accepting; never spin */
+            continue;
         }
         if (p[1].revents) break;
         if (!(p[0].revents & POLLIN)) continue;
         struct sockaddr_storage peer;
         socklen_t len = sizeof peer;
         int fd = accept(h->listen_fd, (struct sockaddr *)&peer, &len);
-        if (fd < 0) {
+        if (fd < 0) { /* EAGAIN: the client went away (the socket is non-blocking) */
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
                 poll(NULL, 0, 50); /* out of descriptors: let connections finish */
             continue;
@@ -596,7 +603,8 @@ dn_status dn_http_start(const dn_http_addr *addr, dn_http_handler handler, void 
         if (h->listen_fd >= 0 &&
             setsockopt(h->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
             bind(h->listen_fd, (const struct sockaddr *)&addr->sa, len) == 0 &&
-            listen(h->listen_fd, 256) == 0)
+            listen(h->listen_fd, 256) == 0 &&
+            fcntl(h->listen_fd, F_SETFL, fcntl(h->listen_fd, F_GETFL) | O_NONBLOCK) == 0)
             step = 4;
         else
             e = errno;

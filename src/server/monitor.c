@@ -167,7 +167,6 @@ dn_status dn_monitor_start(const dn_monitor_opts *o, dn_monitor **out, dn_error 
     if (st != DN_OK) return st;
     dn_monitor *mon;
     if ((st = dn_monitor_create_unserved(o, &mon, err)) != DN_OK) return st;
-    /* two workers: the page's polling and one more client */
     st = dn_http_start(&addr, serve, mon, &mon->http, err);
     if (st != DN_OK) {
         dn_monitor_stop(mon);

@@ -28,12 +28,18 @@ size_t dn_http_head_end(const char *in, size_t from, size_t len) {
     return 0;
 }
 
-/* Cuts the line at *p (ending in LF or CRLF) and returns it; NULL when it
- * holds a bare CR or another control byte other than tab. */
+/* Cuts the line at *p (ending in LF or CRLF, or at the end of the text)
+ * and returns it; NULL when it holds a bare CR or another control byte
+ * other than tab. */
 static char *take_line(char **p) {
     char *s = *p, *nl = strchr(s, '\n');
-    *nl = '\0';
-    *p = nl + 1;
+    if (!nl) {
+        *p = s + strlen(s);
+        nl = *p;
+    } else {
+        *nl = '\0';
+        *p = nl + 1;
+    }
     if (nl > s && nl[-1] == '\r') nl[-1] = '\0';
     for (char *q = s; *q; q++)
         if (((unsigned char)*q < 0x20 && *q != '\t') || *q == 0x7f) return NULL;
@@ -134,6 +140,8 @@ int dn_http_parse_head(char *text, dn_http_head *q, const char **why) {
     q->length = -1;
     char *p = text;
     while (*p == '\r' || *p == '\n') p++; /* empty lines before a request are allowed */
+    *why = "the request is empty";
+    if (!*p) return 400;
     char *line = take_line(&p);
     if (!line) {
         *why = "the request line holds a control character";
