@@ -20,6 +20,7 @@
 #include "fuzz/fuzz_idx.c"
 #include "fuzz/fuzz_image.c"
 #include "fuzz/fuzz_model.c"
+#include "fuzz/fuzz_request.c"
 #include "fuzz/fuzz_upload.c"
 
 #include <dirent.h>
@@ -82,9 +83,10 @@ static long replay_dir(const fuzz_target *t, const char *dir) {
 
 int main(int argc, char **argv) {
     const char *root = argc > 1 ? argv[1] : "tests/fuzz";
-    static const fuzz_target targets[] = {{"idx", fuzz_one_idx},     {"csv", fuzz_one_csv},
-                                          {"model", fuzz_one_model}, {"image", fuzz_one_image},
-                                          {"api", fuzz_one_api},     {"upload", fuzz_one_upload}};
+    static const fuzz_target targets[] = {{"idx", fuzz_one_idx},        {"csv", fuzz_one_csv},
+                                          {"model", fuzz_one_model},    {"image", fuzz_one_image},
+                                          {"api", fuzz_one_api},        {"upload", fuzz_one_upload},
+                                          {"request", fuzz_one_request}};
     dn_set_threads(1);
     for (size_t i = 0; i < sizeof targets / sizeof *targets; i++) {
         const fuzz_target *t = &targets[i];

@@ -14,7 +14,7 @@
 
 FUZZ_CC      ?= clang
 FUZZ_BUILD   ?= build-fuzz
-FUZZ_TARGETS ?= idx csv model image api upload
+FUZZ_TARGETS ?= idx csv model image api upload request
 FUZZ_ARGS    ?=
 
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all

@@ -36,6 +36,7 @@ int fuzz_one_model(const uint8_t *data, size_t size);
 int fuzz_one_image(const uint8_t *data, size_t size);
 int fuzz_one_api(const uint8_t *data, size_t size);
 int fuzz_one_upload(const uint8_t *data, size_t size);
+int fuzz_one_request(const uint8_t *data, size_t size);
 
 /* A broken contract is a finding: report it and abort so libFuzzer keeps
  * the input. */

@@ -1,6 +1,6 @@
 /*
  * make_corpus.c — writes the seed corpora of the fuzz targets:
- * `make_corpus DIR` fills DIR/{idx,csv,model,image,api,upload}/ with small valid
+ * `make_corpus DIR` fills DIR/{idx,csv,model,image,api,upload,request}/ with small valid
  * inputs in each target's input layout (see the comment at the top of each
  * tests/fuzz/fuzz_*.c).  Run through `make fuzz-corpus`.
  *
@@ -583,6 +583,28 @@ static void make_api(void) {
 
 /* ---------------------------------------------------------------- main */
 
+/* Request heads as clients send them (fuzz_request: the raw bytes). */
+static void make_requests(void) {
+    static const struct {
+        const char *name, *text;
+    } heads[] = {
+        {"get-healthz", "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: curl/7.88\r\n"
+                        "Accept: */*\r\n\r\n"},
+        {"post-png-continue", "POST /api/predict?explain=1 HTTP/1.1\r\nHost: t\r\n"
+                              "Content-Type: image/png\r\nContent-Length: 1234\r\n"
+                              "Expect: 100-continue\r\n\r\n"},
+        {"post-chunked", "POST /api/samples?label=%37 HTTP/1.1\r\nHost: t\r\n"
+                         "Transfer-Encoding: chunked\r\nConnection: keep-alive, close\r\n\r\n"},
+        {"head-http10-lf", "\r\nHEAD /app.js HTTP/1.0\nX-A: b\n\n"},
+    };
+    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++) {
+        buf b = {0};
+        put_str(&b, heads[i].text);
+        emit("request", heads[i].name, &b);
+        free(b.p);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: make_corpus DIR\n");
@@ -601,6 +623,7 @@ int main(int argc, char **argv) {
     make_jpegs();
     make_pnms();
     make_api();
+    make_requests();
     rmdir(tmp_dir);
     return 0;
 }
