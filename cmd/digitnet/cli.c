@@ -320,3 +320,11 @@ void cli_remove_stale_temps(const char *path) {
     free(copy);
     free(copy2);
 }
+
+dn_epoch_record *cli_history(const char *text, size_t *n) {
+    *n = dn_history_parse(text, NULL, 0);
+    dn_epoch_record *h = *n ? calloc(*n, sizeof *h) : NULL;
+    if (h) dn_history_parse(text, h, *n);
+    if (!h) *n = 0;
+    return h;
+}

@@ -105,6 +105,10 @@ void cli_unlock_output(int fd, const char *path);
  * PATH left behind; only safe while holding PATH's output lock. */
 void cli_remove_stale_temps(const char *path);
 
+/* The epochs of a stored training history (dn_history_parse) in a malloc'd
+ * array; NULL with *n = 0 when there are none or memory ran out. */
+dn_epoch_record *cli_history(const char *text, size_t *n);
+
 /* 1 when the path names an existing model file (ends in .dnm or starts with the magic). */
 int cli_is_model_file(const char *path);
 

@@ -20,15 +20,6 @@ static const char *usage_text =
     "                     meta (the stored settings), history (per epoch)\n"
     "  -h, --help         this help\n";
 
-/* The model's training history (malloc'd, NULL when none). */
-static dn_epoch_record *history_of(const dn_model *m, size_t *n) {
-    *n = dn_model_history(m, NULL, 0);
-    dn_epoch_record *h = *n ? calloc(*n, sizeof *h) : NULL;
-    if (h) dn_model_history(m, h, *n);
-    if (!h) *n = 0;
-    return h;
-}
-
 static void print_text(const char *path, dn_model *m) {
     printf("model         ");
     cli_print_clean(stdout, path);
@@ -43,7 +34,7 @@ static void print_text(const char *path, dn_model *m) {
         putchar('\n');
     }
     size_t n;
-    dn_epoch_record *h = history_of(m, &n);
+    dn_epoch_record *h = cli_history(dn_model_get_meta(m, "history"), &n);
     if (n) printf("\nepoch  train loss  train acc  val acc\n");
     for (size_t i = 0; i < n; i++) {
         printf("%5d  %10.4f  %8.2f%%  ", h[i].epoch, h[i].train_loss, 100 * h[i].train_accuracy);
@@ -73,7 +64,7 @@ static void print_json(const char *path, dn_model *m) {
     }
     printf("},\"history\":[");
     size_t count;
-    dn_epoch_record *h = history_of(m, &count);
+    dn_epoch_record *h = cli_history(dn_model_get_meta(m, "history"), &count);
     for (size_t i = 0; i < count; i++) {
         printf("%s{\"epoch\":%d,\"train_loss\":%.6g,\"train_accuracy\":%.6g,\"val_accuracy\":",
                i ? "," : "", h[i].epoch, h[i].train_loss, h[i].train_accuracy);

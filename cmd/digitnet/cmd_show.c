@@ -283,11 +283,12 @@ static int do_curves(show_ctx *c) {
                *best = dn_model_get_meta(c->m, "best_epoch");
     if (!hist || !*hist)
         return cli_error("show", "%s: the model records no training history", c->a->model_path);
-    size_t n = dn_model_history(c->m, NULL, 0);
-    if (!n) return cli_error("show", "%s: malformed training history", c->a->model_path);
-    dn_epoch_record *h = calloc(n, sizeof *h);
-    if (!h) return cli_error("show", "out of memory");
-    dn_model_history(c->m, h, n);
+    size_t n;
+    dn_epoch_record *h = cli_history(hist, &n);
+    if (!h)
+        return cli_error("show", "%s: %s", c->a->model_path,
+                         dn_history_parse(hist, NULL, 0) ? "out of memory"
+                                                         : "malformed training history");
     char title[600];
     snprintf(title, sizeof title, "%s  (%s)", c->a->model_path, dn_model_arch(c->m));
     char *svg = draw_curves_svg(h, n, best ? atoi(best) : 0, title);

@@ -397,12 +397,10 @@ static int start_dashboard(train_cli *c) {
 static void seed_dashboard(train_cli *c, const dn_checkpoint *ck) {
     dn_checkpoint_info info;
     dn_checkpoint_describe(ck, &info);
-    size_t n = dn_history_parse(info.history, NULL, 0);
-    dn_epoch_record *e = n ? calloc(n, sizeof *e) : NULL;
-    if (e) dn_history_parse(info.history, e, n);
+    size_t n;
+    dn_epoch_record *e = cli_history(info.history, &n);
     dn_monitor_past past = {
-        e,           e ? n : 0, info.epoch, info.opts.epochs, info.best_epoch, info.best_accuracy,
-        info.seconds};
+        e, n, info.epoch, info.opts.epochs, info.best_epoch, info.best_accuracy, info.seconds};
     dn_monitor_seed(c->mon, &past);
     free(e);
 }

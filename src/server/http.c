@@ -91,6 +91,7 @@ struct conn {
     struct sockaddr_storage peer;
     char in[HEAD_MAX + 1]; /* one more byte: the NUL that ends a parsed head */
     size_t pos, len;       /* unread bytes are in[pos..len) */
+    dn_http_head head;     /* the request being served */
 };
 
 /* ======================================================================== */
@@ -387,8 +388,7 @@ static int serve_one(conn *c) {
         send_error(c, 400, "the request head holds a NUL byte");
         return 0;
     }
-    dn_http_head *q = malloc(sizeof *q);
-    if (!q) return 0;
+    dn_http_head *q = &c->head;
     char saved = c->in[end]; /* the head as a string, for a moment */
     c->in[end] = '\0';
     const char *why = NULL;
@@ -397,13 +397,11 @@ static int serve_one(conn *c) {
     c->pos = end;
     if (st) {
         send_error(c, st, why);
-        free(q);
         return 0;
     }
     if (q->expect_continue && q->minor >= 1 && (q->chunked || q->length > 0)) {
         static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
         if (send_all(c->fd, go_on, sizeof go_on - 1, 0, dn_now() + SEND_DEADLINE) != IO_OK) {
-            free(q);
             return 0;
         }
     }
@@ -412,7 +410,6 @@ static int serve_one(conn *c) {
     st = read_body(c, q, &body, &size);
     if (st) {
         if (st > 0) send_error(c, st, body_error(st));
-        free(q);
         return 0;
     }
     dn_api_request req = {
@@ -431,7 +428,6 @@ static int serve_one(conn *c) {
     pthread_mutex_unlock(&h->mu);
     int keep = !q->close && !stopping;
     int ok = send_response(c, &res, q->head_only, !keep);
-    free(q);
     return ok == IO_OK && keep;
 }
 

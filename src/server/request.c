@@ -66,7 +66,7 @@ static int decode_path(const char *s, size_t n, char *out) {
     for (size_t i = 0; i < n; i++) {
         int ch = (unsigned char)s[i];
         if (ch == '%') {
-            int hi = i + 2 < n + 0 ? dn_http_hexdigit(s[i + 1]) : -1,
+            int hi = i + 2 < n ? dn_http_hexdigit(s[i + 1]) : -1,
                 lo = hi >= 0 ? dn_http_hexdigit(s[i + 2]) : -1;
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return -1;
             ch = hi * 16 + lo;
