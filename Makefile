@@ -65,7 +65,7 @@ STATIC  := $(BUILD)/libdigitnet.a
 SHARED  := $(BUILD)/libdigitnet.so.$(VERSION)
 CLI     := $(BUILD)/digitnet
 
-.PHONY: all lib cli tests test run data deps bench install uninstall clean format valgrind fuzz serve
+.PHONY: all lib cli tests test run data deps handwriting bench install uninstall clean format valgrind fuzz serve
 .DEFAULT_GOAL := all
 
 all: lib cli tests
@@ -142,10 +142,19 @@ data:
 deps:
 	@scripts/install-deps
 
+# The handwriting set (docs/handwriting.md): digits MNIST never saw, from
+# Debian's fonts and designed stroke paths, split by font and writer into
+# train and eval parts; generated with a fixed seed, never committed.
+handwriting: data/handwriting/MANIFEST
+data/handwriting/MANIFEST: scripts/make-handwriting
+	@scripts/install-deps --handwriting
+	@scripts/make-handwriting data/handwriting
+
 # ---------------------------------------------------------------- tests ---
-# `make test` first installs what the tests need (scripts/install-deps --tests).
+# `make test` first installs what the tests need (scripts/install-deps --tests
+# --handwriting).
 test:
-	@scripts/install-deps --tests
+	@scripts/install-deps --tests --handwriting
 	@$(MAKE) --no-print-directory all data
 	@BUILD=$(BUILD) DN_SAN=$(SAN) scripts/run-tests $(BUILD)
 
