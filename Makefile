@@ -19,7 +19,7 @@ BLAS    ?= auto
 NATIVE  ?= 1
 PKG_CONFIG ?= pkg-config
 
-VERSION := 0.2.0
+VERSION := 0.3.0
 SOMAJOR := 0
 
 ifeq ($(SAN),1)

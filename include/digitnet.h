@@ -35,9 +35,9 @@ extern "C" {
 #endif
 
 #define DN_VERSION_MAJOR 0
-#define DN_VERSION_MINOR 2
+#define DN_VERSION_MINOR 3
 #define DN_VERSION_PATCH 0
-#define DN_VERSION_STRING "0.2.0"
+#define DN_VERSION_STRING "0.3.0"
 
 /* ======================================================================== */
 /* Errors                                                                   */
@@ -229,12 +229,49 @@ typedef struct dn_eval {
     double loss;              /* mean cross-entropy */
     double accuracy;          /* correct / count */
     size_t confusion[10][10]; /* [true][predicted] */
+    double ece;               /* expected calibration error, 15 bins (see below) */
+    size_t unsure;            /* images dn_probs_unsure flags */
+    size_t unsure_correct;    /* of those, how many were right all the same */
 } dn_eval;
 
 /* Classifies every image of a labeled 28x28 dataset and fills *out:
- * counts, accuracy, mean loss and the confusion matrix. */
+ * counts, accuracy, mean loss, the confusion matrix, the calibration error
+ * and how many answers were unsure. */
 DN_API dn_status dn_model_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *out,
                                    dn_error *err);
+
+/* ---- Calibration and "not sure" (docs/calibration.md) ----
+ * A network's softmax is usually over-confident. Temperature scaling
+ * divides the logits by one number T > 0 before the softmax, which keeps
+ * every argmax (the accuracy) and makes the top probability mean what it
+ * says: of the answers given with probability 0.9, about 90% are right.
+ * The expected calibration error (ECE) measures how far off that is:
+ * answers are put into 15 bins by their top probability, and
+ * ECE = sum over bins of (bin size / N) * |accuracy - mean probability|. */
+
+/* The model's temperature: its "temperature" metadata, 1 when absent.
+ * Every inference path (dn_infer_run, dn_model_predict, dn_model_evaluate,
+ * the server, explanations) applies it; training does not. The metadata
+ * key only accepts a number in [DN_TEMPERATURE_MIN, DN_TEMPERATURE_MAX]
+ * (dn_model_set_meta and loading refuse others). */
+#define DN_TEMPERATURE_MIN 0.05
+#define DN_TEMPERATURE_MAX 20.0
+DN_API double dn_model_temperature(const dn_model *m);
+
+/* Fits the temperature that minimises the cross-entropy of m on the
+ * labeled 28x28 images ds (a validation split, never the test set) and
+ * stores it in m's metadata. *temperature (may be NULL) receives it. The
+ * fit starts from T = 1 whatever m held before. DN_E_ARG for an unlabeled
+ * or empty ds. */
+DN_API dn_status dn_model_calibrate(dn_model *m, const dn_dataset *ds, double *temperature,
+                                    dn_error *err);
+
+/* An answer is unsure when its top probability is below DN_UNSURE_BELOW:
+ * with a calibrated model, when it is wrong about one time in five or more.
+ * Sets *best and *runner_up (either may be NULL) to the two most probable
+ * digits of probs[10] and returns 1 when unsure, 0 otherwise. */
+#define DN_UNSURE_BELOW 0.8
+DN_API int dn_probs_unsure(const float *probs, int *best, int *runner_up);
 
 /* ======================================================================== */
 /* Training                                                                 */

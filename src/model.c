@@ -164,6 +164,8 @@ const char *dn_model_summary(dn_model *m) {
 
 dn_status dn_model_set_meta(dn_model *m, const char *key, const char *value) {
     if (!m || !key || !*key || !value) return DN_E_ARG;
+    /* the one key the library reads back: it changes every probability */
+    if (!strcmp(key, "temperature") && dn_temperature_parse(value) == 0) return DN_E_ARG;
     for (size_t i = 0; i < m->nmeta; i++)
         if (!strcmp(m->meta[i].key, key)) {
             char *v = strdup(value);
@@ -212,6 +214,7 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
     e->m = m;
     e->max_batch = max_batch;
     e->threads = threads;
+    e->inv_temp = (float)(1.0 / dn_model_temperature(m));
     size_t nb = (size_t)max_batch, total = 0, widest = 784, work = 0;
     for (int i = 0; i < m->nlayers; i++) {
         const dn_layer *l = &m->layers[i];
@@ -282,7 +285,8 @@ double dn_exec_forward(dn_exec *e, const float *x, const unsigned char *labels, 
                           .prep = e->prep[i]};
         l->ops->forward(l, e->act[i], e->act[i + 1], n, &c);
     }
-    return dn_softmax_xent_forward(e->act[m->nlayers], labels, e->probs, n, DN_CLASSES);
+    return dn_softmax_xent_forward(e->act[m->nlayers], labels, e->probs, n, DN_CLASSES,
+                                   train ? 1.0f : e->inv_temp);
 }
 
 /* Backward through the layers, last to first, from dL/dlogits already in
@@ -376,13 +380,6 @@ void dn_model_inputs_from_pixels(const unsigned char *restrict src, size_t count
     for (size_t i = 0; i < count_pixels; i++) dst[i] = src[i] * (1.0f / 255.0f);
 }
 
-static int argmax10(const float *p) {
-    int best = 0;
-    for (int j = 1; j < DN_CLASSES; j++)
-        if (p[j] > p[best]) best = j;
-    return best;
-}
-
 dn_status dn_model_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *out, dn_error *err) {
     memset(out, 0, sizeof *out);
     if (!ds->labels) return dn_fail(err, DN_E_ARG, "evaluation needs a labeled dataset");
@@ -399,16 +396,24 @@ dn_status dn_model_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *ou
         return dn_fail(err, DN_E_NOMEM, "out of memory");
     }
     double loss = 0.0;
+    dn_ece ece;
+    memset(&ece, 0, sizeof ece);
     for (size_t i = 0; i < ds->count; i += B) {
         int k = (int)(ds->count - i < B ? ds->count - i : B);
         dn_model_inputs_from_pixels(ds->images + i * 784, (size_t)k * 784, x);
         loss += dn_exec_forward(&e, x, ds->labels + i, k, 0, NULL, NULL);
         for (int j = 0; j < k; j++) {
-            int pred = argmax10(e.probs + (size_t)j * DN_CLASSES), truth = ds->labels[i + j];
+            const float *p = e.probs + (size_t)j * DN_CLASSES;
+            int pred, truth = ds->labels[i + j];
+            int unsure = dn_probs_unsure(p, &pred, NULL);
             out->confusion[truth][pred]++;
             out->correct += pred == truth;
+            out->unsure += unsure;
+            out->unsure_correct += unsure && pred == truth;
+            dn_ece_add(&ece, p[pred], pred == truth);
         }
     }
+    out->ece = dn_ece_value(&ece);
     out->count = ds->count;
     out->loss = ds->count ? loss / (double)ds->count : 0.0;
     out->accuracy = ds->count ? (double)out->correct / (double)ds->count : 0.0;

@@ -51,6 +51,7 @@ typedef struct dn_exec {
     float *prep[DN_MAX_LAYERS]; /* ops->prepare's values (inference executors), else NULL */
     float *probs;               /* [max_batch, 10] */
     float *grad_a, *grad_b;     /* backward ping-pong, [max_batch, widest layer] (train only) */
+    float inv_temp;             /* 1 / the model's temperature, applied when not training */
 } dn_exec;
 
 /* train != 0 also allocates the backward buffers. */
@@ -58,7 +59,8 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
                        dn_error *err);
 void dn_exec_free(dn_exec *e);
 
-/* Forward pass over n <= max_batch inputs x [n, 784]; writes e->probs and
+/* Forward pass over n <= max_batch inputs x [n, 784]; writes e->probs
+ * (softmax of logits / temperature when train is 0, see calibrate.c) and
  * returns the summed cross-entropy when labels is not NULL (else 0).
  * train: dropout active, batch statistics; then state (may be NULL only
  * when no layer has state) receives running-statistics updates. */
@@ -80,6 +82,18 @@ void dn_exec_backward(dn_exec *e, const float *x, const unsigned char *labels, i
  * stops negative gradients, so only paths that raise the output remain. */
 void dn_exec_backward_from(dn_exec *e, const float *x, const float *dlogits, int n, float *grad,
                            float *dinput, int train, int guided);
+
+/* calibrate.c: a "temperature" metadata value, or 0 when it is not a
+ * number in [DN_TEMPERATURE_MIN, DN_TEMPERATURE_MAX]. */
+double dn_temperature_parse(const char *s);
+
+/* The expected calibration error's bins (15, by top probability). */
+typedef struct dn_ece {
+    size_t count[15], correct[15];
+    double conf[15];
+} dn_ece;
+void dn_ece_add(dn_ece *e, float confidence, int correct);
+double dn_ece_value(const dn_ece *e);
 
 /* The model section shared by model files and checkpoints (modelfile.c):
  * u64 parameter count P, u64 state count S, the architecture, the metadata

@@ -65,9 +65,17 @@ static dn_status parse_meta(dn_br *r, dn_model *m, const char *path, dn_error *e
             return dn_fail(err, DN_E_FORMAT, "%s: metadata entry %u is malformed", path, i);
         }
         dn_status st = dn_model_set_meta(m, k, v);
+        if (st == DN_E_ARG && !*k)
+            st = dn_fail(err, DN_E_FORMAT, "%s: metadata entry %u has an empty key", path, i);
+        else if (st == DN_E_ARG) /* the one checked value */
+            st = dn_fail(err, DN_E_FORMAT,
+                         "%s: metadata temperature = '%.40s' is not a number in %g..%g", path, v,
+                         DN_TEMPERATURE_MIN, DN_TEMPERATURE_MAX);
+        else if (st != DN_OK)
+            st = dn_fail(err, st, "%s: out of memory", path);
         free(k);
         free(v);
-        if (st != DN_OK) return dn_fail(err, st, "%s: out of memory", path);
+        if (st != DN_OK) return st;
     }
     return DN_OK;
 }

@@ -163,7 +163,12 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 assert 0 <= j["label"] <= 9 and len(j["probabilities"]) == 10 and len(j["image"]) == 784
 assert abs(sum(j["probabilities"]) - 1) < 1e-3 and all(0 <= v <= 255 for v in j["image"])
-assert j["probabilities"][j["label"]] == max(j["probabilities"])
+p = j["probabilities"]
+assert p[j["label"]] == max(p)
+# "not sure" below 80%, with the second most probable digit named
+assert j["unsure"] is (p[j["label"]] < 0.8), j
+r = j["runner_up"]
+assert r != j["label"] and p[r] == max(v for d, v in enumerate(p) if d != j["label"]), j
 ' "$tmp/p0.json" && ok "predict answer is well-formed" || bad "predict answer is well-formed"
 [ $right -ge 9 ] && ok "PNG predictions match the true labels ($right/12)" ||
     bad "PNG predictions match the true labels: only $right/12"

@@ -230,12 +230,17 @@
     digitEl.textContent = String(j.label);
     miniEl.textContent = `Guess: ${j.label} (${Math.round(p[j.label] * 100)}%)`;
     resultEl.dataset.label = String(j.label);
-    confEl.textContent = `${(p[j.label] * 100).toFixed(p[j.label] > 0.995 ? 1 : 0)}% sure`;
+    const sure = `${(p[j.label] * 100).toFixed(p[j.label] > 0.995 ? 1 : 0)}% sure`;
+    // below 80% the network is not sure: say so, and name the runner-up
+    const unsure = j.unsure === true;
+    resultEl.dataset.unsure = unsure ? '1' : '';
+    confEl.textContent = unsure ? `${j.label} — or ${j.runner_up}? (${sure})` : sure;
     bars.forEach((b, d) => {
       const v = Math.max(0, Math.min(1, p[d]));
       b.fill.style.height = `${(v * 100).toFixed(1)}%`;
       b.pct.textContent = v >= 0.01 ? `${Math.round(v * 100)}` : '';
       b.el.classList.toggle('best', d === j.label);
+      b.el.classList.toggle('runner', unsure && d === j.runner_up);
       b.el.setAttribute('aria-label', `${d}: ${(v * 100).toFixed(1)} percent`);
     });
     const img = seenCtx.createImageData(28, 28);
@@ -253,11 +258,12 @@
     digitEl.textContent = '–';
     miniEl.textContent = '';
     resultEl.dataset.label = '';
+    resultEl.dataset.unsure = '';
     confEl.textContent = 'Start drawing';
     bars.forEach((b) => {
       b.fill.style.height = '0';
       b.pct.textContent = '';
-      b.el.classList.remove('best');
+      b.el.classList.remove('best', 'runner');
     });
     seenCtx.fillStyle = '#000';
     seenCtx.fillRect(0, 0, 28, 28);

@@ -30,6 +30,7 @@ static void print_text(const char *path, dn_model *m) {
         if (!strcmp(k, "history")) continue;
         cli_print_clean(stdout, k);
         for (size_t n = strlen(k); n < 14; n++) putchar(' ');
+        if (strlen(k) >= 14) putchar(' '); /* a long key never runs into its value */
         cli_print_clean(stdout, v);
         putchar('\n');
     }

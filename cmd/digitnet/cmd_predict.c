@@ -34,8 +34,8 @@ static const char *usage_text =
     "\n"
     "  -r, --recursive        descend into subfolders of folders\n"
     "      --json             one JSON object per line: file, label, probability,\n"
-    "                         top3, probabilities (10 numbers); 'index' for CSV/IDX\n"
-    "                         rows; failures as {\"file\", \"error\"}\n"
+    "                         unsure, runner_up, top3, probabilities (10 numbers);\n"
+    "                         'index' for CSV/IDX rows; failures as {\"file\", \"error\"}\n"
     "      --raw              skip normalisation: images must be 28x28, white ink\n"
     "                         on black\n"
     "      --invert           invert pixels first (with --raw: dark ink on light)\n"
@@ -47,6 +47,10 @@ static const char *usage_text =
     "                         only when every image succeeded\n"
     "  -j, --threads N        worker threads\n"
     "  -h, --help             this help\n"
+    "\n"
+    "An answer is 'not sure' (JSON: \"unsure\": true) when its probability is below\n"
+    "80%; the runner-up is then named. Models trained by 'digitnet train' are\n"
+    "calibrated, so 80% means right about four times in five.\n"
     "\n"
     "Exit status: 0 all images classified, 1 some failed, 2 usage error.\n";
 
@@ -95,7 +99,11 @@ static void print_json(const pending *it, const float *p, const int *best) {
     if (it->row) printf(",\"index\":%zu", it->row);
     printf(",\"label\":%d,\"probability\":", best[0]);
     cli_json_number(stdout, p[best[0]], 6);
-    printf(",\"top3\":[");
+    int unsure = dn_probs_unsure(p, NULL, NULL);
+    printf(",\"unsure\":%s,\"runner_up\":{\"label\":%d,\"probability\":", unsure ? "true" : "false",
+           best[1]);
+    cli_json_number(stdout, p[best[1]], 6);
+    printf("},\"top3\":[");
     for (int k = 0; k < 3; k++) {
         printf("%s{\"label\":%d,\"probability\":", k ? "," : "", best[k]);
         cli_json_number(stdout, p[best[k]], 6);
@@ -114,8 +122,11 @@ static void print_text(const pending *it, const float *p, const int *best) {
         cli_print_clean(stdout, it->name), printf(":%zu", it->row);
     else
         cli_print_clean(stdout, it->name);
-    printf(": %d (%.1f%%)  top 3: %d %.1f%%, %d %.1f%%, %d %.1f%%\n", best[0], 100 * p[best[0]],
-           best[0], 100 * p[best[0]], best[1], 100 * p[best[1]], best[2], 100 * p[best[2]]);
+    printf(": %d (%.1f%%)  ", best[0], 100 * p[best[0]]);
+    if (dn_probs_unsure(p, NULL, NULL))
+        printf("not sure: or %d (%.1f%%)?  ", best[1], 100 * p[best[1]]);
+    printf("top 3: %d %.1f%%, %d %.1f%%, %d %.1f%%\n", best[0], 100 * p[best[0]], best[1],
+           100 * p[best[1]], best[2], 100 * p[best[2]]);
 }
 
 /* DIR/NNNNN-NAME.png where NAME is the file name without its extension

@@ -323,9 +323,31 @@ static int train_error(train_cli *c, const char *fmt, ...) {
     return cli_error("train", "%s", c->why);
 }
 
-/* Reports how training ended; on success tests and saves the model. */
-static int finish(train_cli *c, dn_model *m, dn_status st, const dn_train_result *res,
-                  int resumed_epoch, const dn_error *err) {
+/* Temperature scaling on the validation split (the last val_count images,
+ * which training never learned from): the test set is never used. */
+static void calibrate(train_cli *c, dn_model *m, const dn_dataset *train) {
+    size_t n = c->o.val_count;
+    if (n == 0 || n >= train->count) return;
+    dn_dataset val = {n, 28, 28, train->images + (train->count - n) * 784,
+                      train->labels + (train->count - n)};
+    dn_eval before, after;
+    double t;
+    dn_error err = {{0}};
+    if (dn_model_evaluate(m, &val, &before, &err) != DN_OK ||
+        dn_model_calibrate(m, &val, &t, &err) != DN_OK ||
+        dn_model_evaluate(m, &val, &after, &err) != DN_OK) {
+        fprintf(stderr, "digitnet train: note: not calibrated: %s\n", err.msg);
+        return;
+    }
+    if (!c->quiet)
+        printf("calibrated: temperature %.3f, validation ECE %.2f%% -> %.2f%%\n", t,
+               100 * before.ece, 100 * after.ece);
+}
+
+/* Reports how training ended; on success calibrates, tests and saves the
+ * model. */
+static int finish(train_cli *c, dn_model *m, const dn_dataset *train, dn_status st,
+                  const dn_train_result *res, int resumed_epoch, const dn_error *err) {
     int epoch;
     const char *ck = last_checkpoint(c, resumed_epoch, res->epochs_run, &epoch);
     const char *none = c->ckpt ? "no epoch finished, so no model or checkpoint was saved"
@@ -353,6 +375,7 @@ static int finish(train_cli *c, dn_model *m, dn_status st, const dn_train_result
     if (res->best_epoch)
         printf("best validation accuracy %.2f%% at epoch %d; %.1fs\n", 100 * res->best_val_accuracy,
                res->best_epoch, res->seconds);
+    calibrate(c, m, train);
     if (c->test_after) evaluate_test(c, m);
     dn_error serr = {{0}};
     if (dn_model_save(m, c->out, &serr) != DN_OK) {
@@ -531,8 +554,8 @@ static int train_main(train_cli *c, int argc, char **argv) {
     /* with --serve the handlers stay until the dashboard is stopped */
     if (!c->mon) catch_signals(0);
     dn_checkpoint_free(ck);
+    rc = finish(c, m, &train, st, &res, resumed_epoch, &err);
     dn_dataset_free(&train);
-    rc = finish(c, m, st, &res, resumed_epoch, &err);
     dn_model_free(m);
     if (c->mon) {
         rc = end_dashboard(c, st, rc);

@@ -100,11 +100,12 @@ const dn_layer_ops *dn_layer_ops_for(dn_layer_kind kind);
 extern const dn_layer_ops dn_dense_ops, dn_relu_ops, dn_sigmoid_ops, dn_tanh_ops, dn_conv_ops,
     dn_maxpool_ops, dn_avgpool_ops, dn_dropout_ops, dn_batchnorm_ops, dn_gap_ops, dn_flatten_ops;
 
-/* Fused softmax + cross-entropy over n rows of `classes` logits.
- * probs receives the softmax; returns the summed loss (not the mean).
- * labels may be NULL (inference). */
+/* Fused softmax + cross-entropy over n rows of `classes` logits, each
+ * multiplied by inv_temp first (1 in training; 1/T for a model calibrated
+ * at temperature T, see calibrate.c). probs receives the softmax; returns
+ * the summed loss (not the mean). labels may be NULL (inference). */
 double dn_softmax_xent_forward(const float *logits, const unsigned char *labels, float *probs,
-                               int n, int classes);
+                               int n, int classes, float inv_temp);
 /* dlogits = (probs - onehot(labels)) * scale. */
 void dn_softmax_xent_backward(const float *probs, const unsigned char *labels, float *dlogits,
                               int n, int classes, float scale, float smoothing);

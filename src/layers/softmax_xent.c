@@ -1,7 +1,7 @@
 /*
  * softmax_xent.c — softmax and cross-entropy fused, as the network's loss.
  *
- *   p_j  = exp(z_j - max z) / sum_k exp(z_k - max z)
+ *   p_j  = exp(z_j - max z) / sum_k exp(z_k - max z)   (z = logits / T)
  *   L    = -log p_y = logsumexp(z) - z_y
  *   dL/dz_j = p_j - [j == y]
  *
@@ -14,11 +14,16 @@
 #include <math.h>
 
 double dn_softmax_xent_forward(const float *logits, const unsigned char *labels, float *probs,
-                               int n, int classes) {
+                               int n, int classes, float inv_temp) {
     double loss = 0.0;
+    float scaled[16];
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * classes;
         float *p = probs + (size_t)i * classes;
+        if (inv_temp != 1.0f && classes <= 16) {
+            for (int j = 0; j < classes; j++) scaled[j] = z[j] * inv_temp;
+            z = scaled;
+        }
         float mx = z[0];
         for (int j = 1; j < classes; j++)
             if (z[j] > mx) mx = z[j];

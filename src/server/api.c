@@ -453,11 +453,10 @@ static void handle_predict(dn_api *a, const dn_api_request *req, dn_api_response
         dn_api_error(res, 500, err.msg[0] ? err.msg : "inference failed");
         return;
     }
-    int best = 0;
-    for (int k = 1; k < 10; k++)
-        if (probs[k] > probs[best]) best = k;
+    int best, runner_up, unsure = dn_probs_unsure(probs, &best, &runner_up);
     dn_strbuf b = {0};
-    dn_strbuf_printf(&b, "{\"label\":%d,\"probabilities\":[", best);
+    dn_strbuf_printf(&b, "{\"label\":%d,\"unsure\":%s,\"runner_up\":%d,\"probabilities\":[", best,
+                     unsure ? "true" : "false", runner_up);
     /* JSON has no NaN: a value that is not finite goes out as null */
     for (int k = 0; k < 10; k++) {
         if (k) dn_strbuf_puts(&b, ",");

@@ -2,7 +2,8 @@
 // playwright-core): loads the page from DN_URL, draws a "1" with the mouse
 // and expects 1, clears with Escape, draws a "0" and expects 0, checks undo,
 // the 28x28 preview, the chart, teaching (the server runs with --collect),
-// then draws a "1" with touch events on a phone-sized page.  Screenshots go
+// then draws a "1" with touch events on a phone-sized page, and shows
+// "7 — or 1?" for an answer the server marks unsure.  Screenshots go
 // to DN_SHOTS.  Fails on page errors and on any request that leaves DN_URL.
 import { checker, launchBrowser } from './common.mjs';
 
@@ -142,6 +143,37 @@ try {
   await ppage.screenshot({ path: `${shots}/browser-phone.png`, fullPage: true });
   check('no page errors on the phone', perrors.length === 0, perrors.join(' | '));
   await phone.close();
+
+  // ---------------------------------------------------------------- not sure
+  // The page shows what the server decided: answers in its JSON (a
+  // network's answer cannot be made unsure on purpose, so the two answers
+  // are given here) must be shown as "7 — or 1?" with both bars lit, and a
+  // sure answer without either.
+  const upage = await browser.newPage({ viewport: { width: 1200, height: 860 } });
+  const uerrors = [];
+  watch(upage, uerrors, []);
+  let answer;
+  await upage.route('**/api/predict*', (route) => route.fulfill({
+    status: 200, contentType: 'application/json', body: JSON.stringify(answer),
+  }));
+  await upage.goto(url);
+  const probs = (a, pa, b, pb) => Array.from({ length: 10 }, (_, d) => (d === a ? pa : d === b ? pb : (1 - pa - pb) / 8));
+  answer = { label: 7, unsure: true, runner_up: 1, probabilities: probs(7, 0.55, 1, 0.4), image: new Array(784).fill(0) };
+  await mouseDraw(upage, one);
+  label = await settledLabel(upage);
+  const conf = await upage.textContent('#pred-conf');
+  check('an unsure answer reads "7 — or 1?"', label === '7' && conf.startsWith('7 — or 1?'), `'${label}', '${conf}'`);
+  check('the runner-up bar is lit too', (await upage.locator('#bars .bar.runner .lbl').textContent()) === '1' &&
+    (await upage.locator('#bars .bar.best .lbl').textContent()) === '7');
+  await upage.screenshot({ path: `${shots}/browser-unsure.png` });
+  answer = { label: 7, unsure: false, runner_up: 1, probabilities: probs(7, 0.95, 1, 0.04), image: new Array(784).fill(0) };
+  await upage.click('#clear');
+  await mouseDraw(upage, one);
+  await settledLabel(upage);
+  const conf2 = await upage.textContent('#pred-conf');
+  check('a sure answer names no runner-up', !/or/.test(conf2) && (await upage.locator('#bars .bar.runner').count()) === 0, conf2);
+  check('no page errors on the unsure page', uerrors.length === 0, uerrors.join(' | '));
+  await upage.close();
 } catch (e) {
   counts.failed++;
   console.log(`FAIL  ${e.stack || e}`);

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# unsure.sh — calibration and "not sure" through the CLI (docs/calibration.md):
+# `train` fits a temperature on the validation split and says by how much the
+# calibration error fell; `info` shows it and `test --json` reports it with
+# the ECE and the unsure answers; `predict` says "not sure: or D?" exactly
+# for the answers below 80%, in text and JSON alike, naming the runner-up.
+set -u
+DN=${DIGITNET:-build/digitnet}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+. tests/common.bash
+
+# a deliberately weak model (one epoch on 6,000 images): many answers unsure
+expect 0 "train calibrates on the validation split" \
+    "^calibrated: temperature [0-9.]+, validation ECE [0-9.]+% -> [0-9.]+%" -- \
+    "$DN" train --arch 784-16-10 --epochs 1 --subset 6000 --val 1000 --lr 0.05 --seed 3 -j 1 \
+    -o "$tmp/m.dnm"
+line=$(grep '^calibrated:' "$tmp/out")
+t=$(sed -n 's/^calibrated: temperature \([0-9.]*\),.*/\1/p' <<<"$line")
+read -r e0 e1 < <(sed -n 's/.*ECE \([0-9.]*\)% -> \([0-9.]*\)%.*/\1 \2/p' <<<"$line")
+if awk -v a="${e0:-0}" -v b="${e1:-9}" 'BEGIN{exit !(b <= a)}'; then
+    pass "the validation ECE did not rise ($e0% -> $e1%)"
+else
+    fail "validation ECE $e0% -> $e1%"
+fi
+expect 0 "info shows the temperature" "^temperature +[0-9.]+" -- "$DN" info "$tmp/m.dnm"
+expect 0 "test --json" "" -- "$DN" test "$tmp/m.dnm" --json
+check_json() { python3 -c "$1" "$tmp/out" "$t" && pass "$2" || fail "$2: $(head -c 600 "$tmp/out")"; }
+check_json '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert abs(j["temperature"] - float(sys.argv[2])) < 0.0006, j["temperature"]
+assert 0 <= j["ece"] < 0.1 and 0 < j["unsure"] < j["count"], j
+assert j["unsure_correct"] <= j["unsure"]
+sure = j["count"] - j["unsure"]
+assert abs(j["sure_accuracy"] - (j["correct"] - j["unsure_correct"]) / sure) < 1e-6
+assert j["sure_accuracy"] > j["accuracy"], "the sure answers are the better ones"
+' "test --json: the temperature, the ECE and the unsure answers add up"
+expect 0 "test in text names the calibration" "^calibration error [0-9.]+% \(temperature" -- \
+    "$DN" test "$tmp/m.dnm"
+expect 0 "test says how many answers were unsure" "^not sure +[0-9]+ \([0-9.]+%\)" -- \
+    "$DN" test "$tmp/m.dnm"
+"$DN" test "$tmp/m.dnm" --json --temperature 1 >"$tmp/t1" 2>&1
+"$DN" test "$tmp/m.dnm" --json >"$tmp/tT" 2>&1
+python3 -c '
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert a["temperature"] == 1 and a["correct"] == b["correct"], (a, b)
+assert b["ece"] < a["ece"] and b["loss"] < a["loss"], (a["ece"], b["ece"], a["loss"], b["loss"])
+' "$tmp/t1" "$tmp/tT" && pass "--temperature 1 undoes the calibration: same answers, higher ECE and loss" ||
+    fail "--temperature 1: $(head -c 300 "$tmp/t1")"
+expect 2 "--temperature out of range is a usage error" "not a number in 0.05..20" -- \
+    "$DN" test "$tmp/m.dnm" --temperature 25
+# without a validation split there is nothing to calibrate on
+expect 0 "--val 0 trains without calibrating" "" -- \
+    "$DN" train --arch 784-16-10 --epochs 1 --subset 3000 --val 0 --seed 3 -j 1 -o "$tmp/u.dnm"
+grep -q '^calibrated' "$tmp/out" && fail "--val 0 calibrated: $(grep calibrated "$tmp/out")"
+"$DN" test "$tmp/u.dnm" >"$tmp/out" 2>&1
+grep -q "temperature 1.000, not calibrated" "$tmp/out" && pass "an uncalibrated model says so" ||
+    fail "uncalibrated: $(head -3 "$tmp/out")"
+
+# predict: text and JSON agree on which answers are unsure and who is next
+imgs=data/mnist/t10k-images-idx3-ubyte
+"$DN" predict "$tmp/m.dnm" "$imgs" >"$tmp/text" 2>&1
+"$DN" predict "$tmp/m.dnm" "$imgs" --json >"$tmp/json" 2>&1
+python3 -c '
+import json, re, sys
+text = open(sys.argv[1]).read().splitlines()
+js = [json.loads(l) for l in open(sys.argv[2])]
+assert len(text) == len(js) == 10000, (len(text), len(js))
+unsure = 0
+for t, j in zip(text, js):
+    assert j["unsure"] is (j["probability"] < 0.8), j
+    m = re.search(r"not sure: or (\d) \(", t)
+    assert bool(m) == j["unsure"], (t, j)
+    if m:
+        unsure += 1
+        assert int(m.group(1)) == j["runner_up"]["label"], (t, j)
+    assert j["runner_up"]["label"] == j["top3"][1]["label"] != j["label"]
+assert 0 < unsure < len(js), unsure
+print(unsure)
+' "$tmp/text" "$tmp/json" >"$tmp/n" 2>&1 &&
+    pass "predict: text and JSON mark the same $(cat "$tmp/n") answers unsure, with the runner-up" ||
+    fail "predict unsure: $(tail -c 600 "$tmp/n")"
+finish unsure
