@@ -3,8 +3,9 @@
 # set: the same seed gives the same bytes and another seed other images;
 # train and eval share no font file and no writer; every family holds every
 # digit, and `digitnet test --normalize` reads the folders as they are and
-# the shipped model reads them far above chance; a directory that is not a
-# handwriting set is never replaced; bad counts are refused.
+# the shipped model reads them far above chance; `train --extra` mixes the
+# train part into MNIST (and a killed run resumes with it); a directory that
+# is not a handwriting set is never replaced; bad counts are refused.
 set -u
 DN=${DIGITNET:-build/digitnet}
 MH=scripts/make-handwriting
@@ -69,6 +70,21 @@ expect 0 "digitnet test reads the eval folders" "accuracy" -- \
 acc=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accuracy"])' "$tmp/out" 2>/dev/null)
 if awk -v a="${acc:-0}" 'BEGIN{exit !(a >= 0.8)}'; then pass "the shipped CNN reads them (accuracy $acc on 90)"
 else fail "the shipped CNN scores $acc on 90 generated digits"; fi
+
+# train --extra mixes the train part into MNIST's training images; a killed
+# run resumes with it (the checkpoint remembers it) to the same bytes
+x="--arch 784-16-10 --epochs 2 -j 1 --subset 8000 --val 500 --seed 2 --no-test"
+expect 0 "train --extra mixes the train part into MNIST" \
+    "training on 60 digits of .*train/all \(x100\) mixed with 60000 of data/mnist" -- \
+    "$DN" train $x --extra "$tmp/a/train/all" --normalize -o "$tmp/ref.dnm"
+DIGITNET_TEST_KILL_AFTER_BATCHES=150 "$DN" train $x --extra "$tmp/a/train/all" --normalize \
+    -o "$tmp/k.dnm" >/dev/null 2>&1
+expect 0 "a killed --extra run resumes with its extra digits" "training on 60 digits" -- \
+    "$DN" train --resume "$tmp/k.dnm.ckpt" -o "$tmp/k.dnm"
+cmp -s "$tmp/ref.dnm" "$tmp/k.dnm" && pass "to the same bytes as the uninterrupted run" ||
+    fail "the resumed --extra run differs from the uninterrupted one"
+expect 2 "--extra with --finetune is refused" "give them as --data" -- \
+    "$DN" train --finetune "$tmp/ref.dnm" --extra "$tmp/a/train/all" -o "$tmp/f.dnm"
 
 mkdir "$tmp/mine"
 echo keep >"$tmp/mine/notes.txt"

@@ -140,7 +140,7 @@ static int evaluate_test(train_cli *c, dn_model *m) {
     dn_error err = {{0}};
     /* the test split of the IDX directory, MNIST's when fine-tuning, or --test-data */
     const char *path = c->test_data       ? c->test_data
-                       : c->mix           ? c->mnist
+                       : c->mix           ? (c->extra ? c->data : c->mnist)
                        : c->data_is_split ? c->data
                                           : NULL;
     if (!path) {
@@ -169,13 +169,17 @@ static int evaluate_test(train_cli *c, dn_model *m) {
     return 0;
 }
 
-static dn_status load_finetune_data(const train_cli *c, dn_dataset *out, dn_error *err) {
+/* Fine-tuning: --data's digits mixed into --mnist; --extra: the extra
+ * digits mixed into --data. */
+static dn_status load_mixed_data(const train_cli *c, dn_dataset *out, dn_error *err) {
     ds_opts o = data_opts(c);
     size_t mine = 0, reps = 0;
-    dn_status st = ds_load_finetune(c->data, c->mnist, &o, out, &mine, &reps, err);
-    if (st == DN_OK)
-        fprintf(stderr, "fine-tuning on %zu of your digits (x%zu) mixed with %zu MNIST digits\n",
-                mine, reps, out->count - mine * reps);
+    const char *user = c->extra ? c->extra : c->data, *mnist = c->extra ? c->data : c->mnist;
+    dn_status st = ds_load_finetune(user, mnist, &o, out, &mine, &reps, err);
+    if (st == DN_OK && !c->quiet)
+        fprintf(stderr, "%s %zu digits of %s (x%zu) mixed with %zu of %s\n",
+                c->extra ? "training on" : "fine-tuning on", mine, user, reps,
+                out->count - mine * reps, mnist);
     return st;
 }
 
@@ -185,12 +189,13 @@ static dn_status load_finetune_data(const train_cli *c, dn_dataset *out, dn_erro
  * --resume can load the same data again. One "key=value" per line. */
 static int build_note(train_cli *c) {
     const char *td = c->test_data ? c->test_data : "";
-    size_t n = strlen(c->data) + strlen(c->mnist) + strlen(td) + 160;
+    const char *ex = c->extra ? c->extra : "";
+    size_t n = strlen(c->data) + strlen(c->mnist) + strlen(td) + strlen(ex) + 170;
     if (!(c->note_buf = malloc(n))) return -1;
     snprintf(c->note_buf, n,
              "data=%s\nmnist=%s\nmix=%d\nsubset=%zu\ntest=%d\nnormalize=%d\ninvert=%d\n"
-             "test-data=%s\n",
-             c->data, c->mnist, c->mix, c->subset, c->test_after, c->normalize, c->invert, td);
+             "test-data=%s\nextra=%s\n",
+             c->data, c->mnist, c->mix, c->subset, c->test_after, c->normalize, c->invert, td, ex);
     return 0;
 }
 
@@ -211,6 +216,8 @@ static int apply_note(train_cli *c, const char *note) {
             c->mix = atoi(v) != 0;
         else if (!strcmp(s, "test-data") && !c->test_data && *v)
             c->test_data = v;
+        else if (!strcmp(s, "extra") && *v)
+            c->extra = v;
         else if (!strcmp(s, "normalize") && !c->normalize)
             c->normalize = atoi(v) != 0;
         else if (!strcmp(s, "invert") && !c->invert)
@@ -226,7 +233,7 @@ static int apply_note(train_cli *c, const char *note) {
 static int load_data(train_cli *c, dn_dataset *train) {
     dn_error err = {{0}};
     if (c->mix) {
-        if (load_finetune_data(c, train, &err) != DN_OK) return cli_error("train", "%s", err.msg);
+        if (load_mixed_data(c, train, &err) != DN_OK) return cli_error("train", "%s", err.msg);
     } else {
         ds_opts o = data_opts(c);
         if (ds_load_data(c->data, "train", &o, train, &c->data_is_split, &err) != DN_OK)
@@ -245,7 +252,11 @@ static int prepare_new(train_cli *c, dn_model **m, dn_dataset *train) {
         c->o.lr = c->o.optimizer == DN_OPT_ADAM       ? 0.001f
                   : c->o.optimizer == DN_OPT_MOMENTUM ? 0.05f
                                                       : 0.1f;
-    c->mix = c->finetune != NULL;
+    if (c->finetune && c->extra)
+        return cli_usage_error("train",
+                               "--extra mixes digits into a new run; to fine-tune on them, "
+                               "give them as --data");
+    c->mix = c->finetune != NULL || c->extra != NULL;
     if (c->finetune) {
         if (!c->epochs_set) c->o.epochs = 3;
         if (!c->lr_set) c->o.lr /= 5; /* gentle: keep what the model knows */
@@ -484,7 +495,8 @@ static int end_dashboard(train_cli *c, dn_status st, int rc) {
  * other digitnet is writing the model (its lock is then held to the end). */
 static int check_outputs(train_cli *c) {
     /* the checkpoint may be the one resumed from: it is last in the list */
-    const char *inputs[] = {c->data, c->test_data, c->finetune, c->mnist, c->config, c->resume};
+    const char *inputs[] = {c->data,  c->test_data, c->finetune, c->mnist,
+                            c->extra, c->config,    c->resume};
     int nin = (int)(sizeof inputs / sizeof inputs[0]);
     if (cli_output_not_input("train", c->out, inputs, nin) ||
         cli_output_not_input("train", c->ckpt, inputs, nin - 1))

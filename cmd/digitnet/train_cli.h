@@ -11,11 +11,12 @@
 
 typedef struct train_cli {
     const char *arch, *act, *data, *out, *finetune, *mnist, *test_data;
+    const char *extra;         /* --extra: digits mixed into a new run's MNIST */
     int normalize, invert;     /* how image folders given as --data are read */
     int data_is_split;         /* --data was a directory of IDX files (it has a test split) */
     const char *resume, *ckpt; /* --resume CKPT; where checkpoints go (NULL = none) */
     const char *config;        /* --config FILE */
-    int epochs_set, mix;       /* mix: fine-tuning data (user digits + MNIST) */
+    int epochs_set, mix;       /* mix: user digits + MNIST (--finetune or --extra) */
     size_t subset;
     int lr_set, quiet, test_after, tty, threads_set, no_ckpt, notest_set;
     int setting;                   /* an option that --resume does not accept, 0 = none */

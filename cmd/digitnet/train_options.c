@@ -63,6 +63,11 @@ static const char *usage_text =
     "                         e.g. digits collected by 'digitnet serve --collect DIR',\n"
     "                         mixed with MNIST so it does not forget (default 3 epochs)\n"
     "      --mnist DIR        MNIST for mixing and the test set (default data/mnist)\n"
+    "      --extra PATH       a new run: mix the labeled digits at PATH (read like\n"
+    "                         --data, e.g. with --normalize) into the training part\n"
+    "                         of --data (MNIST-named IDX files), whose last --val\n"
+    "                         images stay the validation set; fewer than 6,000 are\n"
+    "                         repeated to about 6,000\n"
     "  -c, --config FILE      read options from FILE: one 'option = value' per line\n"
     "                         (e.g. 'arch = lenet5'), '#' comments; the command line wins\n"
     "  -q, --quiet            no progress output\n"
@@ -147,6 +152,7 @@ static const opt_def defs[] = {
     {.name = "elastic", .kind = T_FLOAT, .at = AT(o.aug_elastic), .hi = 100},
     {.name = "no-test", .kind = T_NOARG, .set = AT(notest_set), .resume_ok = 1},
     {.name = "finetune", .kind = T_STR, .at = AT(finetune)},
+    {.name = "extra", .kind = T_STR, .at = AT(extra)},
     {.name = "mnist", .kind = T_STR, .at = AT(mnist), .resume_ok = 1},
     {.name = "subset", .kind = T_SIZE, .at = AT(subset), .lo = 1, .hi = 100000000},
     {.name = "test-data", .kind = T_STR, .at = AT(test_data), .resume_ok = 1},
