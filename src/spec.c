@@ -13,6 +13,7 @@
  *   dropP | dropoutP     dropout with probability P (0.5)
  *   bn | batchnorm       batch normalisation
  *   gap                  global average pooling; flatten
+ *   deskew               straighten the slant of the input digit (moments)
  * A leading bare "784" in the compact form names the input and is skipped.
  * Unknown tokens are errors, never silently ignored.
  */
@@ -199,6 +200,8 @@ static int parse_token(const char *t, dn_layer_cfg *c) {
         c->kind = DN_L_GAP;
     else if (!strcmp(t, "flatten"))
         c->kind = DN_L_FLATTEN;
+    else if (!strcmp(t, "deskew"))
+        c->kind = DN_L_DESKEW;
     else
         return -1;
     return 0;
@@ -277,6 +280,9 @@ dn_status dn_spec_format(const dn_spec *s, char *buf, size_t size) {
             break;
         case DN_L_FLATTEN:
             strcpy(t, "flatten");
+            break;
+        case DN_L_DESKEW:
+            strcpy(t, "deskew");
             break;
         case DN_L_KINDS:
             return DN_E_ARG;

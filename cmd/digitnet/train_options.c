@@ -28,7 +28,7 @@ static const char *usage_text =
     "                         mlp | lenet5 | cnn  presets\n"
     "                         conv5x5x32-relu-pool2-conv5x5x64-relu-pool2-fc128-relu-drop0.5-fc10\n"
     "                         tokens: fcN convKxKxC[sS][pP|same] poolK avgpoolK dropP bn gap\n"
-    "                                 flatten relu sigmoid tanh\n"
+    "                                 flatten relu sigmoid tanh deskew\n"
     "      --act NAME         activation for the MLP form: relu (default), sigmoid, tanh\n"
     "  -e, --epochs N         epochs (default 10)\n"
     "  -b, --batch N          mini-batch size (default 64; 0 = full batch)\n"

@@ -38,6 +38,7 @@ typedef enum dn_layer_kind {
     DN_L_BATCHNORM,
     DN_L_GAP,
     DN_L_FLATTEN,
+    DN_L_DESKEW,
     DN_L_KINDS
 } dn_layer_kind;
 
@@ -98,7 +99,12 @@ struct dn_layer {
 const dn_layer_ops *dn_layer_ops_for(dn_layer_kind kind);
 
 extern const dn_layer_ops dn_dense_ops, dn_relu_ops, dn_sigmoid_ops, dn_tanh_ops, dn_conv_ops,
-    dn_maxpool_ops, dn_avgpool_ops, dn_dropout_ops, dn_batchnorm_ops, dn_gap_ops, dn_flatten_ops;
+    dn_maxpool_ops, dn_avgpool_ops, dn_dropout_ops, dn_batchnorm_ops, dn_gap_ops, dn_flatten_ops,
+    dn_deskew_ops;
+
+/* deskew.c: y(i, j) = x(i, j + alpha (i - cy)) for one H x W image, read
+ * with linear interpolation along the row (zero outside). */
+void dn_deskew_apply(const float *x, float *y, int H, int W, float alpha, float cy);
 
 /* Fused softmax + cross-entropy over n rows of `classes` logits, each
  * multiplied by inv_temp first (1 in training; 1/T for a model calibrated

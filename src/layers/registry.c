@@ -28,6 +28,8 @@ const dn_layer_ops *dn_layer_ops_for(dn_layer_kind kind) {
         return &dn_gap_ops;
     case DN_L_FLATTEN:
         return &dn_flatten_ops;
+    case DN_L_DESKEW:
+        return &dn_deskew_ops;
     case DN_L_KINDS:
         break;
     }
