@@ -17,6 +17,11 @@ if ! /usr/bin/python3 -c 'import numpy, PIL' 2>/dev/null; then
     exit 77
 fi
 
+if $MH "$tmp/probe" --eval 1 --train 0 2>&1 | grep -q "is missing; install"; then
+    $MH "$tmp/probe" --eval 1 --train 0 2>&1 | tail -1
+    echo "a handwriting font is not installed (scripts/install-deps --handwriting)"
+    exit 77
+fi
 expect 0 "a small set is written" "eval 90 images, train 60 images" -- \
     $MH "$tmp/a" --eval 3 --train 2 --seed 7
 expect 0 "the same seed again" "" -- $MH "$tmp/b" --eval 3 --train 2 --seed 7
