@@ -377,7 +377,8 @@
 
   function layerTitle(l, last) {
     const what = last && l.c === 10 ? 'the 10 scores (logits) for 0 to 9, left to right'
-      : l.h === 1 && l.w === 1 ? `${l.c} units` : `${l.c} maps of ${l.h}×${l.w}`;
+      : l.h === 1 && l.w === 1 ? `${l.c} units`
+        : l.c === 1 ? `the ${l.h}×${l.w} image it passes on` : `${l.c} maps of ${l.h}×${l.w}`;
     return `layer ${l.layer} · ${l.name} · ${what}`;
   }
 

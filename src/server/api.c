@@ -354,9 +354,10 @@ static void put_floats(dn_strbuf *b, const float *v, size_t n) {
 }
 
 /* The layers the page shows: what each stage hands on (after a
- * nonlinearity or a pooling) and the logits. */
+ * nonlinearity, a pooling or deskewing) and the logits. */
 static int shown_layer(const char *name, int i, int last) {
-    static const char *const kinds[] = {"relu", "sigmoid", "tanh", "maxpool", "avgpool", "gap"};
+    static const char *const kinds[] = {"relu",    "sigmoid", "tanh",  "maxpool",
+                                        "avgpool", "gap",     "deskew"};
     if (i == last) return 1;
     for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++)
         if (!strcmp(name, kinds[k])) return 1;
