@@ -22,7 +22,7 @@ trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/common.bash"
 loud=(--arch 784-16-10 --epochs 1 --subset 600 --val 100 -j 1 --no-test)
 small=("${loud[@]}" -q)
-cmds=(train test info predict convert show serve)
+cmds=(train test info calibrate predict convert show serve)
 
 # --- help
 for c in "${cmds[@]}"; do

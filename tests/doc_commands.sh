@@ -13,7 +13,8 @@
 #   - serve and train --serve: `--port 0` appended; the command must print
 #     its URL and answer GET / with 200, then it is stopped with SIGTERM;
 #   - synopsis lines (with [OPTIONAL] parts or placeholders such as MODEL,
-#     SRC, DIR) are not commands and are skipped.
+#     SRC, DIR) are not commands and are skipped, and so are commands that
+#     read data/handwriting when `make handwriting` has not been run.
 # Exits 77 (skip) without MNIST in data/mnist or without curl.
 set -u
 # They test the documentation, not memory safety: the sanitizer build
@@ -123,6 +124,11 @@ for page in README.md docs/*.md; do
             continue
         fi
         if [[ "$cmd" == *photo.jpg* ]] && [ ! -f "$work/photo.jpg" ]; then
+            skipped=$((skipped + 1))
+            continue
+        fi
+        # the handwriting set is made by `make handwriting`, not by the tests
+        if [[ "$cmd" == *data/handwriting* ]] && [ ! -f data/handwriting/MANIFEST ]; then
             skipped=$((skipped + 1))
             continue
         fi

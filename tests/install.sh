@@ -102,7 +102,7 @@ man_page=$P/share/man/man1/digitnet.1
 warnings=$(LC_ALL=C MANWIDTH=80 man --warnings -l "$man_page" 2>&1 >"$tmp/man.txt")
 [ -z "$warnings" ] && [ -s "$tmp/man.txt" ] && pass "man -l renders it without warnings" || fail "man warnings: $warnings"
 missing=()
-for c in train test info predict convert show serve; do
+for c in train test info calibrate predict convert show serve; do
     grep -q "^   $c\$\|^  $c\$" "$tmp/man.txt" || missing+=("section $c")
     for o in $("$DN" "$c" --help | awk '/^ +-/ { sub(/^ +/, ""); split($0, a, /  +/); print a[1] }' |
         grep -oE -- '--?[a-zA-Z][a-zA-Z-]*' | sort -u); do

@@ -3,7 +3,8 @@
 # `train` fits a temperature on the validation split and says by how much the
 # calibration error fell; `info` shows it and `test --json` reports it with
 # the ECE and the unsure answers; `predict` says "not sure: or D?" exactly
-# for the answers below 80%, in text and JSON alike, naming the runner-up.
+# for the answers below 80%, in text and JSON alike, naming the runner-up;
+# `calibrate` fits an existing model without changing one answer.
 set -u
 DN=${DIGITNET:-build/digitnet}
 tmp=$(mktemp -d)
@@ -58,6 +59,25 @@ grep -q '^calibrated' "$tmp/out" && fail "--val 0 calibrated: $(grep calibrated 
 "$DN" test "$tmp/u.dnm" >"$tmp/out" 2>&1
 grep -q "temperature 1.000, not calibrated" "$tmp/out" && pass "an uncalibrated model says so" ||
     fail "uncalibrated: $(head -3 "$tmp/out")"
+
+# calibrate: an existing model, the answers unchanged
+expect 0 "calibrate fits an uncalibrated model" "^(calibrated: temperature|not calibrated: temperature)" -- \
+    "$DN" calibrate "$tmp/u.dnm" -o "$tmp/uc.dnm" --val 2000
+kept=$(sed -n 's/^calibrated: temperature \([0-9.]*\),.*/\1/p; s/.*; kept \([0-9.]*\)$/\1/p' "$tmp/out")
+"$DN" test "$tmp/u.dnm" --json >"$tmp/a.json" 2>&1
+"$DN" test "$tmp/uc.dnm" --json >"$tmp/b.json" 2>&1
+python3 -c '
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert a["correct"] == b["correct"] and a["confusion"] == b["confusion"], "answers changed"
+assert abs(b["temperature"] - float(sys.argv[3])) < 0.0006, (b["temperature"], sys.argv[3])
+' "$tmp/a.json" "$tmp/b.json" "${kept:-0}" && pass "the calibrated copy gives the same answers at temperature $kept" ||
+    fail "calibrate: $(head -c 300 "$tmp/b.json") kept '$kept'"
+expect 2 "calibrate needs -o" "-o OUT is required" -- "$DN" calibrate "$tmp/u.dnm"
+expect 2 "calibrate never writes over its model" "" -- "$DN" calibrate "$tmp/u.dnm" -o "$tmp/u.dnm"
+expect 1 "calibrate: --val larger than the data" "has only 60000 images" -- \
+    "$DN" calibrate "$tmp/u.dnm" -o "$tmp/x.dnm" --val 70000
+[ ! -e "$tmp/x.dnm" ] && pass "and writes nothing" || fail "calibrate wrote $tmp/x.dnm after an error"
 
 # predict: text and JSON agree on which answers are unsure and who is next
 imgs=data/mnist/t10k-images-idx3-ubyte

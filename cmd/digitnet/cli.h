@@ -17,6 +17,7 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 int cmd_train(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_show(int argc, char **argv);
@@ -108,6 +109,14 @@ void cli_remove_stale_temps(const char *path);
 /* The epochs of a stored training history (dn_history_parse) in a malloc'd
  * array; NULL with *n = 0 when there are none or memory ran out. */
 dn_epoch_record *cli_history(const char *text, size_t *n);
+
+/* Temperature scaling of m on the validation split val (dn_model_calibrate),
+ * kept only when it lowers val's calibration error: a network that is
+ * already calibrated by that measure keeps its temperature. *before and
+ * *after (the evaluations at the old and the kept temperature), *t0 and *t
+ * (the old and the kept one) are filled; *fitted is the fitted one. */
+dn_status cli_calibrate(dn_model *m, const dn_dataset *val, dn_eval *before, dn_eval *after,
+                        double *t0, double *t, double *fitted, dn_error *err);
 
 /* 1 when the path names an existing model file (ends in .dnm or starts with the magic). */
 int cli_is_model_file(const char *path);

@@ -342,17 +342,20 @@ static void calibrate(train_cli *c, dn_model *m, const dn_dataset *train) {
     dn_dataset val = {n, 28, 28, train->images + (train->count - n) * 784,
                       train->labels + (train->count - n)};
     dn_eval before, after;
-    double t;
+    double t0, t, fitted;
     dn_error err = {{0}};
-    if (dn_model_evaluate(m, &val, &before, &err) != DN_OK ||
-        dn_model_calibrate(m, &val, &t, &err) != DN_OK ||
-        dn_model_evaluate(m, &val, &after, &err) != DN_OK) {
+    if (cli_calibrate(m, &val, &before, &after, &t0, &t, &fitted, &err) != DN_OK) {
         fprintf(stderr, "digitnet train: note: not calibrated: %s\n", err.msg);
         return;
     }
-    if (!c->quiet)
+    if (c->quiet) return;
+    if (t == fitted)
         printf("calibrated: temperature %.3f, validation ECE %.2f%% -> %.2f%%\n", t,
                100 * before.ece, 100 * after.ece);
+    else
+        printf("not calibrated: temperature %.3f would not lower the validation ECE "
+               "(%.2f%%); kept %.3f\n",
+               fitted, 100 * before.ece, t);
 }
 
 /* Reports how training ended; on success calibrates, tests and saves the

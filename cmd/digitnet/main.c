@@ -12,6 +12,8 @@ static const struct {
     {"train", "train a network on MNIST-style data and save the model", cmd_train},
     {"test", "evaluate a model: accuracy, per-class precision/recall, confusion", cmd_test},
     {"info", "describe a model file", cmd_info},
+    {"calibrate", "fit a model's temperature so its probabilities mean what they say",
+     cmd_calibrate},
     {"predict", "classify images, folders, CSV files or standard input", cmd_predict},
     {"convert", "convert data sets between image folders, IDX and CSV", cmd_convert},
     {"show", "draw digits in the terminal; PNG grids, confusion heatmap, curves", cmd_show},
@@ -23,7 +25,7 @@ static void usage(FILE *out) {
                  "Handwritten digit recognition with neural networks written from scratch.\n\n"
                  "Commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "\nRun 'digitnet COMMAND --help' or 'digitnet help COMMAND' for a command's "
                  "options.\n"
                  "Exit status: 0 ok, 1 runtime error, 2 usage error.\n");
