@@ -249,13 +249,13 @@ DN_API dn_status dn_model_evaluate(const dn_model *m, const dn_dataset *ds, dn_e
  * answers are put into 15 bins by their top probability, and
  * ECE = sum over bins of (bin size / N) * |accuracy - mean probability|. */
 
+#define DN_TEMPERATURE_MIN 0.05
+#define DN_TEMPERATURE_MAX 20.0
 /* The model's temperature: its "temperature" metadata, 1 when absent.
  * Every inference path (dn_infer_run, dn_model_predict, dn_model_evaluate,
  * the server, explanations) applies it; training does not. The metadata
  * key only accepts a number in [DN_TEMPERATURE_MIN, DN_TEMPERATURE_MAX]
  * (dn_model_set_meta and loading refuse others). */
-#define DN_TEMPERATURE_MIN 0.05
-#define DN_TEMPERATURE_MAX 20.0
 DN_API double dn_model_temperature(const dn_model *m);
 
 /* Fits the temperature that minimises the cross-entropy of m on the
@@ -266,11 +266,11 @@ DN_API double dn_model_temperature(const dn_model *m);
 DN_API dn_status dn_model_calibrate(dn_model *m, const dn_dataset *ds, double *temperature,
                                     dn_error *err);
 
+#define DN_UNSURE_BELOW 0.8
 /* An answer is unsure when its top probability is below DN_UNSURE_BELOW:
  * with a calibrated model, when it is wrong about one time in five or more.
  * Sets *best and *runner_up (either may be NULL) to the two most probable
  * digits of probs[10] and returns 1 when unsure, 0 otherwise. */
-#define DN_UNSURE_BELOW 0.8
 DN_API int dn_probs_unsure(const float *probs, int *best, int *runner_up);
 
 /* ======================================================================== */

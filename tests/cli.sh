@@ -90,7 +90,7 @@ open(d + '/train-labels-idx1-ubyte', 'wb').write(struct.pack('>II', 0x801, n) + 
 PY
 out=$($DN train --finetune "$tmp/m.dnm" --data "$tmp/coll" --epochs 1 -o "$tmp/ft.dnm" 2>&1)
 acc=$(sed -n 's/^test accuracy: \([0-9.]*\)%.*/\1/p' <<<"$out")
-if grep -q "fine-tuning on 40 of your digits" <<<"$out" && [ -n "$acc" ] && awk -v a="$acc" 'BEGIN{exit !(a >= 95.0)}'
+if grep -q "fine-tuning on 40 digits of " <<<"$out" && [ -n "$acc" ] && awk -v a="$acc" 'BEGIN{exit !(a >= 95.0)}'
 then pass "fine-tuning mixes user digits with MNIST and keeps $acc% on the test set"
 else fail "fine-tuning: $out"; fi
 expect 0 "fine-tuned model keeps the architecture" "fc128-relu-fc64-relu-fc10" -- $DN info "$tmp/ft.dnm"
