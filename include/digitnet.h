@@ -253,7 +253,8 @@ DN_API dn_status dn_model_evaluate(const dn_model *m, const dn_dataset *ds, dn_e
 #define DN_TEMPERATURE_MAX 20.0
 /* The model's temperature: its "temperature" metadata, 1 when absent.
  * Every inference path (dn_infer_run, dn_model_predict, dn_model_evaluate,
- * the server, explanations) applies it; training does not. The metadata
+ * the server, explanations) applies it; training does not. A context
+ * (dn_infer, dn_explain) reads it when it is created. The metadata
  * key only accepts a number in [DN_TEMPERATURE_MIN, DN_TEMPERATURE_MAX]
  * (dn_model_set_meta and loading refuse others). */
 DN_API double dn_model_temperature(const dn_model *m);

@@ -17,8 +17,6 @@
 #include <math.h>
 #include <string.h>
 
-#define ECE_BINS 15
-
 double dn_temperature_parse(const char *s) {
     char *end;
     double t = strtod(s, &end);
@@ -49,9 +47,10 @@ int dn_probs_unsure(const float *probs, int *best, int *runner_up) {
 }
 
 void dn_ece_add(dn_ece *e, float confidence, int correct) {
-    int bin = (int)(confidence * ECE_BINS);
-    if (bin >= ECE_BINS) bin = ECE_BINS - 1;
-    if (bin < 0) bin = 0;
+    if (!(confidence >= 0)) confidence = 0; /* NaN from a broken model: the lowest bin */
+    if (confidence > 1) confidence = 1;
+    int bin = (int)(confidence * DN_ECE_BINS);
+    if (bin >= DN_ECE_BINS) bin = DN_ECE_BINS - 1;
     e->count[bin]++;
     e->conf[bin] += confidence;
     e->correct[bin] += correct != 0;
@@ -59,9 +58,9 @@ void dn_ece_add(dn_ece *e, float confidence, int correct) {
 
 double dn_ece_value(const dn_ece *e) {
     double n = 0, sum = 0;
-    for (int b = 0; b < ECE_BINS; b++) n += (double)e->count[b];
+    for (int b = 0; b < DN_ECE_BINS; b++) n += (double)e->count[b];
     if (n == 0) return 0;
-    for (int b = 0; b < ECE_BINS; b++)
+    for (int b = 0; b < DN_ECE_BINS; b++)
         if (e->count[b]) sum += fabs((double)e->correct[b] - e->conf[b]);
     return sum / n;
 }

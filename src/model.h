@@ -87,10 +87,11 @@ void dn_exec_backward_from(dn_exec *e, const float *x, const float *dlogits, int
  * number in [DN_TEMPERATURE_MIN, DN_TEMPERATURE_MAX]. */
 double dn_temperature_parse(const char *s);
 
-/* The expected calibration error's bins (15, by top probability). */
+/* The expected calibration error's bins, by top probability. */
+#define DN_ECE_BINS 15
 typedef struct dn_ece {
-    size_t count[15], correct[15];
-    double conf[15];
+    size_t count[DN_ECE_BINS], correct[DN_ECE_BINS];
+    double conf[DN_ECE_BINS];
 } dn_ece;
 void dn_ece_add(dn_ece *e, float confidence, int correct);
 double dn_ece_value(const dn_ece *e);

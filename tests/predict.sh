@@ -125,7 +125,8 @@ for l in lines[:40]:
     assert len(p) == 10 and abs(sum(p) - 1) < 1e-3 and p[d["label"]] == max(p)
     assert [t["label"] for t in d["top3"]][0] == d["label"]
     assert d["unsure"] is (d["probability"] < 0.8), d
-    assert d["runner_up"]["label"] == d["top3"][1]["label"], d
+    r = d["runner_up"]["label"]
+    assert r != d["label"] and p[r] == max(v for k, v in enumerate(p) if k != d["label"]), d
 e = json.loads(lines[40])
 assert "missing.png" in e["file"] and "cannot open" in e["error"], e' "$tmp/pred.json"
 expect 0 "--json --show keeps stdout JSON (drawing on stderr)" "" -- \

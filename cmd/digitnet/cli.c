@@ -225,19 +225,20 @@ dn_model *cli_model_arg(const char *cmd, int argc, char **argv, const char **pat
 dn_status cli_calibrate(dn_model *m, const dn_dataset *val, dn_eval *before, dn_eval *after,
                         double *t0, double *t, double *fitted, dn_error *err) {
     *t0 = dn_model_temperature(m);
+    char old[32];
+    snprintf(old, sizeof old, "%.6f", *t0);
     dn_status st = dn_model_evaluate(m, val, before, err);
-    if (st == DN_OK) st = dn_model_calibrate(m, val, fitted, err);
-    if (st == DN_OK) st = dn_model_evaluate(m, val, after, err);
     if (st != DN_OK) return st;
+    st = dn_model_calibrate(m, val, fitted, err);
+    if (st == DN_OK) st = dn_model_evaluate(m, val, after, err);
     *t = *fitted;
-    if (after->ece < before->ece) return DN_OK;
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.6f", *t0);
-    if (dn_model_set_meta(m, "temperature", buf) != DN_OK)
-        return ds_fail(err, DN_E_NOMEM, "out of memory");
+    if (st == DN_OK && after->ece < before->ece) return DN_OK;
+    /* not better, or not measured: the model keeps what it had */
+    if (dn_model_set_meta(m, "temperature", old) != DN_OK && st == DN_OK)
+        st = ds_fail(err, DN_E_NOMEM, "out of memory");
     *t = *t0;
     *after = *before;
-    return DN_OK;
+    return st;
 }
 
 int cli_is_model_file(const char *path) {

@@ -8,6 +8,7 @@
 #include "datasets.h"
 
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *usage_text =
@@ -25,7 +26,8 @@ static const char *usage_text =
     "                     directory of MNIST-named IDX files (default data/mnist),\n"
     "                     a folder with subfolders 0..9 or a labeled CSV\n"
     "      --normalize    read image folders through the MNIST normalisation\n"
-    "      --val N        validation images, the last N (default 5000, as train)\n"
+    "      --val N        validation images, the last N (default: as many as the\n"
+    "                     model's training held out, else 5000)\n"
     "  -j, --threads N    worker threads\n"
     "  -h, --help         this help\n";
 
@@ -40,6 +42,7 @@ int cmd_calibrate(int argc, char **argv) {
     const char *data = "data/mnist", *out = NULL;
     ds_opts dso = {0};
     long val = 5000, l;
+    int val_set = 0;
     int opt, first = 1;
     while ((opt = cli_getopt("calibrate", argc, argv, "o:d:j:h", opts, &first)) != -1) {
         switch (opt) {
@@ -54,6 +57,7 @@ int cmd_calibrate(int argc, char **argv) {
             break;
         case 'V':
             if (cli_parse_long("calibrate", "--val", optarg, 1, 100000000, &val)) return EXIT_USAGE;
+            val_set = 1;
             break;
         case 'j':
             if (cli_parse_long("calibrate", "--threads", optarg, 0, 256, &l)) return EXIT_USAGE;
@@ -77,6 +81,16 @@ int cmd_calibrate(int argc, char **argv) {
     if (dn_output_check(out, &err) != DN_OK) return cli_error("calibrate", "%s", err.msg);
     dn_model *m = cli_load_model("calibrate", path);
     if (!m) return EXIT_RUNTIME;
+    /* the split its training held out, as recorded in its settings */
+    const char *set = dn_model_get_meta(m, "train_settings"),
+               *rec = set ? strstr(set, " val=") : NULL;
+    long held = rec ? strtol(rec + 5, NULL, 10) : -1;
+    if (!val_set && held > 0) val = held;
+    if (held == 0 || (val_set && held > 0 && val > held))
+        fprintf(stderr,
+                "digitnet calibrate: note: %s held out %ld validation images in training; "
+                "the last %ld include images it learned from\n",
+                path, held, val);
     dn_dataset ds = {0};
     dn_status st = ds_load_data(data, "train", &dso, &ds, NULL, &err);
     if (st == DN_OK && (size_t)val >= ds.count)

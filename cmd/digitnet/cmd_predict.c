@@ -49,8 +49,8 @@ static const char *usage_text =
     "  -h, --help             this help\n"
     "\n"
     "An answer is 'not sure' (JSON: \"unsure\": true) when its probability is below\n"
-    "80%; the runner-up is then named. Models trained by 'digitnet train' are\n"
-    "calibrated, so 80% means right about four times in five.\n"
+    "80%; the runner-up is then named. With a calibrated model (see 'digitnet\n"
+    "calibrate') 80% means right about four times in five.\n"
     "\n"
     "Exit status: 0 all images classified, 1 some failed, 2 usage error.\n";
 

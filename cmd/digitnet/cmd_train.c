@@ -261,6 +261,8 @@ static int prepare_new(train_cli *c, dn_model **m, dn_dataset *train) {
         if (!c->epochs_set) c->o.epochs = 3;
         if (!c->lr_set) c->o.lr /= 5; /* gentle: keep what the model knows */
         if (!(*m = cli_load_model("train", c->finetune))) return EXIT_RUNTIME;
+        /* new weights, new calibration: validation runs at T = 1 */
+        dn_model_set_meta(*m, "temperature", "1");
     } else if (dn_model_create(c->arch, c->act, c->o.seed, m, &err) != DN_OK) {
         return cli_usage_error("train", "%s", err.msg);
     }
