@@ -98,8 +98,7 @@ int cmd_calibrate(int argc, char **argv) {
     dn_eval before, after;
     double t0 = 1, t = 1, fitted = 1;
     if (st == DN_OK) {
-        dn_dataset v = {(size_t)val, ds.rows, ds.cols, ds.images + (ds.count - (size_t)val) * 784,
-                        ds.labels ? ds.labels + (ds.count - (size_t)val) : NULL};
+        dn_dataset v = ds_tail(&ds, (size_t)val);
         st = cli_calibrate(m, &v, &before, &after, &t0, &t, &fitted, &err);
     }
     dn_dataset_free(&ds);

@@ -341,8 +341,7 @@ static int train_error(train_cli *c, const char *fmt, ...) {
 static void calibrate(train_cli *c, dn_model *m, const dn_dataset *train) {
     size_t n = c->o.val_count;
     if (n == 0 || n >= train->count) return;
-    dn_dataset val = {n, 28, 28, train->images + (train->count - n) * 784,
-                      train->labels + (train->count - n)};
+    dn_dataset val = ds_tail(train, n);
     dn_eval before, after;
     double t0, t, fitted;
     dn_error err = {{0}};

@@ -609,6 +609,12 @@ dn_status ds_save(const dn_dataset *ds, const char *path, ds_format f, const ds_
     }
 }
 
+dn_dataset ds_tail(const dn_dataset *ds, size_t n) {
+    size_t skip = ds->count - n;
+    return (dn_dataset){n, ds->rows, ds->cols, ds->images + skip * (size_t)ds->rows * ds->cols,
+                        ds->labels ? ds->labels + skip : NULL};
+}
+
 dn_status ds_load_finetune(const char *user_path, const char *mnist_dir, const ds_opts *o,
                            dn_dataset *out, size_t *mine, size_t *reps, dn_error *err) {
     dn_dataset user = {0}, mnist = {0};

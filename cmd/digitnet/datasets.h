@@ -100,6 +100,10 @@ dn_status ds_image_digit(const dn_image *img, int normalize, int invert, unsigne
 dn_status ds_load_finetune(const char *user_path, const char *mnist_dir, const ds_opts *o,
                            dn_dataset *out, size_t *mine, size_t *reps, dn_error *err);
 
+/* The last n images of ds (n <= ds->count) as a view into its buffers:
+ * the validation split training holds out. Not to be freed. */
+dn_dataset ds_tail(const dn_dataset *ds, size_t n);
+
 /* printf into err->msg; returns st. */
 dn_status ds_fail(dn_error *err, dn_status st, const char *fmt, ...)
 #if defined(__GNUC__)

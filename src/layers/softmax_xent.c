@@ -16,23 +16,21 @@
 double dn_softmax_xent_forward(const float *logits, const unsigned char *labels, float *probs,
                                int n, int classes, float inv_temp) {
     double loss = 0.0;
-    float scaled[16];
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * classes;
         float *p = probs + (size_t)i * classes;
-        if (inv_temp != 1.0f && classes <= 16) {
-            for (int j = 0; j < classes; j++) scaled[j] = z[j] * inv_temp;
-            z = scaled;
-        }
-        float mx = z[0];
+        /* every logit read as z_j / T (times 1 is exact: training is unchanged) */
+#define Z(j) (z[j] * inv_temp)
+        float mx = Z(0);
         for (int j = 1; j < classes; j++)
-            if (z[j] > mx) mx = z[j];
+            if (Z(j) > mx) mx = Z(j);
         double sum = 0.0;
-        for (int j = 0; j < classes; j++) sum += exp((double)z[j] - mx);
+        for (int j = 0; j < classes; j++) sum += exp((double)Z(j) - mx);
         /* divide rather than subtract log(sum): with logits near 1e30,
          * log(sum) vanishes next to mx and two equal maxima would both get 1 */
-        for (int j = 0; j < classes; j++) p[j] = (float)(exp((double)z[j] - mx) / sum);
-        if (labels) loss += log(sum) + ((double)mx - z[labels[i]]);
+        for (int j = 0; j < classes; j++) p[j] = (float)(exp((double)Z(j) - mx) / sum);
+        if (labels) loss += log(sum) + ((double)mx - Z(labels[i]));
+#undef Z
     }
     return loss;
 }
