@@ -13,9 +13,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#ifndef DN_NO_ZLIB
 #include <zlib.h>
+#endif
 #ifdef _OPENMP
-#include <omp.h>
+#include "omp_compat.h"
 #endif
 
 const char *dn_version(void) {
@@ -368,14 +370,37 @@ dn_status dn_read_file(const char *path, size_t max_size, unsigned char **out, s
     return DN_OK;
 }
 
-uint32_t dn_checksum(const void *data, size_t n) {
+#ifndef DN_NO_ZLIB
+uint32_t dn_crc32_update(uint32_t crc, const void *data, size_t n) {
     const unsigned char *p = data;
-    uLong crc = crc32(0L, Z_NULL, 0);
+    uLong c = crc;
     while (n > 0) {
         uInt k = n > (1u << 30) ? 1u << 30 : (uInt)n;
-        crc = crc32(crc, p, k);
+        c = crc32(c, p, k);
         p += k;
         n -= k;
     }
-    return (uint32_t)crc;
+    return (uint32_t)c;
+}
+#else
+/* Builds without zlib (the WebAssembly page): the same CRC-32, reflected
+ * polynomial 0xEDB88320, a byte at a time from a table made on first use
+ * (such a build runs on one thread). */
+uint32_t dn_crc32_update(uint32_t crc, const void *data, size_t n) {
+    static uint32_t table[256];
+    if (!table[1])
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+    const unsigned char *p = data;
+    crc = ~crc;
+    while (n--) crc = table[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
+    return ~crc;
+}
+#endif
+
+uint32_t dn_checksum(const void *data, size_t n) {
+    return dn_crc32_update(0, data, n);
 }

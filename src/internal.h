@@ -55,6 +55,8 @@ static inline void dn_put_be32(unsigned char *p, uint32_t v) {
 
 /* CRC-32 (zlib polynomial) of n bytes, for any n. */
 uint32_t dn_checksum(const void *data, size_t n);
+/* The CRC-32 of crc's bytes followed by n more (crc 0 to start). */
+uint32_t dn_crc32_update(uint32_t crc, const void *data, size_t n);
 
 /* calloc that returns NULL for n*size overflow. */
 void *dn_calloc(size_t n, size_t size);

@@ -232,7 +232,7 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
         prep[i] = l->ops->prepare ? l->ops->prepare(l, NULL) : 0;
         total += prep[i];
     }
-    if (total > ((size_t)1 << 34) / sizeof(float))
+    if ((uint64_t)total > ((uint64_t)1 << 34) / sizeof(float))
         return dn_fail(err, DN_E_NOMEM, "batch of %d needs too much memory", max_batch);
     e->buf = malloc((total ? total : 1) * sizeof(float));
     if (!e->buf)

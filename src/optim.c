@@ -12,7 +12,7 @@
 #include <math.h>
 #include <string.h>
 #ifdef _OPENMP
-#include <omp.h>
+#include "omp_compat.h"
 #endif
 
 int dn_optim_moments(dn_optimizer kind) {

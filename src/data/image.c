@@ -18,18 +18,24 @@
  *     prints or exits.
  *   - Normalisation to MNIST style is not done here (see preprocess.c).
  *
+ * Built with DN_PNM_ONLY (the WebAssembly page, which has neither library
+ * and gets its pixels from a canvas as PPM), only PGM/PPM are read: PNG and
+ * JPEG are then an "unsupported" error and the PNG writers fail likewise.
+ *
  * Whatever changes after a setjmp and is needed once the longjmp lands
  * lives in a reader struct owned by the caller's frame, so its value is well
  * defined after the jump without sprinkling volatile.
  */
 #include "internal.h"
 
-#include <jerror.h>
 #include <limits.h>
+#include <string.h>
+#ifndef DN_PNM_ONLY
+#include <jerror.h>
 #include <jpeglib.h>
 #include <png.h>
 #include <setjmp.h>
-#include <string.h>
+#endif
 
 #define DN_IMAGE_MAX_FILE ((size_t)256 << 20)
 /* A progressive JPEG may legally carry thousands of tiny scans, each a full
@@ -67,6 +73,7 @@ static unsigned char luma(unsigned r, unsigned g, unsigned b) {
     return (unsigned char)((299 * r + 587 * g + 114 * b + 500) / 1000);
 }
 
+#ifndef DN_PNM_ONLY
 /* A transparent pixel shows the page behind it; we take the page as white,
  * so strokes drawn on a transparent canvas keep their contrast. */
 static unsigned char over_white(unsigned y, unsigned a) {
@@ -93,6 +100,7 @@ static void row_to_gray(const unsigned char *src, int channels, size_t w, unsign
         break;
     }
 }
+#endif
 
 void dn_image_free(dn_image *img) {
     if (!img) return;
@@ -101,6 +109,7 @@ void dn_image_free(dn_image *img) {
     img->width = img->height = 0;
 }
 
+#ifndef DN_PNM_ONLY
 /* ================================================================ PNG read */
 
 typedef struct png_reader {
@@ -366,6 +375,8 @@ static dn_status jpeg_decode(jpeg_reader *r, const unsigned char *data, size_t s
     return st;
 }
 
+#endif /* DN_PNM_ONLY */
+
 /* ================================================================ PGM/PPM */
 
 typedef struct pnm_cursor {
@@ -507,6 +518,7 @@ dn_status dn_image_decode_limited(const void *data, size_t size, const dn_image_
     const dn_image_limits lim = limits_or_defaults(limits);
     if (!data || size == 0) return dn_fail(err, DN_E_FORMAT, "image data is empty");
     const unsigned char *b = data;
+#ifndef DN_PNM_ONLY
     if (size >= 8 && png_sig_cmp(b, 0, 8) == 0) {
         png_reader r = {.lim = &lim, .data = b, .size = size};
         dn_status st = png_decode(&r, err);
@@ -523,6 +535,7 @@ dn_status dn_image_decode_limited(const void *data, size_t size, const dn_image_
         free(r);
         return st;
     }
+#endif
     if (size >= 2 && b[0] == 'P' && (b[1] == '2' || b[1] == '3' || b[1] == '5' || b[1] == '6'))
         return pnm_decode(b, size, &lim, out, err);
     return dn_fail(err, DN_E_UNSUPPORTED,
@@ -544,6 +557,18 @@ dn_status dn_image_load(const char *path, dn_image *out, dn_error *err) {
 }
 
 /* ================================================================ PNG write */
+#ifdef DN_PNM_ONLY
+dn_status dn_png_encode_gray(const unsigned char *pixels, int width, int height,
+                             unsigned char **out, size_t *out_size, dn_error *err) {
+    (void)pixels, (void)width, (void)height, (void)out, (void)out_size;
+    return dn_fail(err, DN_E_UNSUPPORTED, "this build writes no PNG");
+}
+dn_status dn_png_save_gray(const char *path, const unsigned char *pixels, int width, int height,
+                           dn_error *err) {
+    (void)pixels, (void)width, (void)height;
+    return dn_fail(err, DN_E_UNSUPPORTED, "%s: this build writes no PNG", path);
+}
+#else
 
 typedef struct png_writer {
     unsigned char *buf;
@@ -641,3 +666,4 @@ dn_status dn_png_save_gray(const char *path, const unsigned char *pixels, int wi
     free(png);
     return st;
 }
+#endif /* DN_PNM_ONLY */
