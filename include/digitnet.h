@@ -159,6 +159,12 @@ DN_API dn_status dn_model_clone(const dn_model *m, dn_model **out, dn_error *err
 /* Saves atomically, as dn_write_atomic: a crash at any moment leaves either
  * the old or the new file. */
 DN_API dn_status dn_model_save(const dn_model *m, const char *path, dn_error *err);
+/* As dn_model_save, with the parameters stored as IEEE binary16 (rounded to
+ * nearest): half the size, for downloads such as the static page
+ * (docs/site.md). dn_model_load reads them back as float32; the rounding
+ * moves each parameter by at most 1/2048 of its size. DN_E_ARG when a
+ * parameter is beyond binary16's range (65504). */
+DN_API dn_status dn_model_save_half(const dn_model *m, const char *path, dn_error *err);
 
 /* Loads and validates a model file (magic, version, architecture, sizes,
  * CRC-32 of the whole file). On success *out is a new model owned by the

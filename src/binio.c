@@ -7,14 +7,14 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
-#include <zlib.h>
 
 #define FD_BUFFER 65536
 
 void dn_bw_flush(dn_bw *w, int crc) {
     if (w->err || w->fd < 0 || !w->used) return;
-    if (crc) w->crc = (uint32_t)crc32(w->crc, w->buf, (uInt)w->used);
+    if (crc) w->crc = dn_crc32_update(w->crc, w->buf, w->used);
     w->err = dn_write_all(w->fd, w->buf, w->used);
     if (w->err) return;
     w->flushed += w->used;
@@ -43,7 +43,7 @@ void dn_bw_put(dn_bw *w, const void *data, size_t n) {
         return;
     }
     if (!w->buf) {
-        w->crc = (uint32_t)crc32(0L, Z_NULL, 0);
+        w->crc = 0;
         if (!(w->buf = malloc(FD_BUFFER))) {
             w->err = ENOMEM;
             return;
@@ -99,6 +99,59 @@ void dn_bw_floats(dn_bw *w, const float *f, size_t n) {
         return;
     }
     for (size_t i = 0; i < n; i++) dn_bw_f32(w, f[i]);
+}
+
+/* IEEE binary16, rounded to nearest, ties to even; NaN stays NaN and a value
+ * beyond 65504 (after rounding) becomes infinity. */
+uint16_t dn_half_of(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    uint32_t ax = x & 0x7FFFFFFFu;
+    if (ax > 0x7F800000u) return sign | 0x7E00;  /* NaN */
+    if (ax >= 0x477FF000u) return sign | 0x7C00; /* 65520 and up round to infinity */
+    if (ax < 0x38800000u) {                      /* below 2^-14: a subnormal half */
+        float a;
+        memcpy(&a, &ax, 4);
+        return sign | (uint16_t)lrintf(a * 16777216.0f); /* units of 2^-24, exact scaling */
+    }
+    uint32_t h = ((ax >> 23) - 112) << 10 | (ax >> 13 & 0x3FF), rest = ax & 0x1FFF;
+    if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++; /* a carry moves into the exponent */
+    return sign | (uint16_t)h;
+}
+
+float dn_float_of_half(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = h >> 10 & 0x1F, m = h & 0x3FF, x;
+    if (e == 0) {
+        float f = ldexpf((float)m, -24);
+        return sign ? -f : f;
+    }
+    x = e == 31 ? sign | 0x7F800000u | m << 13 : sign | (e + 112) << 23 | m << 13;
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+void dn_bw_halves(dn_bw *w, const float *f, size_t n) {
+    if (w->count_only) {
+        w->total += 2 * n;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h = dn_half_of(f[i]);
+        unsigned char b[2] = {(unsigned char)h, (unsigned char)(h >> 8)};
+        dn_bw_put(w, b, 2);
+    }
+}
+
+int dn_br_halves(dn_br *r, float *f, size_t n) {
+    if (r->bad || (r->len - r->pos) / 2 < n) {
+        r->bad = 1;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++, r->pos += 2)
+        f[i] = dn_float_of_half((uint16_t)(r->p[r->pos] | r->p[r->pos + 1] << 8));
+    return 1;
 }
 
 uint32_t dn_br_u32(dn_br *r) {

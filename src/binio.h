@@ -35,6 +35,10 @@ void dn_bw_f64(dn_bw *w, double v);
 /* A u32 length, then the bytes (NULL as ""). */
 void dn_bw_str(dn_bw *w, const char *s);
 void dn_bw_floats(dn_bw *w, const float *f, size_t n);
+/* n floats as IEEE binary16, 2 bytes each (dn_half_of rounds them). */
+void dn_bw_halves(dn_bw *w, const float *f, size_t n);
+uint16_t dn_half_of(float f);
+float dn_float_of_half(uint16_t h);
 /* fd mode: writes the pending bytes; crc: whether they count towards crc. */
 void dn_bw_flush(dn_bw *w, int crc);
 
@@ -56,6 +60,8 @@ double dn_br_f64(dn_br *r);
 char *dn_br_str(dn_br *r, uint32_t max);
 /* n floats into f; 0 (and bad set) when they are not all there. */
 int dn_br_floats(dn_br *r, float *f, size_t n);
+/* n binary16 values into f as floats; 0 (and bad set) when not all there. */
+int dn_br_halves(dn_br *r, float *f, size_t n);
 /* Bytes left to read. */
 size_t dn_br_left(const dn_br *r);
 

@@ -121,7 +121,7 @@ static void put_checkpoint(dn_bw *w, const dn_checkpoint *ck) {
     for (size_t i = 0; i < ck->ntrain; i++) dn_bw_u32(w, (uint32_t)ck->order[i]);
     dn_bw_str(w, ck->history);
     dn_bw_str(w, ck->note);
-    dn_model_put(w, m);
+    dn_model_put(w, m, 0);
     for (int k = 0; k < ck->nmoments; k++) dn_bw_floats(w, ck->moments[k], m->nparams);
     if (ck->best_params) {
         dn_bw_floats(w, ck->best_params, m->nparams);
@@ -262,7 +262,7 @@ static dn_status parse(dn_br *r, dn_checkpoint *ck, uint32_t version, const char
     ck->history = dn_br_str(r, MAX_TEXT);
     ck->note = ck->history ? dn_br_str(r, MAX_TEXT) : NULL;
     if (r->bad) return dn_fail(err, DN_E_FORMAT, "%s: history or note is malformed", path);
-    dn_status st = dn_model_get(r, 0, path, &ck->model, err);
+    dn_status st = dn_model_get(r, 0, 0, path, &ck->model, err);
     if (st != DN_OK) return st;
     size_t np = ck->model->nparams, ns = ck->model->nstate;
     for (int k = 0; k < ck->nmoments; k++) ck->moments[k] = get_floats(r, np);

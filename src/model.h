@@ -98,14 +98,15 @@ double dn_ece_value(const dn_ece *e);
 
 /* The model section shared by model files and checkpoints (modelfile.c):
  * u64 parameter count P, u64 state count S, the architecture, the metadata
- * (u32 count, then key and value strings), P parameters and S state values
- * as float32.  dn_model_get rebuilds the architecture, checks it against P
- * and S and every value (finite, at most 1e6 in size, variances not
- * negative) and gives a new model in *out; with exact the section must end
- * r's bytes, otherwise more may follow. */
+ * (u32 count, then key and value strings), P parameters (float32, or
+ * binary16 with half) and S state values as float32.  dn_model_get rebuilds the architecture,
+ * checks it against P and S and every value (finite, at most 1e6 in size, variances not negative)
+ * and gives a new model in *out; with exact the section must end r's bytes, otherwise more may
+ * follow. */
 struct dn_bw;
 struct dn_br;
-void dn_model_put(struct dn_bw *w, const dn_model *m);
-dn_status dn_model_get(struct dn_br *r, int exact, const char *path, dn_model **out, dn_error *err);
+void dn_model_put(struct dn_bw *w, const dn_model *m, int half);
+dn_status dn_model_get(struct dn_br *r, int exact, int half, const char *path, dn_model **out,
+                       dn_error *err);
 
 #endif

@@ -1,19 +1,22 @@
 /*
  * modelfile.c — the .dnm model file: save (atomic) and load (validated).
  *
- * Layout, all integers little-endian, version 1:
+ * Layout, all integers little-endian, version 1 (version 2: see flags):
  *
  *   offset  size  field
  *   0       8     magic "DIGITNET"
- *   8       4     u32 format version (1)
- *   12      4     u32 flags (0; reserved)
+ *   8       4     u32 format version (1, or 2 when a flag is set)
+ *   12      4     u32 flags: 0 in version 1; in version 2 bit 0 (DN_FILE_HALF)
+ *                 says the parameters are IEEE binary16, 2 bytes each
+ *                 (dn_model_save_half), and no other bit may be set
  *   16      8     u64 parameter count P
  *   24      8     u64 state count S (batch-norm running statistics)
  *   32      4     u32 length A of the architecture string
  *   36      A     architecture, canonical form ("fc128-relu-fc64-relu-fc10")
  *           4     u32 number of metadata entries M (at most 4096)
  *           M x   { u32 key length, key bytes, u32 value length, value bytes }
- *           4*P   parameters, float32, in layer order (each layer: weights, biases)
+ *           4*P   parameters, float32 (2*P, binary16, with DN_FILE_HALF), in layer
+ *                 order (each layer: weights, biases)
  *           4*S   state, float32
  *           4     u32 CRC-32 (zlib polynomial) of every byte before it
  *
@@ -31,6 +34,8 @@
 
 #define MAGIC "DIGITNET"
 #define VERSION 1u
+#define VERSION_FLAGS 2u
+#define DN_FILE_HALF 1u
 #define MAX_FILE ((size_t)1 << 30)
 #define MAX_META 4096u
 #define MAX_KEY 256u
@@ -41,7 +46,7 @@
 
 /* ------------------------------------------------------- the model section */
 
-void dn_model_put(dn_bw *w, const dn_model *m) {
+void dn_model_put(dn_bw *w, const dn_model *m, int half) {
     dn_bw_u64(w, m->nparams);
     dn_bw_u64(w, m->nstate);
     dn_bw_str(w, m->arch);
@@ -50,7 +55,10 @@ void dn_model_put(dn_bw *w, const dn_model *m) {
         dn_bw_str(w, m->meta[i].key);
         dn_bw_str(w, m->meta[i].value);
     }
-    dn_bw_floats(w, m->params, m->nparams);
+    if (half)
+        dn_bw_halves(w, m->params, m->nparams);
+    else
+        dn_bw_floats(w, m->params, m->nparams);
     dn_bw_floats(w, m->state, m->nstate);
 }
 
@@ -103,12 +111,13 @@ static dn_status check_values(const dn_model *m, const char *path, dn_error *err
 
 /* The architecture, rebuilt and checked against the declared sizes before
  * anything that size is allocated from the file's numbers. */
-static dn_status get_model_head(dn_br *r, const char *path, dn_model **out, dn_error *err) {
+static dn_status get_model_head(dn_br *r, int half, const char *path, dn_model **out,
+                                dn_error *err) {
     uint64_t np = dn_br_u64(r), ns = dn_br_u64(r);
     char *arch = dn_br_str(r, 1023);
     if (r->bad) return dn_fail(err, DN_E_FORMAT, "%s: header is malformed", path);
-    size_t left = dn_br_left(r);
-    if (np > left / 4 || ns > left / 4 || 4 * (np + ns) > left) {
+    size_t left = dn_br_left(r), pb = half ? 2 : 4; /* bytes per parameter */
+    if (np > left / pb || ns > left / 4 || pb * np + 4 * ns > left) {
         free(arch);
         return dn_fail(err, DN_E_FORMAT, "%s: declares %llu parameters, more than the file holds",
                        path, (unsigned long long)np);
@@ -133,17 +142,21 @@ static dn_status get_model_head(dn_br *r, const char *path, dn_model **out, dn_e
     return st;
 }
 
-dn_status dn_model_get(dn_br *r, int exact, const char *path, dn_model **out, dn_error *err) {
+dn_status dn_model_get(dn_br *r, int exact, int half, const char *path, dn_model **out,
+                       dn_error *err) {
     *out = NULL;
     dn_model *m = NULL;
-    dn_status st = get_model_head(r, path, &m, err);
+    dn_status st = get_model_head(r, half, path, &m, err);
     if (st == DN_OK) st = parse_meta(r, m, path, err);
-    size_t tensors = m ? 4 * (m->nparams + m->nstate) : 0;
+    size_t tensors = m ? (half ? 2 : 4) * m->nparams + 4 * m->nstate : 0;
     if (st == DN_OK && (exact ? dn_br_left(r) != tensors : dn_br_left(r) < tensors))
         st = dn_fail(err, DN_E_FORMAT, "%s: expected %zu bytes of tensors, found %zu", path,
                      tensors, dn_br_left(r));
     if (st == DN_OK) {
-        dn_br_floats(r, m->params, m->nparams);
+        if (half)
+            dn_br_halves(r, m->params, m->nparams);
+        else
+            dn_br_floats(r, m->params, m->nparams);
         dn_br_floats(r, m->state, m->nstate);
         st = check_values(m, path, err);
     }
@@ -157,12 +170,12 @@ dn_status dn_model_get(dn_br *r, int exact, const char *path, dn_model **out, dn
 
 /* ---------------------------------------------------------------- the file */
 
-dn_status dn_model_save(const dn_model *m, const char *path, dn_error *err) {
+static dn_status save(const dn_model *m, const char *path, int half, dn_error *err) {
     dn_bw w = {.fd = -1};
     dn_bw_put(&w, MAGIC, 8);
-    dn_bw_u32(&w, VERSION);
-    dn_bw_u32(&w, 0);
-    dn_model_put(&w, m);
+    dn_bw_u32(&w, half ? VERSION_FLAGS : VERSION);
+    dn_bw_u32(&w, half ? DN_FILE_HALF : 0);
+    dn_model_put(&w, m, half);
     if (!w.err) dn_bw_u32(&w, dn_checksum(w.buf, w.used));
     if (w.err) {
         free(w.buf);
@@ -171,6 +184,21 @@ dn_status dn_model_save(const dn_model *m, const char *path, dn_error *err) {
     dn_status st = dn_write_atomic(path, w.buf, w.used, err);
     free(w.buf);
     return st;
+}
+
+dn_status dn_model_save(const dn_model *m, const char *path, dn_error *err) {
+    return save(m, path, 0, err);
+}
+
+dn_status dn_model_save_half(const dn_model *m, const char *path, dn_error *err) {
+    if (!m || !path) return dn_fail(err, DN_E_ARG, "need a model and a path");
+    for (size_t i = 0; i < m->nparams; i++)
+        if (!(fabsf(m->params[i]) <= 65504.0f))
+            return dn_fail(err, DN_E_ARG,
+                           "%s: parameter %zu = %g does not fit in 16 bits (at most 65504 in "
+                           "size); save it as float32",
+                           path, i, (double)m->params[i]);
+    return save(m, path, 1, err);
 }
 
 dn_status dn_model_load(const char *path, dn_model **out, dn_error *err) {
@@ -185,16 +213,24 @@ dn_status dn_model_load(const char *path, dn_model **out, dn_error *err) {
     }
     dn_br r = {data, size, 8, 0};
     uint32_t version = dn_br_u32(&r);
-    dn_br_u32(&r); /* flags */
+    uint32_t flags = dn_br_u32(&r); /* version 1 ignores them (always 0) */
     if (size < 44 || r.bad) {
         free(data);
         return dn_fail(err, DN_E_FORMAT, "%s: truncated model file (%zu bytes)", path, size);
     }
-    if (version != VERSION) {
+    if (version != VERSION && version != VERSION_FLAGS) {
         free(data);
         return dn_fail(err, DN_E_UNSUPPORTED,
-                       "%s: model format version %u, this digitnet reads version %u%s", path,
-                       version, VERSION, version > VERSION ? " (made by a newer digitnet)" : "");
+                       "%s: model format version %u, this digitnet reads versions %u and %u%s",
+                       path, version, VERSION, VERSION_FLAGS,
+                       version > VERSION_FLAGS ? " (made by a newer digitnet)" : "");
+    }
+    if (version == VERSION_FLAGS && (flags & ~DN_FILE_HALF)) {
+        free(data);
+        return dn_fail(err, DN_E_UNSUPPORTED,
+                       "%s: model flags 0x%x name a storage this digitnet does not know (made by a "
+                       "newer digitnet?)",
+                       path, (unsigned)flags);
     }
     dn_br tail = {data, size, size - 4, 0};
     if (dn_br_u32(&tail) != dn_checksum(data, size - 4)) {
@@ -205,7 +241,7 @@ dn_status dn_model_load(const char *path, dn_model **out, dn_error *err) {
                        path);
     }
     r.len = size - 4;
-    st = dn_model_get(&r, 1, path, out, err);
+    st = dn_model_get(&r, 1, version == VERSION_FLAGS && (flags & DN_FILE_HALF), path, out, err);
     free(data);
     return st;
 }
