@@ -5,6 +5,8 @@
 #   make test       build and run the whole test suite (also: make test SAN=1)
 #   make data       fetch MNIST into data/mnist (checksummed, idempotent)
 #   make bench      digitnet against PyTorch/numpy on this machine (prints ratios)
+#   make site       build/site/: the drawing page as static files, the network in
+#                   WebAssembly (MODEL=..., SITE_WEIGHTS=fp16|fp32; docs/site.md)
 #   make install PREFIX=/usr/local
 #   make format     clang-format the sources; re-point the docs' line anchors
 #
@@ -65,7 +67,7 @@ STATIC  := $(BUILD)/libdigitnet.a
 SHARED  := $(BUILD)/libdigitnet.so.$(VERSION)
 CLI     := $(BUILD)/digitnet
 
-.PHONY: all lib cli tests test run data deps handwriting bench install uninstall clean format valgrind fuzz serve
+.PHONY: all lib cli tests test run data deps handwriting bench install uninstall clean format valgrind fuzz serve site
 .DEFAULT_GOAL := all
 
 all: lib cli tests
@@ -175,6 +177,47 @@ run:
 
 bench: all data
 	@bench/run $(BUILD)
+
+# ---------------------------------------------------------------- site ----
+# The drawing page with no server (docs/site.md): web/'s page, site/site.js
+# and the library's inference, normalisation and API code compiled to
+# WebAssembly by Debian's emscripten (one thread, no zlib/libpng/libjpeg:
+# the page hands the module PPM pixels), plus MODEL with its parameters
+# stored as SITE_WEIGHTS (fp16 halves the download; fp32 keeps them).
+SITE_WEIGHTS ?= fp16
+EMCC    ?= emcc
+SITE    := $(BUILD)/site
+SITE_SRC := src/common.c src/binio.c src/model.c src/modelfile.c src/spec.c src/preprocess.c \
+            src/explain.c src/calibrate.c $(sort $(wildcard src/layers/*.c src/kernels/*.c)) \
+            src/data/image.c src/data/collect.c src/server/api.c src/server/json.c site/site.c
+SITE_FLAGS := -std=c11 -O3 -msimd128 $(WARN) -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L \
+              -D_DEFAULT_SOURCE -DDN_NO_ZLIB -DDN_PNM_ONLY -ffp-contract=fast -fno-math-errno
+SITE_LINK := -sENVIRONMENT=web -sMODULARIZE=1 -sEXPORT_NAME=digitnetModule \
+             -sALLOW_MEMORY_GROWTH=1 -sFORCE_FILESYSTEM=1 -sEXPORTED_RUNTIME_METHODS=FS,UTF8ToString \
+             -sEXPORTED_FUNCTIONS=_malloc,_free
+SITE_PAGE := $(addprefix web/,app.js base.css style.css favicon.svg) site/site.js
+
+site: $(SITE)/digitnet.wasm $(BUILD)/tools/site-model
+	@scripts/install-deps emscripten >/dev/null
+	@$(BUILD)/tools/site-model $(MODEL) $(SITE)/model.dnm $(SITE_WEIGHTS)
+	@cp $(SITE_PAGE) $(SITE)/
+	@sed -e 's#\(href\|src\)="/#\1="#g' \
+	     -e 's#^\(  *\)<script src="app.js" defer></script>#\1<script src="digitnet.js" defer></script>\n\1<script src="site.js" defer></script>\n&#' \
+	     web/index.html > $(SITE)/index.html
+	@echo "  SITE    $(SITE)/ ($(MODEL), $(SITE_WEIGHTS)): $$(cat $(SITE)/* | gzip -9 | wc -c) bytes gzip-compressed"
+
+# NODE_PATH: emscripten's optimiser needs Debian's node modules (acorn) also
+# when another node comes first in PATH.
+$(SITE)/digitnet.wasm: $(SITE_SRC) $(wildcard src/*.h src/*/*.h include/*.h)
+	@scripts/install-deps emscripten >/dev/null
+	@mkdir -p $(SITE)
+	@echo "  EMCC    $@"
+	@NODE_PATH=$${NODE_PATH:+$$NODE_PATH:}/usr/share/nodejs $(EMCC) $(SITE_FLAGS) $(SITE_SRC) \
+	    $(SITE_LINK) -o $(SITE)/digitnet.js
+
+$(BUILD)/tools/site-model: tools/site-model.c $(STATIC)
+	@mkdir -p $(dir $@)
+	@$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< $(STATIC) $(LIBS) $(LDFLAGS)
 
 # ---------------------------------------------------------------- install -
 # Every file install writes is listed in INSTALLED, which uninstall removes.

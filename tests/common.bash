@@ -6,6 +6,8 @@
 #                            empty, an extended-regex match in its output;
 #                            returns 1 when either does not hold
 #   finish NAME              prints "NAME: N failure(s)" and exits 0 or 1
+#   need_browser             exits 77 (skip) unless Debian's chromium, node and
+#                            playwright-core (npm ci) are there
 fails=0
 pass() { echo "ok   $1"; }
 fail() { echo "FAIL $1"; fails=$((fails + 1)); }
@@ -25,4 +27,9 @@ finish() {
     echo "$1: $fails failure(s)"
     [ "$fails" -eq 0 ]
     exit
+}
+need_browser() {
+    [ -x /usr/bin/chromium ] || { echo "skip: /usr/bin/chromium is not installed"; exit 77; }
+    command -v node >/dev/null || { echo "skip: node is not installed"; exit 77; }
+    [ -d node_modules/playwright-core ] || { echo "skip: playwright-core is not installed (npm ci)"; exit 77; }
 }

@@ -12,9 +12,8 @@
 set -u
 BUILD=${BUILD:-build}
 DIGITNET=${DIGITNET:-$BUILD/digitnet}
-[ -x /usr/bin/chromium ] || { echo "skip: /usr/bin/chromium is not installed"; exit 77; }
-command -v node >/dev/null || { echo "skip: node is not installed"; exit 77; }
-[ -d node_modules/playwright-core ] || { echo "skip: playwright-core is not installed (npm ci)"; exit 77; }
+. tests/common.bash
+need_browser
 [ -x "$DIGITNET" ] || { echo "skip: $DIGITNET is not built"; exit 77; }
 mnist=${DN_MNIST_DIR:-data/mnist}
 ls "$mnist"/train-images* "$mnist"/t10k-images* >/dev/null 2>&1 || { echo "skip: no MNIST in $mnist (make data)"; exit 77; }

@@ -4,7 +4,9 @@
 // the model summary from GET /api/model, and the "inside" view: saliency
 // maps and every stage's output from POST /api/predict?explain=1 and the
 // first layer's weights from GET /api/model/weights. No libraries, no
-// outside requests.
+// outside requests. On the static site (site/site.js, docs/site.md) the same
+// requests go to window.digitnetLocal, the network compiled to WebAssembly,
+// instead of a server.
 'use strict';
 
 (() => {
@@ -13,6 +15,9 @@
   const THROTTLE_MS = 120;     // at most one prediction request per interval
 
   const $ = (id) => document.getElementById(id);
+  // Where requests go: the server, or the static site's WebAssembly module.
+  const local = window.digitnetLocal || null;
+  const call = (url, opts) => (local ? local.fetch(url, opts) : fetch(url, opts));
   const pad = $('pad');
   const ctx = pad.getContext('2d');
   const seen = $('seen');
@@ -172,13 +177,16 @@
   });
 
   // Renders the strokes on a fresh canvas (the visible one may be a frame
-  // behind) and returns it as a PNG blob.
+  // behind) and encodes it for the request: {type, data}, a PNG for the
+  // server, the pixels themselves for the WebAssembly module.
   function snapshot() {
     const c = document.createElement('canvas');
     c.width = c.height = SIZE;
     render(c.getContext('2d'));
+    if (local) return Promise.resolve(local.encode(c));
     return new Promise((resolve, reject) =>
-      c.toBlob((b) => (b ? resolve(b) : reject(new Error('cannot encode the drawing'))), 'image/png'));
+      c.toBlob((b) => (b ? resolve({ type: 'image/png', data: b })
+        : reject(new Error('cannot encode the drawing'))), 'image/png'));
   }
 
   // ---------------------------------------------------------------- predicting
@@ -205,9 +213,9 @@
     lastSent = performance.now();
     const gen = generation;
     try {
-      const body = await snapshot();
-      const r = await fetch(insideOpen ? '/api/predict?explain=1' : '/api/predict', {
-        method: 'POST', headers: { 'Content-Type': 'image/png' }, body,
+      const shot = await snapshot();
+      const r = await call(insideOpen ? '/api/predict?explain=1' : '/api/predict', {
+        method: 'POST', headers: { 'Content-Type': shot.type }, body: shot.data,
       });
       const j = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
       if (gen === generation) {
@@ -230,6 +238,7 @@
     digitEl.textContent = String(j.label);
     miniEl.textContent = `Guess: ${j.label} (${Math.round(p[j.label] * 100)}%)`;
     resultEl.dataset.label = String(j.label);
+    resultEl.dataset.probabilities = p.join(',');  // exact, for comparisons
     const sure = `${(p[j.label] * 100).toFixed(p[j.label] > 0.995 ? 1 : 0)}% sure`;
     // below 80% the network is not sure: say so, and name the runner-up
     const unsure = j.unsure === true;
@@ -258,6 +267,7 @@
     digitEl.textContent = '–';
     miniEl.textContent = '';
     resultEl.dataset.label = '';
+    resultEl.dataset.probabilities = '';
     resultEl.dataset.unsure = '';
     confEl.textContent = 'Start drawing';
     bars.forEach((b) => {
@@ -434,7 +444,7 @@
     weightsState = 'loading';
     const canvas = $('weights');
     try {
-      const r = await fetch('/api/model/weights');
+      const r = await call('/api/model/weights');
       const j = await r.json();
       if (!r.ok) throw new Error(j.error || `HTTP ${r.status}`);
       const maps = j.maps.map((m) => ({ q: bytes(m.data), min: m.min, max: m.max }));
@@ -469,14 +479,16 @@
   async function teach(d) {
     if (!strokes.length) return;
     try {
-      const body = await snapshot();
-      const r = await fetch(`/api/samples?label=${d}`, {
-        method: 'POST', headers: { 'Content-Type': 'image/png' }, body,
+      const shot = await snapshot();
+      const r = await call(`/api/samples?label=${d}`, {
+        method: 'POST', headers: { 'Content-Type': shot.type }, body: shot.data,
       });
       const j = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
       if (r.ok) {
         setTeachStatus(`Saved as a ${j.label}: ${j.count} digit${j.count === 1 ? '' : 's'} of yours ` +
-          'so far. Retrain with them to improve the model.', 'ok');
+          (local ? 'in this browser. Download them to retrain the model with them.'
+            : 'so far. Retrain with them to improve the model.'), 'ok');
+        window.dispatchEvent(new Event('digitnet:taught'));
       } else {
         setTeachStatus(j.error || `HTTP ${r.status}`, 'bad');
       }
@@ -489,14 +501,14 @@
   async function loadModel() {
     const info = $('model-info');
     try {
-      const r = await fetch('/api/model');
+      const r = await call('/api/model');
       const j = await r.json();
       if (!r.ok) throw new Error(j.error || `HTTP ${r.status}`);
       const acc = typeof j.accuracy === 'number'
         ? `test accuracy ${(j.accuracy <= 1 ? j.accuracy * 100 : j.accuracy).toFixed(2)}%`
         : 'test accuracy not recorded';
       info.textContent = `Model ${j.arch} · ${j.params.toLocaleString('en-US')} parameters · ` +
-        `${acc} · digitnet ${j.version}`;
+        `${acc} · digitnet ${j.version}${local ? ' · running in this browser (WebAssembly)' : ''}`;
       collectEnabled = !!j.collect;
       if (!collectEnabled) {
         $('teach-note').textContent = 'Teaching is off: start the server with --collect DIR to ' +
@@ -507,6 +519,23 @@
       info.textContent = `Model information unavailable (${err.message}).`;
     }
   }
+
+  // Another model on the static site (site.js): its loader's verdict.
+  window.addEventListener('digitnet:model', (e) => {
+    const { name, error } = e.detail;
+    if (error) {
+      showError(`Could not use ${name}: ${error}`);
+      return;
+    }
+    errorEl.hidden = true;
+    weightsState = '';
+    $('weights').hidden = false;
+    layersEl.dataset.key = '';
+    loadModel();
+    if (insideOpen) loadWeights();
+    generation++;
+    if (strokes.length) schedulePredict();
+  });
 
   redraw();
   showEmpty();

@@ -5,7 +5,7 @@
 // then draws a "1" with touch events on a phone-sized page, and shows
 // "7 — or 1?" for an answer the server marks unsure.  Screenshots go
 // to DN_SHOTS.  Fails on page errors and on any request that leaves DN_URL.
-import { checker, launchBrowser } from './common.mjs';
+import { checker, launchBrowser, line, mouseDraw, one, zero } from './common.mjs';
 
 const url = process.env.DN_URL;
 const shots = process.env.DN_SHOTS || 'build';
@@ -35,16 +35,6 @@ async function settledLabel(page) {
   return page.evaluate(() => document.getElementById('result').dataset.label);
 }
 
-// pts: [x, y] in 0..1 of the canvas.
-async function mouseDraw(page, pts) {
-  const box = await page.locator('#pad').boundingBox();
-  const at = ([x, y]) => [box.x + x * box.width, box.y + y * box.height];
-  await page.mouse.move(...at(pts[0]));
-  await page.mouse.down();
-  for (const p of pts.slice(1)) await page.mouse.move(...at(p), { steps: 3 });
-  await page.mouse.up();
-}
-
 async function touchDraw(page, cdp, pts) {
   const box = await page.locator('#pad').boundingBox();
   const at = ([x, y]) => ({ x: box.x + x * box.width, y: box.y + y * box.height });
@@ -55,13 +45,6 @@ async function touchDraw(page, cdp, pts) {
   await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
 }
 
-const line = (x0, y0, x1, y1, n = 16) =>
-  Array.from({ length: n + 1 }, (_, i) => [x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n]);
-const one = line(0.52, 0.18, 0.48, 0.82);
-const zero = Array.from({ length: 49 }, (_, i) => {
-  const t = (i / 48) * 2 * Math.PI;
-  return [0.5 + 0.2 * Math.sin(t), 0.5 - 0.3 * Math.cos(t)];
-});
 
 try {
   // ---------------------------------------------------------------- desktop

@@ -1,0 +1,196 @@
+// site.js — the static page's side of the WebAssembly module (docs/site.md).
+// Loads digitnet.wasm (through emscripten's digitnet.js) and model.dnm once,
+// then answers the page's /api/ requests inside the browser: app.js calls
+// window.digitnetLocal.fetch where it would call fetch, and the module's
+// site_handle runs the same routes as `digitnet serve` (src/server/api.c).
+// Drawings go in as PPM pixels read from the canvas. Taught digits stay in
+// this browser (localStorage) and download as a CSV that
+// `digitnet train --finetune MODEL --data FILE` reads. A model file dropped
+// on the page (or picked with "Use another model") goes through the same
+// loader as the native programs. After the first load nothing more is
+// requested.
+'use strict';
+
+(() => {
+  const STORE = 'digitnet-taught';  // localStorage key: [{label, image: [784]}]
+  const MAX_TAUGHT = 5000;          // about 4 MB of localStorage
+  const MAX_MODEL = 64 << 20;       // bytes: a dropped file larger than this is refused unread
+  const root = document.documentElement;
+  let mod = null;
+
+  const enc = new TextEncoder();
+
+  // Copies a string (NUL-terminated) or bytes into the module's heap.
+  function heapBytes(u8) {
+    const p = mod._malloc(u8.length + 1);
+    if (!p) throw new Error('out of memory');
+    mod.HEAPU8.set(u8, p);
+    mod.HEAPU8[p + u8.length] = 0;
+    return p;
+  }
+  const heapString = (s) => heapBytes(enc.encode(s));
+
+  // One request through site_handle; returns {status, body (string)}.
+  function handle(method, path, query, type, body) {
+    const ptrs = [heapString(method), heapString(path), heapString(query || ''), heapString(type || '')];
+    const b = body ? heapBytes(body) : 0;
+    try {
+      const status = mod._site_handle(ptrs[0], ptrs[1], ptrs[2], ptrs[3], b, body ? body.length : 0);
+      const p = mod._site_body(), n = mod._site_body_size();
+      return { status, body: new TextDecoder().decode(mod.HEAPU8.subarray(p, p + n)) };
+    } finally {
+      for (const p of ptrs) mod._free(p);
+      if (b) mod._free(b);
+    }
+  }
+
+  // Loads model bytes into the module; returns null or the loader's message.
+  function loadModel(bytes, name) {
+    // relative to the module's working directory, so messages name the file as given
+    const path = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.*/, '') || 'model.dnm';
+    mod.FS.writeFile(path, bytes);
+    const p = heapString(path);
+    try {
+      return mod._site_load(p) === 0 ? null : mod.UTF8ToString(mod._site_error());
+    } finally {
+      mod._free(p);
+      mod.FS.unlink(path);
+    }
+  }
+
+  const ready = (async () => {
+    mod = await digitnetModule({ locateFile: (f) => f });
+    const r = await fetch('model.dnm');
+    if (!r.ok) throw new Error(`model.dnm: HTTP ${r.status}`);
+    const msg = loadModel(new Uint8Array(await r.arrayBuffer()), 'model.dnm');
+    if (msg) throw new Error(msg);
+    // milliseconds since navigation began: when the first prediction can run
+    root.dataset.ready = String(Math.round(performance.now()));
+  })();
+  ready.catch((e) => { root.dataset.ready = 'error'; root.dataset.readyError = e.message; });
+
+  // ------------------------------------------------------------ taught digits
+  function taught() {
+    try {
+      const v = JSON.parse(localStorage.getItem(STORE) || '[]');
+      return Array.isArray(v) ? v : [];
+    } catch (e) {
+      return [];
+    }
+  }
+
+  function remember(label, image) {
+    const all = taught();
+    if (all.length >= MAX_TAUGHT) throw new Error(`at most ${MAX_TAUGHT} digits are kept here; download them first`);
+    all.push({ label, image });
+    localStorage.setItem(STORE, JSON.stringify(all));
+    return all.length;
+  }
+
+  // The Kaggle layout `digitnet train --data` reads: label,pixel0..pixel783.
+  function csv(all) {
+    const head = ['label'];
+    for (let i = 0; i < 784; i++) head.push(`pixel${i}`);
+    return [head.join(',')].concat(all.map((d) => [d.label].concat(d.image).join(','))).join('\n') + '\n';
+  }
+
+  // ------------------------------------------------------------ the transport
+  const reply = (status, obj) => ({
+    ok: status >= 200 && status < 300, status, json: async () => obj,
+  });
+
+  async function localFetch(url, opts = {}) {
+    await ready;
+    const u = new URL(url, location.href);
+    const method = opts.method || 'GET';
+    const body = opts.body instanceof Uint8Array ? opts.body : null;
+    const type = (opts.headers && opts.headers['Content-Type']) || '';
+    if (u.pathname.endsWith('/api/samples') && method === 'POST') {
+      // the digit as the network saw it (normalised 28x28), kept in this browser
+      const label = Number(u.searchParams.get('label'));
+      if (!Number.isInteger(label) || label < 0 || label > 9) return reply(400, { error: 'label must be 0..9' });
+      const r = handle('POST', '/api/predict', '', type, body);
+      const j = JSON.parse(r.body);
+      if (r.status !== 200) return reply(r.status, j);
+      try {
+        return reply(201, { stored: true, label, count: remember(label, j.image) });
+      } catch (e) {
+        return reply(507, { error: `Not saved: ${e.message}.` });
+      }
+    }
+    const path = `/api/${u.pathname.split('/api/')[1] || ''}`;
+    const r = handle(method, path, u.search.slice(1), type, body);
+    const j = JSON.parse(r.body);
+    if (path === '/api/model' && r.status === 200) j.collect = true;  // teaching is local
+    return reply(r.status, j);
+  }
+
+  // The drawing as a binary PPM (P6): the canvas's pixels exactly, which the
+  // module decodes as the server decodes the PNG the server page sends.
+  function encode(canvas) {
+    const { width: w, height: h } = canvas;
+    const rgba = canvas.getContext('2d').getImageData(0, 0, w, h).data;
+    const head = enc.encode(`P6\n${w} ${h}\n255\n`);
+    const out = new Uint8Array(head.length + 3 * w * h);
+    out.set(head);
+    for (let i = 0, o = head.length; i < w * h; i++, o += 3) {
+      out[o] = rgba[4 * i];
+      out[o + 1] = rgba[4 * i + 1];
+      out[o + 2] = rgba[4 * i + 2];
+    }
+    return { type: 'image/x-portable-pixmap', data: out };
+  }
+
+  // ------------------------------------------------------------ another model
+  async function useModel(file) {
+    let error = null;
+    try {
+      await ready;
+      if (file.size > MAX_MODEL) throw new Error(`${file.name}: ${file.size} bytes, more than a model file may have (${MAX_MODEL})`);
+      error = loadModel(new Uint8Array(await file.arrayBuffer()), file.name);
+    } catch (e) {
+      error = e.message;
+    }
+    window.dispatchEvent(new CustomEvent('digitnet:model', { detail: { name: file.name, error } }));
+  }
+
+  function download() {
+    const all = taught();
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([csv(all)], { type: 'text/csv' }));
+    a.download = 'my-digits.csv';
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }
+
+  function wire() {
+    const dl = document.getElementById('teach-download');
+    const forget = document.getElementById('teach-forget');
+    const picker = document.getElementById('model-file');
+    const count = () => {
+      const n = taught().length;
+      dl.disabled = forget.disabled = n === 0;
+      dl.textContent = `Download my digits (${n})`;
+    };
+    for (const el of document.querySelectorAll('.site-only')) el.hidden = false;
+    document.getElementById('teach-note').textContent = 'Tap the digit you meant. Your digits are kept in this ' +
+      'browser only; download them as a CSV for digitnet train --finetune.';
+    dl.addEventListener('click', download);
+    forget.addEventListener('click', () => { localStorage.removeItem(STORE); count(); });
+    window.addEventListener('digitnet:taught', count);
+    picker.addEventListener('change', () => { if (picker.files[0]) useModel(picker.files[0]); picker.value = ''; });
+    document.addEventListener('dragover', (e) => { e.preventDefault(); });
+    document.addEventListener('drop', (e) => {
+      e.preventDefault();
+      const f = e.dataTransfer && e.dataTransfer.files[0];
+      if (f) useModel(f);
+    });
+    count();
+  }
+
+  window.digitnetLocal = { fetch: localFetch, encode, ready };
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', wire);
+  else wire();
+})();

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# site.sh — the static site (make site, docs/site.md): builds build/site/
+# with the shipped CNN in fp16, serves it with a plain static file server
+# (python3 -m http.server on 127.0.0.1) beside `digitnet serve` of the fp32
+# CNN, and runs tests/browser/site.mjs (see there). Then fine-tunes the
+# MLP on the CSV the page downloaded, and checks the site's size
+# (<= 2 MB gzip-compressed). Timings land in $BUILD/site-timings.txt.
+# Exits 77 (skip) when chromium, node, playwright-core or emscripten is
+# missing: scripts/install-deps --tests.
+set -u
+BUILD=${BUILD:-build}
+DIGITNET=${DIGITNET:-$BUILD/digitnet}
+. tests/common.bash
+need_browser
+command -v emcc >/dev/null || { echo "skip: emscripten is not installed"; exit 77; }
+command -v python3 >/dev/null || { echo "skip: python3 is not installed"; exit 77; }
+mnist=${DN_MNIST_DIR:-data/mnist}
+[ -f "$mnist/train-images-idx3-ubyte" ] || { echo "skip: no MNIST in $mnist (make data)"; exit 77; }
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+rc=0
+
+# the build itself: make site, quiet unless it fails
+make --no-print-directory site BUILD="$BUILD" >"$tmp/make.log" 2>&1 || { cat "$tmp/make.log"; exit 1; }
+site=$BUILD/site
+for f in index.html digitnet.wasm digitnet.js site.js app.js model.dnm; do
+    [ -s "$site/$f" ] || { echo "FAIL  make site did not write $site/$f"; rc=1; }
+done
+"$DIGITNET" info "$site/model.dnm" >"$tmp/info" 2>&1 || { cat "$tmp/info"; echo "FAIL  the site's model does not load"; rc=1; }
+bytes=0
+for f in "$site"/*; do bytes=$((bytes + $(gzip -9 -c "$f" | wc -c))); done
+if [ "$bytes" -le $((2 * 1024 * 1024)) ]; then
+    echo "ok    the site is $bytes bytes gzip-compressed (each file on its own), at most 2 MiB"
+else
+    echo "FAIL  the site is $bytes bytes gzip-compressed, over 2 MiB"; rc=1
+fi
+grep -q '/api/' "$site/index.html" && { echo "FAIL  index.html names /api/"; rc=1; }
+
+# a corrupt model for the page: the CNN with one byte changed
+cp models/mnist-cnn.dnm "$tmp/bad.dnm"
+printf '\x55' | dd of="$tmp/bad.dnm" bs=1 seek=5000 conv=notrunc status=none
+
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$site" >"$tmp/http.log" 2>&1 &
+pids+=($!)
+"$DIGITNET" serve models/mnist-cnn.dnm --port 0 >"$tmp/serve.log" 2>&1 &
+pids+=($!)
+site_url= serve_url=
+for _ in $(seq 100); do
+    [ -z "$site_url" ] && site_url=$(sed -n 's|.*Serving HTTP on 127\.0\.0\.1 port \([0-9]*\).*|http://127.0.0.1:\1/|p' "$tmp/http.log" | head -n1)
+    [ -z "$serve_url" ] && serve_url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$tmp/serve.log" | head -n1)
+    [ -n "$site_url" ] && [ -n "$serve_url" ] && break
+    sleep 0.1
+done
+[ -n "$site_url" ] && [ -n "$serve_url" ] || { cat "$tmp/http.log" "$tmp/serve.log"; echo "FAIL  the servers did not start"; exit 1; }
+echo "site at $site_url, digitnet serve at $serve_url"
+
+mkdir -p "$BUILD"
+DN_SITE_URL=$site_url DN_SERVE_URL=$serve_url DN_FP32=models/mnist-cnn.dnm DN_BAD_MODEL="$tmp/bad.dnm" \
+    DN_DOWNLOAD="$tmp/my-digits.csv" DN_SHOTS=$BUILD timeout 300 node tests/browser/site.mjs || rc=1
+grep -q 'GET /api/' "$tmp/http.log" && { echo "FAIL  the static server saw a request for /api/"; rc=1; }
+
+# the downloaded digits fine-tune a model as they are
+if [ -f "$tmp/my-digits.csv" ]; then
+    rows=$(($(wc -l <"$tmp/my-digits.csv") - 1))
+    [ "$rows" = 4 ] && echo "ok    my-digits.csv holds the 4 taught digits" ||
+        { echo "FAIL  my-digits.csv holds $rows rows, expected 4"; rc=1; }
+    if "$DIGITNET" train --finetune models/mnist-mlp.dnm --data "$tmp/my-digits.csv" --mnist "$mnist" \
+        --epochs 1 --threads 2 -q -o "$tmp/tuned.dnm" >"$tmp/tune.log" 2>&1 && [ -s "$tmp/tuned.dnm" ]; then
+        echo "ok    train --finetune --data my-digits.csv: $(grep -o 'test accuracy [0-9.]*%' "$tmp/tune.log" | tail -n1)"
+    else
+        cat "$tmp/tune.log"; echo "FAIL  train --finetune did not take the downloaded CSV"; rc=1
+    fi
+fi
+exit $rc
