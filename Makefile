@@ -262,7 +262,7 @@ uninstall:
 
 format:
 	clang-format -i include/*.h src/*.c src/*/*.c src/*.h src/*/*.h cmd/digitnet/*.c cmd/digitnet/*.h \
-	    tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h tools/*.c bench/*.c
+	    tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h tools/*.c bench/*.c site/*.c
 	@bash tests/docs.sh --fix >/dev/null || true # the docs' line anchors follow the code
 
 clean:

@@ -49,7 +49,9 @@ EMSCRIPTEN_KEEPALIVE int site_load(const char *path) {
     return 0;
 }
 
-EMSCRIPTEN_KEEPALIVE const char *site_error(void) { return last_error.msg; }
+EMSCRIPTEN_KEEPALIVE const char *site_error(void) {
+    return last_error.msg;
+}
 
 /* Answers one request; returns its HTTP status. The answer stays readable
  * until the next call. */
@@ -62,14 +64,18 @@ EMSCRIPTEN_KEEPALIVE int site_handle(const char *method, const char *path, const
         dn_api_error(&res, 503, "no model is loaded");
         return res.status;
     }
-    dn_api_request req = {method, path, query && *query ? query : NULL, content_type, body,
-                          body_size};
+    dn_api_request req = {method,       path, query && *query ? query : NULL,
+                          content_type, body, body_size};
     dn_api_handle(api, &req, &res);
     return res.status;
 }
 
-EMSCRIPTEN_KEEPALIVE const unsigned char *site_body(void) { return res.body; }
-EMSCRIPTEN_KEEPALIVE size_t site_body_size(void) { return res.body_size; }
+EMSCRIPTEN_KEEPALIVE const unsigned char *site_body(void) {
+    return res.body;
+}
+EMSCRIPTEN_KEEPALIVE size_t site_body_size(void) {
+    return res.body_size;
+}
 EMSCRIPTEN_KEEPALIVE const char *site_content_type(void) {
     return res.content_type ? res.content_type : "";
 }
