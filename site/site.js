@@ -12,8 +12,8 @@
 'use strict';
 
 (() => {
-  const STORE = 'digitnet-taught';  // localStorage key: [{label, image: [784]}]
-  const MAX_TAUGHT = 5000;          // about 4 MB of localStorage
+  const STORE = 'digitnet-taught';  // localStorage key: [{label, image: base64 of 784 bytes}]
+  const MAX_TAUGHT = 2000;          // about 2 MB of localStorage (browsers allow 5 MB or more)
   const MAX_MODEL = 64 << 20;       // bytes: a dropped file larger than this is refused unread
   const root = document.documentElement;
   let mod = null;
@@ -70,19 +70,25 @@
   ready.catch((e) => { root.dataset.ready = 'error'; root.dataset.readyError = e.message; });
 
   // ------------------------------------------------------------ taught digits
+  // What this browser keeps, without entries that are not a label and a
+  // 784-byte digit (the storage is the user's to edit).
   function taught() {
     try {
       const v = JSON.parse(localStorage.getItem(STORE) || '[]');
-      return Array.isArray(v) ? v : [];
+      return Array.isArray(v) ? v.filter((d) => d && Number.isInteger(d.label) && d.label >= 0 &&
+        d.label <= 9 && typeof d.image === 'string' && d.image.length === 1048) : [];
     } catch (e) {
       return [];
     }
   }
 
+  const pack = (pixels) => btoa(String.fromCharCode(...pixels));
+  const unpack = (b64) => Array.from(atob(b64), (c) => c.charCodeAt(0));
+
   function remember(label, image) {
     const all = taught();
     if (all.length >= MAX_TAUGHT) throw new Error(`at most ${MAX_TAUGHT} digits are kept here; download them first`);
-    all.push({ label, image });
+    all.push({ label, image: pack(image) });
     localStorage.setItem(STORE, JSON.stringify(all));
     return all.length;
   }
@@ -91,7 +97,8 @@
   function csv(all) {
     const head = ['label'];
     for (let i = 0; i < 784; i++) head.push(`pixel${i}`);
-    return [head.join(',')].concat(all.map((d) => [d.label].concat(d.image).join(','))).join('\n') + '\n';
+    const rows = all.map((d) => [d.label].concat(unpack(d.image)).join(','));
+    return [head.join(',')].concat(rows).join('\n') + '\n';
   }
 
   // ------------------------------------------------------------ the transport

@@ -89,6 +89,11 @@ try {
   await page.click('#undo');
   r = await settled(page);
   check('undo of the only stroke empties the answer', r.label === '' && r.probs.length === 0, `got '${r.label}'`);
+  await mouseDraw(page, one);
+  await settled(page);
+  await page.click('#clear');
+  r = await settled(page);
+  check('Clear empties the answer', r.label === '' && await page.locator('#clear').isDisabled(), `got '${r.label}'`);
 
   // Stroke to updated prediction, 20 strokes on one drawing.
   await page.keyboard.press('Escape');
