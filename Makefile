@@ -190,14 +190,14 @@ SITE    := $(BUILD)/site
 SITE_SRC := src/common.c src/binio.c src/model.c src/modelfile.c src/spec.c src/preprocess.c \
             src/explain.c src/calibrate.c $(sort $(wildcard src/layers/*.c src/kernels/*.c)) \
             src/data/image.c src/data/collect.c src/server/api.c src/server/json.c site/site.c
-SITE_FLAGS := -std=c11 -O3 -msimd128 $(WARN) -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L \
+SITE_FLAGS := -std=c11 -O3 $(WARN) -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L \
               -D_DEFAULT_SOURCE -DDN_NO_ZLIB -DDN_PNM_ONLY -ffp-contract=fast -fno-math-errno
 SITE_LINK := -sENVIRONMENT=web -sMODULARIZE=1 -sEXPORT_NAME=digitnetModule \
              -sALLOW_MEMORY_GROWTH=1 -sFORCE_FILESYSTEM=1 -sEXPORTED_RUNTIME_METHODS=FS,UTF8ToString \
              -sEXPORTED_FUNCTIONS=_malloc,_free
 SITE_PAGE := $(addprefix web/,app.js base.css style.css favicon.svg) site/site.js
 
-site: $(SITE)/digitnet.wasm $(BUILD)/tools/site-model
+site: $(SITE)/digitnet.wasm $(SITE)/digitnet-simd.wasm $(BUILD)/tools/site-model
 	@scripts/install-deps emscripten >/dev/null
 	@$(BUILD)/tools/site-model $(MODEL) $(SITE)/model.dnm $(SITE_WEIGHTS)
 	@cp $(SITE_PAGE) $(SITE)/
@@ -206,14 +206,21 @@ site: $(SITE)/digitnet.wasm $(BUILD)/tools/site-model
 	     web/index.html > $(SITE)/index.html
 	@echo "  SITE    $(SITE)/ ($(MODEL), $(SITE_WEIGHTS)): $$(cat $(SITE)/* | gzip -9 | wc -c) bytes gzip-compressed"
 
-# NODE_PATH: emscripten's optimiser needs Debian's node modules (acorn) also
-# when another node comes first in PATH.
+# Two modules, one loader: digitnet.wasm for every browser with WebAssembly,
+# digitnet-simd.wasm (128-bit SIMD, about twice as fast) for those that
+# validate SIMD; site.js fetches one of them. The build checks that both
+# links wrote the same loader. NODE_PATH: emscripten's optimiser needs
+# Debian's node modules (acorn) also when another node comes first in PATH.
+SITE_EMCC = @scripts/install-deps emscripten >/dev/null && mkdir -p $(1) && echo "  EMCC    $@" && \
+	NODE_PATH=$${NODE_PATH:+$$NODE_PATH:}/usr/share/nodejs $(EMCC) $(SITE_FLAGS) $(2) $(SITE_SRC) \
+	    $(SITE_LINK) -o $(1)/digitnet.js
 $(SITE)/digitnet.wasm: $(SITE_SRC) $(wildcard src/*.h src/*/*.h include/*.h)
-	@scripts/install-deps emscripten >/dev/null
-	@mkdir -p $(SITE)
-	@echo "  EMCC    $@"
-	@NODE_PATH=$${NODE_PATH:+$$NODE_PATH:}/usr/share/nodejs $(EMCC) $(SITE_FLAGS) $(SITE_SRC) \
-	    $(SITE_LINK) -o $(SITE)/digitnet.js
+	$(call SITE_EMCC,$(SITE),)
+$(SITE)/digitnet-simd.wasm: $(SITE)/digitnet.wasm
+	$(call SITE_EMCC,$(BUILD)/site-simd,-msimd128)
+	@cmp -s $(BUILD)/site-simd/digitnet.js $(SITE)/digitnet.js || \
+	    { echo "the SIMD build's loader differs from the baseline's"; exit 1; }
+	@mv $(BUILD)/site-simd/digitnet.wasm $@ && rm -rf $(BUILD)/site-simd
 
 $(BUILD)/tools/site-model: tools/site-model.c $(STATIC)
 	@mkdir -p $(dir $@)

@@ -1,5 +1,6 @@
 // site.js — the static page's side of the WebAssembly module (docs/site.md).
-// Loads digitnet.wasm (through emscripten's digitnet.js) and model.dnm once,
+// Loads the module (digitnet-simd.wasm where the browser has WebAssembly
+// SIMD, else digitnet.wasm, through emscripten's digitnet.js) and model.dnm once,
 // then answers the page's /api/ requests inside the browser: app.js calls
 // window.digitnetLocal.fetch where it would call fetch, and the module's
 // site_handle runs the same routes as `digitnet serve` (src/server/api.c).
@@ -58,8 +59,17 @@
     }
   }
 
+  // A module of one function that returns a v128 constant: it validates
+  // only where the browser has WebAssembly SIMD.
+  const SIMD_PROBE = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b,
+    3, 2, 1, 0, 0x0a, 0x16, 1, 0x14, 0, 0xfd, 0x0c, ...new Array(16).fill(0), 0x0b]);
+  const simd = WebAssembly.validate(SIMD_PROBE);
+  root.dataset.simd = simd ? '1' : '0';
+
   const ready = (async () => {
-    mod = await digitnetModule({ locateFile: (f) => f });
+    mod = await digitnetModule({
+      locateFile: (f) => (f === 'digitnet.wasm' && simd ? 'digitnet-simd.wasm' : f),
+    });
     const r = await fetch('model.dnm');
     if (!r.ok) throw new Error(`model.dnm: HTTP ${r.status}`);
     const msg = loadModel(new Uint8Array(await r.arrayBuffer()), 'model.dnm');

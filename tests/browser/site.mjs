@@ -76,6 +76,9 @@ try {
   await page.waitForFunction(() => !document.getElementById('model-info').textContent.startsWith('Loading'));
   const info = await page.textContent('#model-info');
   check('model information shown, running in the browser', /^Model \S+ · [\d,]+ parameters.*WebAssembly/.test(info), info);
+  const fetched = requests.map((u) => u.split('/').pop());
+  check('Chromium runs the SIMD module', await page.evaluate(() => document.documentElement.dataset.simd) === '1' &&
+    fetched.includes('digitnet-simd.wasm') && !fetched.includes('digitnet.wasm'), fetched.join(' '));
   loaded = true;
 
   // Offline from here on: every answer must come from the page itself.
@@ -211,6 +214,21 @@ try {
   await page.waitForFunction(() => /dropped\.dnm/.test(document.getElementById('error').textContent), null, { timeout: 10000 });
   check('a dropped file goes through the loader', /dropped\.dnm: /.test(await page.textContent('#error')),
     await page.textContent('#error'));
+
+  // A browser without WebAssembly SIMD gets the baseline module.
+  const plain = await context.newPage();
+  await plain.addInitScript(() => { WebAssembly.validate = () => false; });
+  const plainFetched = [];
+  plain.on('request', (q) => plainFetched.push(q.url().split('/').pop()));
+  await context.setOffline(false);
+  await plain.goto(siteUrl);
+  await plain.waitForFunction(() => document.documentElement.dataset.ready, null, { timeout: 20000 });
+  await context.setOffline(true);
+  r = await drawFresh(plain, drawings.one);
+  check('without SIMD the baseline module loads and predicts a drawn 1', r.label === '1' &&
+    plainFetched.includes('digitnet.wasm') && !plainFetched.includes('digitnet-simd.wasm'),
+    `got '${r.label}', fetched ${plainFetched.join(' ')}`);
+  await plain.close();
 
   const api = requests.filter((u) => u.includes('/api/'));
   check('no request went to /api/', api.length === 0, api.slice(0, 3).join(' '));
