@@ -198,23 +198,23 @@ SITE_LINK := -sENVIRONMENT=web -sMODULARIZE=1 -sEXPORT_NAME=digitnetModule \
 SITE_PAGE := $(addprefix web/,app.js base.css style.css favicon.svg) site/site.js
 
 site: $(SITE)/digitnet.wasm $(SITE)/digitnet-simd.wasm $(BUILD)/tools/site-model
-	@scripts/install-deps emscripten >/dev/null
 	@$(BUILD)/tools/site-model $(MODEL) $(SITE)/model.dnm $(SITE_WEIGHTS)
 	@cp $(SITE_PAGE) $(SITE)/
 	@sed -e 's#\(href\|src\)="/#\1="#g' \
 	     -e 's#^\(  *\)<script src="app.js" defer></script>#\1<script src="digitnet.js" defer></script>\n\1<script src="site.js" defer></script>\n&#' \
 	     web/index.html > $(SITE)/index.html
-	@echo "  SITE    $(SITE)/ ($(MODEL), $(SITE_WEIGHTS)): $$(cat $(SITE)/* | gzip -9 | wc -c) bytes gzip-compressed"
+	@n=0; for f in $(SITE)/*; do n=$$((n + $$(gzip -9 -c $$f | wc -c))); done; \
+	    echo "  SITE    $(SITE)/ ($(MODEL), $(SITE_WEIGHTS)): $$n bytes gzip-compressed, file by file"
 
 # Two modules, one loader: digitnet.wasm for every browser with WebAssembly,
 # digitnet-simd.wasm (128-bit SIMD, about twice as fast) for those that
 # validate SIMD; site.js fetches one of them. The build checks that both
 # links wrote the same loader. NODE_PATH: emscripten's optimiser needs
 # Debian's node modules (acorn) also when another node comes first in PATH.
-SITE_EMCC = @scripts/install-deps emscripten >/dev/null && mkdir -p $(1) && echo "  EMCC    $@" && \
+SITE_EMCC = @{ command -v $(EMCC) >/dev/null || scripts/install-deps emscripten >/dev/null; } && mkdir -p $(1) && echo "  EMCC    $@" && \
 	NODE_PATH=$${NODE_PATH:+$$NODE_PATH:}/usr/share/nodejs $(EMCC) $(SITE_FLAGS) $(2) $(SITE_SRC) \
 	    $(SITE_LINK) -o $(1)/digitnet.js
-$(SITE)/digitnet.wasm: $(SITE_SRC) $(wildcard src/*.h src/*/*.h include/*.h)
+$(SITE)/digitnet.wasm: $(SITE_SRC) $(wildcard src/*.h src/*/*.h include/*.h) Makefile
 	$(call SITE_EMCC,$(SITE),)
 $(SITE)/digitnet-simd.wasm: $(SITE)/digitnet.wasm
 	$(call SITE_EMCC,$(BUILD)/site-simd,-msimd128)

@@ -162,8 +162,9 @@ DN_API dn_status dn_model_save(const dn_model *m, const char *path, dn_error *er
 /* As dn_model_save, with the parameters stored as IEEE binary16 (rounded to
  * nearest): half the size, for downloads such as the static page
  * (docs/site.md). dn_model_load reads them back as float32; the rounding
- * moves each parameter by at most 1/2048 of its size. DN_E_ARG when a
- * parameter is beyond binary16's range (65504). */
+ * moves each parameter by at most 1/2048 of its size, or by 2^-25 below
+ * 2^-14 (binary16's subnormals). DN_E_ARG when a parameter is beyond
+ * binary16's range (65504). */
 DN_API dn_status dn_model_save_half(const dn_model *m, const char *path, dn_error *err);
 
 /* Loads and validates a model file (magic, version, architecture, sizes,

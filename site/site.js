@@ -13,7 +13,8 @@
 'use strict';
 
 (() => {
-  const STORE = 'digitnet-taught';  // localStorage key: [{label, image: base64 of 784 bytes}]
+  // localStorage key, one per copy of the site on a host: [{label, image: base64 of 784 bytes}]
+  const STORE = `digitnet-taught:${location.pathname.replace(/[^/]*$/, '')}`;
   const MAX_TAUGHT = 2000;          // about 2 MB of localStorage (browsers allow 5 MB or more)
   const MAX_MODEL = 64 << 20;       // bytes: a dropped file larger than this is refused unread
   const root = document.documentElement;
@@ -47,8 +48,11 @@
 
   // Loads model bytes into the module; returns null or the loader's message.
   function loadModel(bytes, name) {
-    // relative to the module's working directory, so messages name the file as given
+    // in a folder of its own (no clash with the module's /dev, /tmp...), as
+    // the working directory, so messages name the file as given
     const path = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.*/, '') || 'model.dnm';
+    if (!mod.FS.analyzePath('/models').exists) mod.FS.mkdir('/models');
+    mod.FS.chdir('/models');
     mod.FS.writeFile(path, bytes);
     const p = heapString(path);
     try {
@@ -68,7 +72,7 @@
 
   const ready = (async () => {
     mod = await digitnetModule({
-      locateFile: (f) => (f === 'digitnet.wasm' && simd ? 'digitnet-simd.wasm' : f),
+      locateFile: (f, dir) => dir + (f === 'digitnet.wasm' && simd ? 'digitnet-simd.wasm' : f),
     });
     const r = await fetch('model.dnm');
     if (!r.ok) throw new Error(`model.dnm: HTTP ${r.status}`);
@@ -80,13 +84,21 @@
   ready.catch((e) => { root.dataset.ready = 'error'; root.dataset.readyError = e.message; });
 
   // ------------------------------------------------------------ taught digits
+  const decodes = (b64) => {
+    try {
+      return atob(b64).length === 784;
+    } catch (e) {
+      return false;
+    }
+  };
+
   // What this browser keeps, without entries that are not a label and a
   // 784-byte digit (the storage is the user's to edit).
   function taught() {
     try {
       const v = JSON.parse(localStorage.getItem(STORE) || '[]');
       return Array.isArray(v) ? v.filter((d) => d && Number.isInteger(d.label) && d.label >= 0 &&
-        d.label <= 9 && typeof d.image === 'string' && d.image.length === 1048) : [];
+        d.label <= 9 && typeof d.image === 'string' && decodes(d.image)) : [];
     } catch (e) {
       return [];
     }
@@ -124,8 +136,9 @@
     const type = (opts.headers && opts.headers['Content-Type']) || '';
     if (u.pathname.endsWith('/api/samples') && method === 'POST') {
       // the digit as the network saw it (normalised 28x28), kept in this browser
-      const label = Number(u.searchParams.get('label'));
-      if (!Number.isInteger(label) || label < 0 || label > 9) return reply(400, { error: 'label must be 0..9' });
+      const given = u.searchParams.get('label') || '';
+      const label = /^[0-9]$/.test(given) ? Number(given) : -1;
+      if (label < 0) return reply(400, { error: 'label must be one digit, 0..9' });
       const r = handle('POST', '/api/predict', '', type, body);
       const j = JSON.parse(r.body);
       if (r.status !== 200) return reply(r.status, j);
@@ -159,7 +172,11 @@
   }
 
   // ------------------------------------------------------------ another model
-  async function useModel(file) {
+  // Models load one after another, in the order they were given.
+  let swaps = Promise.resolve();
+  const useModel = (file) => { swaps = swaps.then(() => swapModel(file)); };
+
+  async function swapModel(file) {
     let error = null;
     try {
       await ready;
@@ -168,6 +185,7 @@
     } catch (e) {
       error = e.message;
     }
+    if (!error) root.dataset.model = file.name;
     window.dispatchEvent(new CustomEvent('digitnet:model', { detail: { name: file.name, error } }));
   }
 
@@ -179,7 +197,7 @@
     document.body.appendChild(a);
     a.click();
     a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000); // a slow browser may still be saving
   }
 
   function wire() {

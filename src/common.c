@@ -17,7 +17,7 @@
 #include <zlib.h>
 #endif
 #ifdef _OPENMP
-#include "omp_compat.h"
+#include <omp.h>
 #endif
 
 const char *dn_version(void) {

@@ -12,6 +12,9 @@
 #include <math.h>
 #include <string.h>
 
+/* Floats of per-image scratch any one layer may need (256 MB). */
+#define MAX_SCRATCH (1u << 26)
+
 /* ================================================================ building */
 
 dn_status dn_model_build(const dn_spec *spec, dn_model **out, dn_error *err) {
@@ -41,6 +44,15 @@ dn_status dn_model_build(const dn_spec *spec, dn_model **out, dn_error *err) {
         if (dn_shape_size(shape) == 0 || dn_shape_size(shape) > (1u << 24)) {
             st = dn_fail(err, DN_E_ARG, "layer %d (%s) has an unusable output size", i + 1,
                          l->ops->name);
+            free(m);
+            return st;
+        }
+        /* per-image scratch (a convolution's im2col matrix) within 256 MB, so
+         * no executor size below can wrap, also where size_t has 32 bits */
+        if (l->aux_per_sample > MAX_SCRATCH || l->ops->work_size(l, 1, 1) > MAX_SCRATCH) {
+            st = dn_fail(err, DN_E_ARG,
+                         "layer %d (%s) needs more than %u floats of scratch per image", i + 1,
+                         l->ops->name, (unsigned)MAX_SCRATCH);
             free(m);
             return st;
         }
@@ -215,11 +227,13 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
     e->max_batch = max_batch;
     e->threads = threads;
     e->inv_temp = (float)(1.0 / dn_model_temperature(m));
-    size_t nb = (size_t)max_batch, total = 0, widest = 784, work = 0;
+    /* counted in 64 bits: with a 32-bit size_t (WebAssembly) a product could wrap */
+    uint64_t nb = (uint64_t)max_batch, total = 0;
+    size_t widest = 784, work = 0;
     for (int i = 0; i < m->nlayers; i++) {
         const dn_layer *l = &m->layers[i];
         /* aux (kept for backward) exists only in training executors */
-        total += nb * (dn_shape_size(l->out) + (train ? l->aux_per_sample : 0));
+        total += nb * ((uint64_t)dn_shape_size(l->out) + (train ? l->aux_per_sample : 0));
         size_t w = l->ops->work_size(l, max_batch, threads);
         if (w > work) work = w;
         if (dn_shape_size(l->out) > widest) widest = dn_shape_size(l->out);
@@ -232,12 +246,12 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
         prep[i] = l->ops->prepare ? l->ops->prepare(l, NULL) : 0;
         total += prep[i];
     }
-    if ((uint64_t)total > ((uint64_t)1 << 34) / sizeof(float))
+    if (total > ((uint64_t)1 << 34) / sizeof(float) || total > SIZE_MAX / sizeof(float))
         return dn_fail(err, DN_E_NOMEM, "batch of %d needs too much memory", max_batch);
-    e->buf = malloc((total ? total : 1) * sizeof(float));
+    e->buf = malloc((total ? (size_t)total : 1) * sizeof(float));
     if (!e->buf)
         return dn_fail(err, DN_E_NOMEM, "out of memory allocating %zu MB of activations",
-                       total * sizeof(float) >> 20);
+                       (size_t)total * sizeof(float) >> 20);
     float *p = e->buf;
     for (int i = 0; i < m->nlayers; i++) {
         const dn_layer *l = &m->layers[i];

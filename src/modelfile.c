@@ -5,10 +5,11 @@
  *
  *   offset  size  field
  *   0       8     magic "DIGITNET"
- *   8       4     u32 format version (1, or 2 when a flag is set)
- *   12      4     u32 flags: 0 in version 1; in version 2 bit 0 (DN_FILE_HALF)
- *                 says the parameters are IEEE binary16, 2 bytes each
- *                 (dn_model_save_half), and no other bit may be set
+ *   8       4     u32 format version: 1, or 2 when flags are written
+ *   12      4     u32 flags: 0 in version 1 (not read); in version 2 bit 0
+ *                 (DN_FILE_HALF) says the parameters are IEEE binary16, 2
+ *                 bytes each (dn_model_save_half), and no other bit may be
+ *                 set (flags 0 there is a float32 file)
  *   16      8     u64 parameter count P
  *   24      8     u64 state count S (batch-norm running statistics)
  *   32      4     u32 length A of the architecture string

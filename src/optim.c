@@ -12,7 +12,7 @@
 #include <math.h>
 #include <string.h>
 #ifdef _OPENMP
-#include "omp_compat.h"
+#include <omp.h>
 #endif
 
 int dn_optim_moments(dn_optimizer kind) {

@@ -315,7 +315,22 @@ static void test_prepared_weights(void) {
     dn_model_free(m);
 }
 
+/* A layer whose per-image scratch (im2col) is absurd is refused when the
+ * model is built: 4096 channels x 27x27 kernel x 28x28 outputs is 2.3e9
+ * floats per image, which wraps a 32-bit size_t (the WebAssembly page
+ * loads models users drop on it). */
+static void test_scratch_bound(void) {
+    dn_model *m = NULL;
+    dn_error err = {{0}};
+    CHECK(dn_model_create("conv2x2x4096-conv27x27x1p9-fc10", NULL, 1, &m, &err) == DN_E_ARG && !m);
+    CHECK_MSG(strstr(err.msg, "scratch") != NULL, "%s", err.msg);
+    dn_model_free(m);
+    CHECK_OK(dn_model_create("conv5x5x64p2-relu-conv5x5x64p2-relu-fc10", NULL, 1, &m, NULL));
+    dn_model_free(m);
+}
+
 int main(void) {
+    test_scratch_bound();
     char dir[] = "/tmp/dn-model-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     test_spec();

@@ -224,7 +224,7 @@
         else showError(j.error || `HTTP ${r.status}`);
       }
     } catch (err) {
-      if (gen === generation) showError(`The server did not answer (${err.message}).`);
+      if (gen === generation) showError(`${local ? 'The network in this page failed' : 'The server did not answer'} (${err.message}).`);
     } finally {
       inflight = false;
       if (dirty) schedulePredict();
@@ -292,6 +292,7 @@
   const GAP = [42, 49, 60];   // colour between the maps of a mosaic
   let insideOpen = false;
   let weightsState = '';      // '', 'loading', 'done'
+  const weightsNote = $('weights-note').textContent;
 
   insideBtn.addEventListener('click', () => {
     insideOpen = !insideOpen;
@@ -493,7 +494,7 @@
         setTeachStatus(j.error || `HTTP ${r.status}`, 'bad');
       }
     } catch (err) {
-      setTeachStatus(`The server did not answer (${err.message}).`, 'bad');
+      setTeachStatus(`${local ? 'Not saved' : 'The server did not answer'} (${err.message}).`, 'bad');
     }
   }
 
@@ -530,6 +531,7 @@
     errorEl.hidden = true;
     weightsState = '';
     $('weights').hidden = false;
+    $('weights-note').textContent = weightsNote;
     layersEl.dataset.key = '';
     loadModel();
     if (insideOpen) loadWeights();

@@ -15,7 +15,7 @@
 
 #include <string.h>
 #ifdef _OPENMP
-#include "omp_compat.h"
+#include <omp.h>
 #endif
 
 #define SMALL_M 4 /* at most this many rows: gemm_small, no packing */

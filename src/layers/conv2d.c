@@ -29,7 +29,7 @@
 #include <math.h>
 #include <string.h>
 #ifdef _OPENMP
-#include "omp_compat.h"
+#include <omp.h>
 #endif
 
 /* fewer input channels than this: im2col (the products would be too thin) */

@@ -265,7 +265,8 @@ static void make_csv(void) {
 
 /* ---------------------------------------------------------------- models */
 
-static void make_model(const char *name, const char *arch, unsigned flags, int meta) {
+/* half: stored with binary16 parameters (format version 2). */
+static void make_model(const char *name, const char *arch, unsigned flags, int meta, int half) {
     dn_model *m;
     dn_error err = {{0}};
     ok(dn_model_create(arch, NULL, 7, &m, &err), &err, arch);
@@ -275,7 +276,8 @@ static void make_model(const char *name, const char *arch, unsigned flags, int m
         dn_model_set_meta(m, "history", "1 2.3 0.1 0.1\n");
     }
     const char *path = tmp_path("model.dnm");
-    ok(dn_model_save(m, path, &err), &err, "dn_model_save");
+    ok(half ? dn_model_save_half(m, path, &err) : dn_model_save(m, path, &err), &err,
+       "dn_model_save");
     dn_model_free(m);
     buf f = read_file(path), in = {0};
     unlink(path);
@@ -286,11 +288,13 @@ static void make_model(const char *name, const char *arch, unsigned flags, int m
 }
 
 static void make_models(void) {
-    make_model("gap-fc10-meta", "gap-fc10", 1, 1);
-    make_model("gap-fc10-crc-as-is", "gap-fc10", 0, 0);
-    make_model("conv-bn-pools", "conv3x3x2s2p1-bn-relu-pool2-avgpool7-flatten-fc10", 1, 1);
-    make_model("dense-acts-dropout", "avgpool7-fc4-tanh-drop0.5-fc8-sigmoid-fc10", 1, 0);
-    make_model("pool-conv-same-bn-gap", "pool4-conv3x3x1same-bn-gap-fc10", 1, 0);
+    make_model("gap-fc10-meta", "gap-fc10", 1, 1, 0);
+    make_model("gap-fc10-crc-as-is", "gap-fc10", 0, 0, 0);
+    make_model("conv-bn-pools", "conv3x3x2s2p1-bn-relu-pool2-avgpool7-flatten-fc10", 1, 1, 0);
+    make_model("dense-acts-dropout", "avgpool7-fc4-tanh-drop0.5-fc8-sigmoid-fc10", 1, 0, 0);
+    make_model("pool-conv-same-bn-gap", "pool4-conv3x3x1same-bn-gap-fc10", 1, 0, 0);
+    make_model("gap-fc10-half", "gap-fc10", 1, 1, 1);
+    make_model("conv-half-crc-as-is", "conv3x3x4-relu-pool2-fc10", 0, 0, 1);
 }
 
 /* ---------------------------------------------------------------- PNG */
