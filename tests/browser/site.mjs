@@ -96,7 +96,10 @@ try {
   await settled(page);
   await page.click('#clear');
   r = await settled(page);
-  check('Clear empties the answer', r.label === '' && await page.locator('#clear').isDisabled(), `got '${r.label}'`);
+  // the buttons follow on the next animation frame
+  const cleared = await page.waitForFunction(() => document.getElementById('clear').disabled, null,
+    { timeout: 5000 }).then(() => true, () => false);
+  check('Clear empties the answer and the canvas', r.label === '' && cleared, `got '${r.label}'`);
 
   // Stroke to updated prediction, 20 strokes on one drawing.
   await page.keyboard.press('Escape');
