@@ -145,14 +145,15 @@ static void test_pack4(void) {
     }
 }
 
-/* C += A^T B with both operands K-major, M and N not multiples of the
- * blocks; rows of C past M stay untouched. */
-static void test_tn_acc(void) {
+typedef void (*tn_fn)(float *, int, int, int, int, const float *, int, const float *, int);
+
+/* C += A^T B by fn against the naive product, both operands K-major, M
+ * and N not multiples of the blocks; rows of C past M stay untouched. */
+static void check_tn(const char *name, tn_fn fn, unsigned seed, const int (*shapes)[3],
+                     size_t count) {
     dn_rng r;
-    dn_rng_seed(&r, 4);
-    static const int shapes[][3] = {
-        {1, 16, 1}, {5, 17, 9}, {32, 32, 96}, {13, 40, 300}, {64, 64, 48}};
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    dn_rng_seed(&r, seed);
+    for (size_t s = 0; s < count; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], lda = M + 3, ldb = N + 5,
             ldc = N + 2;
         float *A = malloc(sizeof(float) * K * lda), *B = malloc(sizeof(float) * K * ldb);
@@ -161,14 +162,29 @@ static void test_tn_acc(void) {
             fill(C, (size_t)(M + 1) * ldc, &r);
         memcpy(R, C, sizeof(float) * M * ldc);
         float below = C[M * ldc];
-        dn_gemm_tn_acc(C, ldc, M, N, K, A, lda, B, ldb);
+        fn(C, ldc, M, N, K, A, lda, B, ldb);
         dn_gemm_naive(1, 0, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, R, ldc);
         double worst = worst_diff(C, R, M, N, ldc);
-        CHECK_MSG(worst < 1e-4 * sqrt((double)K) + 1e-5, "tn_acc M=%d N=%d K=%d: %g", M, N, K,
+        CHECK_MSG(worst < 1e-4 * sqrt((double)K) + 1e-5, "%s M=%d N=%d K=%d: %g", name, M, N, K,
                   worst);
-        CHECK_MSG(C[M * ldc] == below, "tn_acc M=%d: wrote past row M", M);
+        CHECK_MSG(C[M * ldc] == below, "%s M=%d: wrote past row M", name, M);
         free(A), free(B), free(C), free(R);
     }
+}
+
+static void test_tn_acc(void) {
+    static const int shapes[][3] = {
+        {1, 16, 1}, {5, 17, 9}, {32, 32, 96}, {13, 40, 300}, {64, 64, 48}};
+    check_tn("tn_acc", dn_gemm_tn_acc, 4, shapes, sizeof shapes / sizeof shapes[0]);
+}
+
+/* The thin dense layer's weight gradient, M <= 16: M from 1 to 16 (one
+ * group of units or several of unequal size), N with and without columns
+ * past the last block of 16 (and below 16). */
+static void test_tn_thin(void) {
+    static const int shapes[][3] = {{1, 16, 1},  {5, 17, 9},     {10, 784, 300}, {13, 40, 31},
+                                    {16, 5, 64}, {11, 100, 513}, {6, 32, 2}};
+    check_tn("tn_thin", dn_gemm_tn_thin, 7, shapes, sizeof shapes / sizeof shapes[0]);
 }
 
 static void test_nt_thin(void) {
@@ -198,10 +214,35 @@ static void test_nt_thin(void) {
     }
 }
 
+/* C = A B with few columns of A (K <= 16), N with and without a tail past
+ * the last 8; C's other columns stay untouched. */
+static void test_nn_short(void) {
+    dn_rng r;
+    dn_rng_seed(&r, 8);
+    static const int shapes[][3] = {{1, 1, 1}, {600, 10, 10}, {7, 64, 16}, {3, 5, 3}, {9, 23, 7}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], lda = K + 3, ldb = N + 5,
+            ldc = N + 2;
+        float *A = malloc(sizeof(float) * M * lda), *B = malloc(sizeof(float) * K * ldb);
+        float *C = malloc(sizeof(float) * M * ldc), *R = malloc(sizeof(float) * M * ldc);
+        fill(A, (size_t)M * lda, &r), fill(B, (size_t)K * ldb, &r), fill(C, (size_t)M * ldc, &r);
+        float beside = C[N];
+        dn_gemm_nn_short(C, ldc, M, N, K, A, lda, B, ldb);
+        dn_gemm_naive(0, 0, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, R, ldc);
+        double worst = worst_diff(C, R, M, N, ldc);
+        CHECK_MSG(worst < 1e-4 * sqrt((double)K) + 1e-5, "nn_short M=%d N=%d K=%d: %g", M, N, K,
+                  worst);
+        CHECK_MSG(C[N] == beside, "nn_short M=%d N=%d: wrote past column N", M, N);
+        free(A), free(B), free(C), free(R);
+    }
+}
+
 int main(void) {
     test_pack4();
     test_nt_thin();
     test_tn_acc();
+    test_tn_thin();
+    test_nn_short();
     test_gemm("portable", dn_gemm_portable);
     test_gemm("portable_st", dn_gemm_portable_st);
     if (ref_blas_available())

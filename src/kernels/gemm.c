@@ -475,43 +475,182 @@ static void thin_row(float *c, int N, int K, const float *a, const float *B, int
     }
 }
 
+/* The thin kernels keep R rows x U units of accumulators in registers:
+ * with 32 vector registers (AVX-512, NEON) four rows of A at a time, with
+ * 16 two. U is at most THIN_U; a product with N units goes in groups of
+ * about equal size (10 = 5 + 5, 16 = 4 x 4), so no group is mostly
+ * padding. */
+#if defined(__AVX512F__) || defined(__aarch64__)
+#define THIN_R 4
+#else
+#define THIN_R 2
+#endif
+#define THIN_U 5
+#ifndef THIN_PF
+#define THIN_PF 2
+#endif
+typedef float tv8 __attribute__((vector_size(32), aligned(4)));
+
+/* The lanes' sum as a tree: halves, quarters, pairs (by pointer: a vector
+ * passed by value would change the ABI on targets without AVX). */
+static inline float hsum8(const tv8 *p) {
+    typedef float v4 __attribute__((vector_size(16)));
+    tv8 v = *p;
+    v4 q = __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
+    return (q[0] + q[2]) + (q[1] + q[3]);
+}
+
+/* C[0..rows) x [0..U) = A[r] . B[u] for THIN_R rows of A (a[r]; rows past
+ * `rows` repeat the last, their sums dropped) and U rows of B. Each step
+ * loads THIN_R + U vectors for THIN_R * U multiply-adds. Inlined with a
+ * constant U, the loops unroll and the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void thin_block(int U, int rows, int K,
+                                                             const float *const a[THIN_R],
+                                                             const float *const *pf, const float *B,
+                                                             int ldb, float *C, int ldc) {
+    tv8 acc[THIN_R][THIN_U] = {{{0}}};
+    const int K8 = K & ~7;
+    for (int k = 0; k < K8; k += 8) {
+        tv8 x[THIN_R];
+        if (pf && (k & 15) == 0)
+#pragma GCC unroll 4
+            for (int r = 0; r < THIN_R; r++) __builtin_prefetch(pf[r] + k);
+#pragma GCC unroll 4
+        for (int r = 0; r < THIN_R; r++) x[r] = *(const tv8 *)(a[r] + k);
+#pragma GCC unroll 5
+        for (int u = 0; u < U; u++) {
+            tv8 w = *(const tv8 *)(B + (long)u * ldb + k);
+#if defined(__GNUC__) && defined(__AVX__)
+            __asm__("" : "+x"(w)); /* one load, not one per row */
+#endif
+#pragma GCC unroll 4
+            for (int r = 0; r < THIN_R; r++) acc[r][u] += x[r] * w;
+        }
+    }
+    for (int r = 0; r < rows; r++)
+        for (int u = 0; u < U; u++) {
+            float s = hsum8(&acc[r][u]);
+            for (int k = K8; k < K; k++) s += a[r][k] * B[(long)u * ldb + k];
+            C[(long)r * ldc + u] = s;
+        }
+}
+
 void dn_gemm_nt_thin(float *C, int ldc, int M, int N, int K, const float *A, int lda,
                      const float *B, int ldb) {
-    typedef float v8 __attribute__((vector_size(32), aligned(4)));
-    const int K8 = K & ~7;
     if (M == 1) {
         thin_row(C, N, K, A, B, ldb);
         return;
     }
-    /* two rows of A against four rows of B: 8 accumulators, 6 loads per
-     * 8 multiply-adds; both rows of A stay in L1 across the groups of B */
-    for (int i = 0; i < M; i += 2) {
-        int rows = i + 1 < M ? 2 : 1;
-        const float *a0 = A + (long)i * lda, *a1 = rows > 1 ? a0 + lda : a0;
-        for (int j0 = 0; j0 < N; j0 += 4) {
-            int nj = N - j0 < 4 ? N - j0 : 4;
-            const float *b0 = B + (long)j0 * ldb;
-            const float *b1 = nj > 1 ? b0 + ldb : b0, *b2 = nj > 2 ? b0 + 2L * ldb : b0;
-            const float *b3 = nj > 3 ? b0 + 3L * ldb : b0;
-            v8 z = {0}, c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
-            for (int k = 0; k < K8; k += 8) {
-                v8 x0 = *(const v8 *)(a0 + k), x1 = *(const v8 *)(a1 + k), w;
-                w = *(const v8 *)(b0 + k), c00 += x0 * w, c10 += x1 * w;
-                w = *(const v8 *)(b1 + k), c01 += x0 * w, c11 += x1 * w;
-                w = *(const v8 *)(b2 + k), c02 += x0 * w, c12 += x1 * w;
-                w = *(const v8 *)(b3 + k), c03 += x0 * w, c13 += x1 * w;
+    int groups = (N + THIN_U - 1) / THIN_U, size = (N + groups - 1) / groups;
+    /* THIN_R rows of A stay in L1 across the groups of B */
+    for (int i = 0; i < M; i += THIN_R) {
+        int rows = M - i < THIN_R ? M - i : THIN_R;
+        const float *a[THIN_R];
+        for (int r = 0; r < THIN_R; r++) a[r] = A + (long)(i + (r < rows ? r : rows - 1)) * lda;
+        float *c = C + (long)i * ldc;
+        /* the first group streams these rows from memory: it prefetches the
+         * rows THIN_PF blocks ahead, within A */
+        const float *ahead[THIN_R];
+        int far = i + THIN_PF * THIN_R;
+        for (int r = 0; r < THIN_R; r++) ahead[r] = A + (long)(far + r < M ? far + r : M - 1) * lda;
+        for (int j0 = 0; j0 < N; j0 += size) {
+            int U = N - j0 < size ? N - j0 : size;
+            const float *const *p = j0 == 0 && far < M ? ahead : NULL;
+            const float *b = B + (long)j0 * ldb;
+            /* clang-format off */
+            switch (U) { /* a constant U, so that each case unrolls */
+            case 1: thin_block(1, rows, K, a, p, b, ldb, c + j0, ldc); break;
+            case 2: thin_block(2, rows, K, a, p, b, ldb, c + j0, ldc); break;
+            case 3: thin_block(3, rows, K, a, p, b, ldb, c + j0, ldc); break;
+            case 4: thin_block(4, rows, K, a, p, b, ldb, c + j0, ldc); break;
+            default: thin_block(5, rows, K, a, p, b, ldb, c + j0, ldc); break;
             }
-            v8 acc[2][4] = {{c00, c01, c02, c03}, {c10, c11, c12, c13}};
-            const float *bq[4] = {b0, b1, b2, b3};
-            for (int r = 0; r < rows; r++) {
-                const float *a = r ? a1 : a0;
-                for (int q = 0; q < nj; q++) {
-                    float s = 0.0f;
-                    for (int l = 0; l < 8; l++) s += acc[r][q][l];
-                    for (int k = K8; k < K; k++) s += a[k] * bq[q][k];
-                    C[(long)(i + r) * ldc + j0 + q] = s;
-                }
+            /* clang-format on */
+        }
+    }
+}
+
+/* C[0..U) x [0..16) += sum_k A[k][0..U) B[k][0..16) for U <= THIN_TU
+ * units: each step loads two vectors of B and broadcasts U values of A for
+ * 2U multiply-adds, so every element of B is read once per group. */
+#if defined(__AVX512F__) || defined(__aarch64__)
+#define THIN_TU 10
+#else
+#define THIN_TU 5
+#endif
+static inline __attribute__((always_inline)) void
+thin_tn_block(int U, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc) {
+    tv8 acc[THIN_TU][2] = {{{0}}};
+    for (int k = 0; k < K; k++) {
+        const float *a = A + (long)k * lda, *b = B + (long)k * ldb;
+        tv8 b0 = *(const tv8 *)b, b1 = *(const tv8 *)(b + 8);
+#pragma GCC unroll 10
+        for (int u = 0; u < U; u++) acc[u][0] += a[u] * b0, acc[u][1] += a[u] * b1;
+    }
+    for (int u = 0; u < U; u++) {
+        tv8 *c = (tv8 *)(C + (long)u * ldc);
+        c[0] += acc[u][0], c[1] += acc[u][1];
+    }
+}
+
+void dn_gemm_tn_thin(float *C, int ldc, int M, int N, int K, const float *A, int lda,
+                     const float *B, int ldb) {
+    int groups = (M + THIN_TU - 1) / THIN_TU, size = (M + groups - 1) / groups, j = 0;
+    for (int i0 = 0; i0 < M; i0 += size) {
+        int U = M - i0 < size ? M - i0 : size;
+        const float *a = A + i0;
+        float *c = C + (long)i0 * ldc;
+        for (j = 0; j + 16 <= N; j += 16) {
+            /* clang-format off */
+            switch (U) { /* a constant U, so that each case unrolls */
+            case 1: thin_tn_block(1, K, a, lda, B + j, ldb, c + j, ldc); break;
+            case 2: thin_tn_block(2, K, a, lda, B + j, ldb, c + j, ldc); break;
+            case 3: thin_tn_block(3, K, a, lda, B + j, ldb, c + j, ldc); break;
+            case 4: thin_tn_block(4, K, a, lda, B + j, ldb, c + j, ldc); break;
+#if THIN_TU > 5
+            case 5: thin_tn_block(5, K, a, lda, B + j, ldb, c + j, ldc); break;
+            case 6: thin_tn_block(6, K, a, lda, B + j, ldb, c + j, ldc); break;
+            case 7: thin_tn_block(7, K, a, lda, B + j, ldb, c + j, ldc); break;
+            case 8: thin_tn_block(8, K, a, lda, B + j, ldb, c + j, ldc); break;
+            case 9: thin_tn_block(9, K, a, lda, B + j, ldb, c + j, ldc); break;
+#endif
+            default: thin_tn_block(THIN_TU, K, a, lda, B + j, ldb, c + j, ldc); break;
             }
+            /* clang-format on */
+        }
+    }
+    if (j + 8 <= N) { /* eight columns more, one vector per unit */
+        for (int i = 0; i < M; i++) {
+            tv8 acc = {0};
+            for (int k = 0; k < K; k++)
+                acc += A[(long)k * lda + i] * *(const tv8 *)(B + (long)k * ldb + j);
+            *(tv8 *)(C + (long)i * ldc + j) += acc;
+        }
+        j += 8;
+    }
+    for (; j < N; j++) /* columns past the last whole block */
+        for (int i = 0; i < M; i++) {
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++) acc += A[(long)k * lda + i] * B[(long)k * ldb + j];
+            C[(long)i * ldc + j] += acc;
+        }
+}
+
+void dn_gemm_nn_short(float *C, int ldc, int M, int N, int K, const float *A, int lda,
+                      const float *B, int ldb) {
+    for (int i = 0; i < M; i++) {
+        const float *a = A + (long)i * lda;
+        float *c = C + (long)i * ldc;
+        int j = 0;
+        for (; j + 8 <= N; j += 8) {
+            tv8 acc = {0};
+            for (int k = 0; k < K; k++) acc += a[k] * *(const tv8 *)(B + (long)k * ldb + j);
+            *(tv8 *)(c + j) = acc;
+        }
+        for (; j < N; j++) {
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++) acc += a[k] * B[(long)k * ldb + j];
+            c[j] = acc;
         }
     }
 }

@@ -54,6 +54,16 @@ void dn_gemm_tn_acc(float *C, int ldc, int M, int N, int K, const float *A, int 
 #define DN_GEMM_THIN 16
 void dn_gemm_nt_thin(float *C, int ldc, int M, int N, int K, const float *A, int lda,
                      const float *B, int ldb);
+/* C [M, N] += A^T B for A [K, M] and B [K, N] read in place, M <=
+ * DN_GEMM_THIN: a thin dense layer's weight gradient over a long batch,
+ * each element of B (the input) read once per group of units. */
+void dn_gemm_tn_thin(float *C, int ldc, int M, int N, int K, const float *A, int lda,
+                     const float *B, int ldb);
+/* C [M, N] = A B for A [M, K] and B [K, N] read in place, K <=
+ * DN_GEMM_THIN: a thin dense layer's input gradient (each row of C a sum
+ * of K rows of B), one register of C at a time. */
+void dn_gemm_nn_short(float *C, int ldc, int M, int N, int K, const float *A, int lda,
+                      const float *B, int ldb);
 size_t dn_gemm_pack4_size(int M, int K);
 void dn_gemm_pack4(float *Ap, int M, int K, const float *A, int lda);
 void dn_gemm_pack4_run(float *C, int ldc, int M, int N, int K, const float *Ap, const float *B,

@@ -60,15 +60,20 @@ static void dense_backward(const dn_layer *l, const float *x, const float *y, co
                            float *dx, int n, dn_layer_ctx *c) {
     int in = (int)dn_shape_size(l->in), out = l->cfg.units;
     float *gW = c->gw, *gb = c->gw + (size_t)in * out;
-    if (out <= DN_GEMM_THIN && n >= THIN_MIN_ROWS && in % 16 == 0)
-        dn_gemm_tn_acc(gW, in, out, in, n, dy, out, x, in);
+    if (out <= DN_GEMM_THIN && n >= THIN_MIN_ROWS)
+        dn_gemm_tn_thin(gW, in, out, in, n, dy, out, x, in);
     else
         dn_gemm(1, 0, out, in, n, 1.0f, dy, out, x, in, 1.0f, gW, in);
     for (int i = 0; i < n; i++) {
         const float *row = dy + (size_t)i * out;
         for (int j = 0; j < out; j++) gb[j] += row[j];
     }
-    if (dx) dn_gemm(0, 0, n, in, out, 1.0f, dy, out, l->w, in, 0.0f, dx, in);
+    if (!dx) return;
+    if (out <= DN_GEMM_THIN && n >= THIN_MIN_ROWS) {
+        dn_gemm_nn_short(dx, in, n, in, out, dy, out, l->w, in);
+    } else {
+        dn_gemm(0, 0, n, in, out, 1.0f, dy, out, l->w, in, 0.0f, dx, in);
+    }
 }
 
 const dn_layer_ops dn_dense_ops = {"dense",       dense_setup,    dense_work, dense_init,
