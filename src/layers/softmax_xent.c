@@ -11,27 +11,40 @@
  */
 #include "layers/layer.h"
 
+#include "kernels/vexp.h"
+
 #include <math.h>
 
 double dn_softmax_xent_forward(const float *logits, const unsigned char *labels, float *probs,
                                int n, int classes, float inv_temp) {
+    /* every logit read as z_j / T (times 1 is exact: training is unchanged) */
+#define Z(j) (z[j] * inv_temp)
+    /* probs <- z - max z, row by row; then exp of the whole block at once */
+    for (int i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * classes;
+        float *p = probs + (size_t)i * classes, mx = Z(0);
+        for (int j = 1; j < classes; j++)
+            if (Z(j) > mx) mx = Z(j);
+        for (int j = 0; j < classes; j++) p[j] = Z(j) - mx;
+    }
+    dn_vexp(probs, (size_t)n * classes);
     double loss = 0.0;
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * classes;
         float *p = probs + (size_t)i * classes;
-        /* every logit read as z_j / T (times 1 is exact: training is unchanged) */
-#define Z(j) (z[j] * inv_temp)
-        float mx = Z(0);
-        for (int j = 1; j < classes; j++)
-            if (Z(j) > mx) mx = Z(j);
         double sum = 0.0;
-        for (int j = 0; j < classes; j++) sum += exp((double)Z(j) - mx);
+        for (int j = 0; j < classes; j++) sum += p[j];
         /* divide rather than subtract log(sum): with logits near 1e30,
          * log(sum) vanishes next to mx and two equal maxima would both get 1 */
-        for (int j = 0; j < classes; j++) p[j] = (float)(exp((double)Z(j) - mx) / sum);
-        if (labels) loss += log(sum) + ((double)mx - Z(labels[i]));
-#undef Z
+        for (int j = 0; j < classes; j++) p[j] = (float)(p[j] / sum);
+        if (labels) {
+            float mx = Z(0);
+            for (int j = 1; j < classes; j++)
+                if (Z(j) > mx) mx = Z(j);
+            loss += log(sum) + ((double)mx - Z(labels[i]));
+        }
     }
+#undef Z
     return loss;
 }
 
