@@ -480,16 +480,31 @@ static void thin_row(float *c, int N, int K, const float *a, const float *B, int
  * 16 two. U is at most THIN_U; a product with N units goes in groups of
  * about equal size (10 = 5 + 5, 16 = 4 x 4), so no group is mostly
  * padding. */
+#ifndef THIN_R
 #if defined(__AVX512F__) || defined(__aarch64__)
 #define THIN_R 4
 #else
 #define THIN_R 2
 #endif
+#endif
+#ifndef THIN_U
 #define THIN_U 5
+#endif
 #ifndef THIN_PF
 #define THIN_PF 2
 #endif
 typedef float tv8 __attribute__((vector_size(32), aligned(4)));
+/* Their vectors are TW floats: 16 with AVX-512 (two 512-bit multiply-adds
+ * a cycle on cores with two such units, the same rate as 256-bit ones
+ * elsewhere, in half the instructions), else 8. */
+#ifndef TW
+#ifdef __AVX512F__
+#define TW 16
+#else
+#define TW 8
+#endif
+#endif
+typedef float tv __attribute__((vector_size(TW * 4), aligned(4)));
 
 /* The lanes' sum as a tree: halves, quarters, pairs (by pointer: a vector
  * passed by value would change the ABI on targets without AVX). */
@@ -500,6 +515,17 @@ static inline float hsum8(const tv8 *p) {
     return (q[0] + q[2]) + (q[1] + q[3]);
 }
 
+static inline float hsum(const tv *p) {
+#if TW == 16
+    tv v = *p;
+    tv8 h = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+            __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    return hsum8(&h);
+#else
+    return hsum8(p);
+#endif
+}
+
 /* C[0..rows) x [0..U) = A[r] . B[u] for THIN_R rows of A (a[r]; rows past
  * `rows` repeat the last, their sums dropped) and U rows of B. Each step
  * loads THIN_R + U vectors for THIN_R * U multiply-adds. Inlined with a
@@ -508,20 +534,22 @@ static inline __attribute__((always_inline)) void thin_block(int U, int rows, in
                                                              const float *const a[THIN_R],
                                                              const float *const *pf, const float *B,
                                                              int ldb, float *C, int ldc) {
-    tv8 acc[THIN_R][THIN_U] = {{{0}}};
-    const int K8 = K & ~7;
-    for (int k = 0; k < K8; k += 8) {
-        tv8 x[THIN_R];
+    tv acc[THIN_R][THIN_U] = {{{0}}};
+    const int KW = K & ~(TW - 1);
+    for (int k = 0; k < KW; k += TW) {
+        tv x[THIN_R];
         if (pf && (k & 15) == 0)
 #pragma GCC unroll 4
             for (int r = 0; r < THIN_R; r++) __builtin_prefetch(pf[r] + k);
 #pragma GCC unroll 4
-        for (int r = 0; r < THIN_R; r++) x[r] = *(const tv8 *)(a[r] + k);
-#pragma GCC unroll 5
+        for (int r = 0; r < THIN_R; r++) x[r] = *(const tv *)(a[r] + k);
+#pragma GCC unroll 10
         for (int u = 0; u < U; u++) {
-            tv8 w = *(const tv8 *)(B + (long)u * ldb + k);
-#if defined(__GNUC__) && defined(__AVX__)
-            __asm__("" : "+x"(w)); /* one load, not one per row */
+            tv w = *(const tv *)(B + (long)u * ldb + k);
+#if defined(__GNUC__) && defined(__AVX512F__)
+            __asm__("" : "+v"(w)); /* one load, not one per row */
+#elif defined(__GNUC__) && defined(__AVX__)
+            __asm__("" : "+x"(w));
 #endif
 #pragma GCC unroll 4
             for (int r = 0; r < THIN_R; r++) acc[r][u] += x[r] * w;
@@ -529,8 +557,8 @@ static inline __attribute__((always_inline)) void thin_block(int U, int rows, in
     }
     for (int r = 0; r < rows; r++)
         for (int u = 0; u < U; u++) {
-            float s = hsum8(&acc[r][u]);
-            for (int k = K8; k < K; k++) s += a[r][k] * B[(long)u * ldb + k];
+            float s = hsum(&acc[r][u]);
+            for (int k = KW; k < K; k++) s += a[r][k] * B[(long)u * ldb + k];
             C[(long)r * ldc + u] = s;
         }
 }
@@ -563,77 +591,96 @@ void dn_gemm_nt_thin(float *C, int ldc, int M, int N, int K, const float *A, int
             case 2: thin_block(2, rows, K, a, p, b, ldb, c + j0, ldc); break;
             case 3: thin_block(3, rows, K, a, p, b, ldb, c + j0, ldc); break;
             case 4: thin_block(4, rows, K, a, p, b, ldb, c + j0, ldc); break;
-            default: thin_block(5, rows, K, a, p, b, ldb, c + j0, ldc); break;
+#if THIN_U > 5
+            case 5: thin_block(5, rows, K, a, p, b, ldb, c + j0, ldc); break;
+            case 6: thin_block(6, rows, K, a, p, b, ldb, c + j0, ldc); break;
+            case 7: thin_block(7, rows, K, a, p, b, ldb, c + j0, ldc); break;
+            case 8: thin_block(8, rows, K, a, p, b, ldb, c + j0, ldc); break;
+            case 9: thin_block(9, rows, K, a, p, b, ldb, c + j0, ldc); break;
+#endif
+            default: thin_block(THIN_U, rows, K, a, p, b, ldb, c + j0, ldc); break;
             }
             /* clang-format on */
         }
     }
 }
 
-/* C[0..U) x [0..16) += sum_k A[k][0..U) B[k][0..16) for U <= THIN_TU
- * units: each step loads two vectors of B and broadcasts U values of A for
- * 2U multiply-adds, so every element of B is read once per group. */
+/* C[0..U) x [0..V TW) += sum_k A[k][0..U) B[k][0..V TW) for U <= THIN_TU
+ * units: each step loads V vectors of B and broadcasts U values of A for
+ * V U multiply-adds, so every element of B is read once per group. */
 #if defined(__AVX512F__) || defined(__aarch64__)
 #define THIN_TU 10
 #else
 #define THIN_TU 5
 #endif
-static inline __attribute__((always_inline)) void
-thin_tn_block(int U, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc) {
-    tv8 acc[THIN_TU][2] = {{{0}}};
+#ifndef TN_PF
+#define TN_PF 8 /* rows ahead */
+#endif
+static inline __attribute__((always_inline)) void thin_tn_block(int U, int V, int K, const float *A,
+                                                                int lda, const float *B, int ldb,
+                                                                float *C, int ldc) {
+    tv acc[THIN_TU][2] = {{{0}}};
     for (int k = 0; k < K; k++) {
         const float *a = A + (long)k * lda, *b = B + (long)k * ldb;
-        tv8 b0 = *(const tv8 *)b, b1 = *(const tv8 *)(b + 8);
+        __builtin_prefetch(b + (long)TN_PF * ldb); /* rows a page apart: no hardware prefetch */
+        tv b0 = *(const tv *)b, b1 = V > 1 ? *(const tv *)(b + TW) : b0;
 #pragma GCC unroll 10
-        for (int u = 0; u < U; u++) acc[u][0] += a[u] * b0, acc[u][1] += a[u] * b1;
+        for (int u = 0; u < U; u++) {
+            acc[u][0] += a[u] * b0;
+            if (V > 1) acc[u][1] += a[u] * b1;
+        }
     }
     for (int u = 0; u < U; u++) {
-        tv8 *c = (tv8 *)(C + (long)u * ldc);
-        c[0] += acc[u][0], c[1] += acc[u][1];
+        tv *c = (tv *)(C + (long)u * ldc);
+        c[0] += acc[u][0];
+        if (V > 1) c[1] += acc[u][1];
     }
+}
+
+/* One group of U units over V vectors of columns, U made a constant. */
+static inline __attribute__((always_inline)) void
+tn_group(int U, int V, int K, const float *a, int lda, const float *b, int ldb, float *c, int ldc) {
+    /* clang-format off */
+    switch (U) { /* a constant U, so that each case unrolls */
+    case 1: thin_tn_block(1, V, K, a, lda, b, ldb, c, ldc); break;
+    case 2: thin_tn_block(2, V, K, a, lda, b, ldb, c, ldc); break;
+    case 3: thin_tn_block(3, V, K, a, lda, b, ldb, c, ldc); break;
+    case 4: thin_tn_block(4, V, K, a, lda, b, ldb, c, ldc); break;
+#if THIN_TU > 5
+    case 5: thin_tn_block(5, V, K, a, lda, b, ldb, c, ldc); break;
+    case 6: thin_tn_block(6, V, K, a, lda, b, ldb, c, ldc); break;
+    case 7: thin_tn_block(7, V, K, a, lda, b, ldb, c, ldc); break;
+    case 8: thin_tn_block(8, V, K, a, lda, b, ldb, c, ldc); break;
+    case 9: thin_tn_block(9, V, K, a, lda, b, ldb, c, ldc); break;
+#endif
+    default: thin_tn_block(THIN_TU, V, K, a, lda, b, ldb, c, ldc); break;
+    }
+    /* clang-format on */
 }
 
 void dn_gemm_tn_thin(float *C, int ldc, int M, int N, int K, const float *A, int lda,
                      const float *B, int ldb) {
-    int groups = (M + THIN_TU - 1) / THIN_TU, size = (M + groups - 1) / groups, j = 0;
+    int groups = (M + THIN_TU - 1) / THIN_TU, size = (M + groups - 1) / groups;
+    int wide = N / (2 * TW) * (2 * TW), j = wide;
     for (int i0 = 0; i0 < M; i0 += size) {
         int U = M - i0 < size ? M - i0 : size;
         const float *a = A + i0;
         float *c = C + (long)i0 * ldc;
-        for (j = 0; j + 16 <= N; j += 16) {
-            /* clang-format off */
-            switch (U) { /* a constant U, so that each case unrolls */
-            case 1: thin_tn_block(1, K, a, lda, B + j, ldb, c + j, ldc); break;
-            case 2: thin_tn_block(2, K, a, lda, B + j, ldb, c + j, ldc); break;
-            case 3: thin_tn_block(3, K, a, lda, B + j, ldb, c + j, ldc); break;
-            case 4: thin_tn_block(4, K, a, lda, B + j, ldb, c + j, ldc); break;
-#if THIN_TU > 5
-            case 5: thin_tn_block(5, K, a, lda, B + j, ldb, c + j, ldc); break;
-            case 6: thin_tn_block(6, K, a, lda, B + j, ldb, c + j, ldc); break;
-            case 7: thin_tn_block(7, K, a, lda, B + j, ldb, c + j, ldc); break;
-            case 8: thin_tn_block(8, K, a, lda, B + j, ldb, c + j, ldc); break;
-            case 9: thin_tn_block(9, K, a, lda, B + j, ldb, c + j, ldc); break;
-#endif
-            default: thin_tn_block(THIN_TU, K, a, lda, B + j, ldb, c + j, ldc); break;
-            }
-            /* clang-format on */
-        }
+        for (int jb = 0; jb < wide; jb += 2 * TW)
+            tn_group(U, 2, K, a, lda, B + jb, ldb, c + jb, ldc);
+        if (wide + TW <= N) tn_group(U, 1, K, a, lda, B + wide, ldb, c + wide, ldc);
     }
-    if (j + 8 <= N) { /* eight columns more, one vector per unit */
-        for (int i = 0; i < M; i++) {
-            tv8 acc = {0};
-            for (int k = 0; k < K; k++)
-                acc += A[(long)k * lda + i] * *(const tv8 *)(B + (long)k * ldb + j);
-            *(tv8 *)(C + (long)i * ldc + j) += acc;
+    if (wide + TW <= N) j += TW;
+    /* columns past the last whole vector: all M units at once */
+    float acc[DN_GEMM_THIN];
+    for (; j < N; j++) {
+        for (int i = 0; i < M; i++) acc[i] = 0.0f;
+        for (int k = 0; k < K; k++) {
+            float b = B[(long)k * ldb + j];
+            for (int i = 0; i < M; i++) acc[i] += A[(long)k * lda + i] * b;
         }
-        j += 8;
+        for (int i = 0; i < M; i++) C[(long)i * ldc + j] += acc[i];
     }
-    for (; j < N; j++) /* columns past the last whole block */
-        for (int i = 0; i < M; i++) {
-            float acc = 0.0f;
-            for (int k = 0; k < K; k++) acc += A[(long)k * lda + i] * B[(long)k * ldb + j];
-            C[(long)i * ldc + j] += acc;
-        }
 }
 
 void dn_gemm_nn_short(float *C, int ldc, int M, int N, int K, const float *A, int lda,

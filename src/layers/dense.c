@@ -18,8 +18,17 @@
 /* A layer of at most DN_GEMM_THIN units over a long batch (the tutorial
  * network's 784-10, full batch) reads its input in place rather than
  * through the packed GEMM, whose copy of x would cost more than the few
- * products made per element; mini-batches keep the packed GEMM. */
-#define THIN_MIN_ROWS 512
+ * products made per element. THIN_MIN_ROWS matches the trainer's sweep
+ * pieces (SWEEP in train.c); shorter batches keep the packed GEMM. */
+#define THIN_MIN_ROWS 128
+#define THIN_MIN_IN 64
+
+/* 1 for a layer the thin kernels suit: few units, many rows, and inputs
+ * long enough to fill their vectors (a 10-to-10 layer is left to the
+ * packed GEMM). */
+static int thin(int in, int out, int n) {
+    return out <= DN_GEMM_THIN && n >= THIN_MIN_ROWS && in >= THIN_MIN_IN;
+}
 
 static dn_status dense_setup(dn_layer *l, dn_error *err) {
     if (l->cfg.units <= 0 || l->cfg.units > 1 << 20)
@@ -46,7 +55,7 @@ static void dense_init(dn_layer *l, dn_rng *rng) {
 static void dense_forward(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c) {
     int in = (int)dn_shape_size(l->in), out = l->cfg.units;
     const float *W = l->w, *b = l->w + (size_t)in * out;
-    if ((out <= DN_GEMM_THIN && n >= THIN_MIN_ROWS) || n == 1)
+    if (thin(in, out, n) || n == 1)
         dn_gemm_nt_thin(y, out, n, out, in, x, in, W, in);
     else
         dn_gemm(0, 1, n, out, in, 1.0f, x, in, W, in, 0.0f, y, out);
@@ -60,7 +69,7 @@ static void dense_backward(const dn_layer *l, const float *x, const float *y, co
                            float *dx, int n, dn_layer_ctx *c) {
     int in = (int)dn_shape_size(l->in), out = l->cfg.units;
     float *gW = c->gw, *gb = c->gw + (size_t)in * out;
-    if (out <= DN_GEMM_THIN && n >= THIN_MIN_ROWS)
+    if (thin(in, out, n))
         dn_gemm_tn_thin(gW, in, out, in, n, dy, out, x, in);
     else
         dn_gemm(1, 0, out, in, n, 1.0f, dy, out, x, in, 1.0f, gW, in);
@@ -69,7 +78,7 @@ static void dense_backward(const dn_layer *l, const float *x, const float *y, co
         for (int j = 0; j < out; j++) gb[j] += row[j];
     }
     if (!dx) return;
-    if (out <= DN_GEMM_THIN && n >= THIN_MIN_ROWS) {
+    if (thin(in, out, n)) {
         dn_gemm_nn_short(dx, in, n, in, out, dy, out, l->w, in);
     } else {
         dn_gemm(0, 0, n, in, out, 1.0f, dy, out, l->w, in, 0.0f, dx, in);
