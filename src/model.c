@@ -248,7 +248,9 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
     }
     if (total > ((uint64_t)1 << 34) / sizeof(float) || total > SIZE_MAX / sizeof(float))
         return dn_fail(err, DN_E_NOMEM, "batch of %d needs too much memory", max_batch);
-    e->buf = malloc((total ? (size_t)total : 1) * sizeof(float));
+    void *buf = NULL; /* on a cache line, as dn_calloc's buffers */
+    if (posix_memalign(&buf, 64, (total ? (size_t)total : 1) * sizeof(float)) != 0) buf = NULL;
+    e->buf = buf;
     if (!e->buf)
         return dn_fail(err, DN_E_NOMEM, "out of memory allocating %zu MB of activations",
                        (size_t)total * sizeof(float) >> 20);
