@@ -126,14 +126,15 @@ static void test_rejects(void) {
     dn_model_free(m);
 }
 
-/* One full-batch SGD step of dn_train (1,100 images: swept in pieces)
- * against the same step from one forward and backward over all of them. */
-static void test_sweep(const char *arch) {
-    enum { N = 1100 };
-    static unsigned char img[N * 784], lab[N];
+/* One full-batch SGD step of dn_train on N images with `threads` threads
+ * (each thread's part of 1,024 or more swept in pieces, converted from
+ * pixels piece by piece) against the same step from one forward and
+ * backward over all of them. */
+static void test_sweep(const char *arch, int N, int threads) {
+    static unsigned char img[2100 * 784], lab[2100];
     dn_rng r;
     dn_rng_seed(&r, 11);
-    for (size_t i = 0; i < sizeof img; i++) img[i] = (unsigned char)(dn_rng_u64(&r) >> 56);
+    for (size_t i = 0; i < (size_t)N * 784; i++) img[i] = (unsigned char)(dn_rng_u64(&r) >> 56);
     for (int i = 0; i < N; i++) lab[i] = (unsigned char)(i % 10);
     dn_model *a, *b;
     CHECK_OK(dn_model_create(arch, NULL, 2, &a, &check_err_));
@@ -141,8 +142,8 @@ static void test_sweep(const char *arch) {
     dn_train_opts o;
     dn_train_opts_default(&o);
     o.epochs = 1, o.batch = 0, o.lr = 0.1f, o.val_count = 0;
-    dn_set_threads(1);
-    dn_dataset ds = {N, 28, 28, img, lab};
+    dn_set_threads(threads);
+    dn_dataset ds = {(size_t)N, 28, 28, img, lab};
     CHECK_OK(dn_train(a, &ds, &o, NULL, &check_err_));
     float *x = malloc(sizeof(float) * N * 784), *g = calloc(b->nparams, sizeof(float));
     for (int i = 0; i < N; i++)
@@ -158,8 +159,10 @@ static void test_sweep(const char *arch) {
         worst = fmax(worst, fabs(a->params[i] - w));
         moved = fmax(moved, fabs(a->params[i] - b->params[i]));
     }
-    CHECK_MSG(worst < 1e-5 && moved > 1e-4, "%s: swept step differs by %g (moved %g)", arch, worst,
-              moved);
+    CHECK_MSG(worst < 1e-5 && moved > 1e-4,
+              "%s, %d images, %d threads: swept step differs by %g (moved %g)", arch, N, threads,
+              worst, moved);
+    dn_set_threads(1);
     dn_exec_free(&e);
     free(x), free(g);
     dn_model_free(a), dn_model_free(b);
@@ -296,7 +299,10 @@ int main(void) {
     test_onecycle();
     test_smoothing();
     test_rejects();
-    test_sweep("tutorial");
-    test_sweep("conv3x3x4s2-relu-conv3x3x6-relu-pool2-fc16-relu-fc10");
+    test_sweep("tutorial", 1100, 1);
+    test_sweep("conv3x3x4s2-relu-conv3x3x6-relu-pool2-fc16-relu-fc10", 1100, 1);
+    /* two parts, of 1,024 and 1,023 images: both swept */
+    test_sweep("tutorial", 2047, 2);
+    test_sweep("784-32-10", 2100, 2);
     return check_report("test_optim");
 }
