@@ -8,7 +8,8 @@
  *       for each MR x NR tile:     micro-kernel, accumulators in registers
  * Packing makes the transposes free and the micro-kernel's loads
  * unit-stride, so the compiler vectorises it (MR x NR = 6 x 16 floats fill
- * twelve 256-bit registers on AVX2). OpenMP splits the M blocks across
+ * twelve 256-bit registers on AVX2, 6 x 32 twelve 512-bit ones with
+ * AVX-512). OpenMP splits the M blocks across
  * threads when the product is large enough to pay for it.
  */
 #include "kernels/gemm.h"
@@ -20,7 +21,14 @@
 
 #define SMALL_M 4 /* at most this many rows: gemm_small, no packing */
 #define MR 6
+/* NR columns of a tile are two vectors: 512-bit ones with AVX-512 (twice
+ * the work per instruction, on cores with two 512-bit multiply-add units
+ * twice the rate), else 256-bit ones. */
+#ifdef __AVX512F__
+#define NR 32
+#else
 #define NR 16
+#endif
 #ifndef KC
 #define KC 256
 #endif
@@ -90,8 +98,8 @@ static void pack_b_panel(int tb, const float *B, int ldb, int k0, int kc, int j,
     if (tb && nr == NR)
         for (; k + 8 <= kc; k += 8) {
             const float *src = &B[(long)j * ldb + k0 + k];
-            transpose8(dst + (long)k * NR, NR, src, ldb);
-            transpose8(dst + (long)k * NR + 8, NR, src + 8L * ldb, ldb);
+            for (int q = 0; q < NR; q += 8)
+                transpose8(dst + (long)k * NR + q, NR, src + (long)q * ldb, ldb);
         }
     for (; k < kc; k++) {
         long r = k0 + k;
@@ -148,9 +156,11 @@ static void pack_a(int ta, const float *A, int lda, int i0, int mc, int k0, int 
  * one (accumulate with beta = 1). */
 static void micro_kernel(int kc, const float *restrict Ap, const float *restrict Bp, long bs,
                          float *restrict C, int ldc, int mr, int nr, float alpha, float beta) {
-    /* 8-float vectors (GCC/Clang vector extension): one AVX register each,
-     * split into smaller registers by the compiler on narrower targets. */
-    typedef float v8 __attribute__((vector_size(32), aligned(4)));
+    /* NR / 2-float vectors (GCC/Clang vector extension): one AVX register
+     * each, split into smaller registers by the compiler on narrower
+     * targets. */
+    typedef float v8 __attribute__((vector_size(NR * 2), aligned(4)));
+    enum { H = NR / 2 };
     v8 acc[MR][2];
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (v8){0};
     /* the tile of C is needed after the loop: ask for it now (rows of a
@@ -160,9 +170,11 @@ static void micro_kernel(int kc, const float *restrict Ap, const float *restrict
         __builtin_prefetch(C + (long)i * ldc + nr - 1, 1);
     }
     for (int k = 0; k < kc; k++) {
-        v8 b0 = *(const v8 *)(Bp + k * bs), b1 = *(const v8 *)(Bp + k * bs + 8);
-#if defined(__GNUC__) && defined(__AVX__)
-        __asm__("" : "+x"(b0), "+x"(b1)); /* in registers, as in micro_4x24 */
+        v8 b0 = *(const v8 *)(Bp + k * bs), b1 = *(const v8 *)(Bp + k * bs + H);
+#if defined(__GNUC__) && defined(__AVX512F__)
+        __asm__("" : "+v"(b0), "+v"(b1)); /* in registers, as in micro_4x24 */
+#elif defined(__GNUC__) && defined(__AVX__)
+        __asm__("" : "+x"(b0), "+x"(b1));
 #endif
         const float *a = Ap + k * MR;
         for (int i = 0; i < MR; i++) {
@@ -190,7 +202,7 @@ static void micro_kernel(int kc, const float *restrict Ap, const float *restrict
     float out[MR][NR];
     for (int i = 0; i < MR; i++) {
         *(v8 *)&out[i][0] = acc[i][0];
-        *(v8 *)&out[i][8] = acc[i][1];
+        *(v8 *)&out[i][H] = acc[i][1];
     }
     for (int i = 0; i < mr; i++) {
         float *c = C + (long)i * ldc;
