@@ -172,7 +172,7 @@ static void micro_kernel(int kc, const float *restrict Ap, const float *restrict
     for (int k = 0; k < kc; k++) {
         v8 b0 = *(const v8 *)(Bp + k * bs), b1 = *(const v8 *)(Bp + k * bs + H);
 #if defined(__GNUC__) && defined(__AVX512F__)
-        __asm__("" : "+v"(b0), "+v"(b1)); /* in registers, as in micro_4x24 */
+        __asm__("" : "+v"(b0), "+v"(b1)); /* in registers, as in micro_pack4 */
 #elif defined(__GNUC__) && defined(__AVX__)
         __asm__("" : "+x"(b0), "+x"(b1));
 #endif
@@ -414,19 +414,23 @@ void dn_gemm_pack4(float *Ap, int M, int K, const float *A, int lda) {
             for (int i = 0; i < 4; i++) Ap[i] = i0 + i < M ? A[(long)(i0 + i) * lda + k] : 0.0f;
 }
 
-/* A 4 x 24 tile of C over all of K: 12 accumulators, three B vectors and
- * four broadcasts per k. Rows past mr are not written. */
-static void micro_4x24(int K, const float *restrict Ap, const float *restrict B, int ldb,
+/* A 4 x DN_GEMM_N4 tile of C over all of K: 12 accumulators, three B
+ * vectors (of 16 floats with AVX-512, else 8) and four broadcasts per k.
+ * Rows past mr are not written. */
+static void micro_pack4(int K, const float *restrict Ap, const float *restrict B, int ldb,
                        float *restrict C, int ldc, int mr) {
-    typedef float v8 __attribute__((vector_size(32), aligned(4)));
+    enum { V = DN_GEMM_N4 / 3 };
+    typedef float v8 __attribute__((vector_size(V * 4), aligned(4)));
     v8 z = {0}, c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z;
     v8 c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
     for (int k = 0; k < K; k++) {
         const float *b = B + (long)k * ldb, *a = Ap + 4 * k;
-        v8 b0 = *(const v8 *)b, b1 = *(const v8 *)(b + 8), b2 = *(const v8 *)(b + 16);
-#if defined(__GNUC__) && defined(__AVX__)
+        v8 b0 = *(const v8 *)b, b1 = *(const v8 *)(b + V), b2 = *(const v8 *)(b + 2 * V);
         /* keep the row in registers: otherwise each product reloads it from
          * memory, and the loads, not the multiplications, set the pace */
+#if defined(__GNUC__) && defined(__AVX512F__)
+        __asm__("" : "+v"(b0), "+v"(b1), "+v"(b2));
+#elif defined(__GNUC__) && defined(__AVX__)
         __asm__("" : "+x"(b0), "+x"(b1), "+x"(b2));
 #endif
         /* scalar times vector: one broadcast per row, reused three times */
@@ -453,7 +457,7 @@ void dn_gemm_pack4_run(float *C, int ldc, int M, int N, int K, const float *Ap, 
     /* a column block of B (K x 24 floats) stays in L1 across the rows of A */
     for (int j = 0; j + DN_GEMM_N4 <= N; j += DN_GEMM_N4)
         for (int i0 = 0; i0 < M; i0 += 4)
-            micro_4x24(K, Ap + (long)i0 * K, B + j, ldb, C + (long)i0 * ldc + j, ldc,
+            micro_pack4(K, Ap + (long)i0 * K, B + j, ldb, C + (long)i0 * ldc + j, ldc,
                        M - i0 < 4 ? M - i0 : 4);
 }
 
@@ -727,7 +731,7 @@ static void micro_tn_4x16(int K, const float *restrict A, int lda, const float *
         const float *a = A + (long)k * lda, *b = B + (long)k * ldb;
         v8 b0 = *(const v8 *)b, b1 = *(const v8 *)(b + 8);
 #if defined(__GNUC__) && defined(__AVX__)
-        __asm__("" : "+x"(b0), "+x"(b1)); /* in registers, as in micro_4x24 */
+        __asm__("" : "+x"(b0), "+x"(b1)); /* in registers, as in micro_pack4 */
 #endif
         c00 += a[0] * b0, c01 += a[0] * b1;
         c10 += a[i1] * b0, c11 += a[i1] * b1;

@@ -31,15 +31,20 @@ void dn_gemm_portable_st(int ta, int tb, int M, int N, int K, float alpha, const
 
 /* Many small products with the same A (the 16 products per chunk of tiles
  * of a Winograd convolution, where K is only the channel count): A is
- * packed once, in 4-row panels, and B is read in place, 24 columns at a
- * time, so nothing is packed per product.
+ * packed once, in 4-row panels, and B is read in place, DN_GEMM_N4
+ * columns at a time (three vectors), so nothing is packed per product.
  *   dn_gemm_pack4_size  floats of the packed A for M x K
  *   dn_gemm_pack4       Ap <- A [M, K] (row stride lda), rows past M zero
  *   dn_gemm_pack4_run   C [M, N] = Ap * B [K, N] (row strides ldb, ldc);
- *                       N must be a multiple of DN_GEMM_N4 (24): the caller
+ *                       N must be a multiple of DN_GEMM_N4 (48 with
+ *                       AVX-512, else 24): the caller
  *                       pads B's rows (their extra columns are computed,
  *                       and written to C's, whose rows need room for them) */
+#ifdef __AVX512F__
+#define DN_GEMM_N4 48
+#else
 #define DN_GEMM_N4 24
+#endif
 
 /* C [M, N] += A^T B for A [K, M] and B [K, N], both row-major (lda, ldb)
  * and read in place: the weight gradient's products over tiles, where K
