@@ -418,7 +418,7 @@ void dn_gemm_pack4(float *Ap, int M, int K, const float *A, int lda) {
  * vectors (of 16 floats with AVX-512, else 8) and four broadcasts per k.
  * Rows past mr are not written. */
 static void micro_pack4(int K, const float *restrict Ap, const float *restrict B, int ldb,
-                       float *restrict C, int ldc, int mr) {
+                        float *restrict C, int ldc, int mr) {
     enum { V = DN_GEMM_N4 / 3 };
     typedef float v8 __attribute__((vector_size(V * 4), aligned(4)));
     v8 z = {0}, c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z;
@@ -458,7 +458,7 @@ void dn_gemm_pack4_run(float *C, int ldc, int M, int N, int K, const float *Ap, 
     for (int j = 0; j + DN_GEMM_N4 <= N; j += DN_GEMM_N4)
         for (int i0 = 0; i0 < M; i0 += 4)
             micro_pack4(K, Ap + (long)i0 * K, B + j, ldb, C + (long)i0 * ldc + j, ldc,
-                       M - i0 < 4 ? M - i0 : 4);
+                        M - i0 < 4 ? M - i0 : 4);
 }
 
 /* ---------------------------------------------------------------- A B^T, thin */
