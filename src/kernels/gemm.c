@@ -463,34 +463,6 @@ void dn_gemm_pack4_run(float *C, int ldc, int M, int N, int K, const float *Ap, 
 
 /* ---------------------------------------------------------------- A B^T, thin */
 
-/* c[0..N) = a . B[j] for one row a: eight rows of B at a time, 9 loads per
- * 8 multiply-adds (a single input's dense layer, where streaming the
- * weights is the whole cost). */
-static void thin_row(float *c, int N, int K, const float *a, const float *B, int ldb) {
-    typedef float v8 __attribute__((vector_size(32), aligned(4)));
-    const int K8 = K & ~7;
-    for (int j0 = 0; j0 < N; j0 += 8) {
-        int nj = N - j0 < 8 ? N - j0 : 8;
-        const float *b[8];
-        for (int q = 0; q < 8; q++) b[q] = B + (long)(j0 + (q < nj ? q : 0)) * ldb;
-        v8 z = {0}, s0 = z, s1 = z, s2 = z, s3 = z, s4 = z, s5 = z, s6 = z, s7 = z;
-        for (int k = 0; k < K8; k += 8) {
-            v8 x = *(const v8 *)(a + k);
-            s0 += x * *(const v8 *)(b[0] + k), s1 += x * *(const v8 *)(b[1] + k);
-            s2 += x * *(const v8 *)(b[2] + k), s3 += x * *(const v8 *)(b[3] + k);
-            s4 += x * *(const v8 *)(b[4] + k), s5 += x * *(const v8 *)(b[5] + k);
-            s6 += x * *(const v8 *)(b[6] + k), s7 += x * *(const v8 *)(b[7] + k);
-        }
-        v8 acc[8] = {s0, s1, s2, s3, s4, s5, s6, s7};
-        for (int q = 0; q < nj; q++) {
-            float s = 0.0f;
-            for (int l = 0; l < 8; l++) s += acc[q][l];
-            for (int k = K8; k < K; k++) s += a[k] * b[q][k];
-            c[j0 + q] = s;
-        }
-    }
-}
-
 /* The thin kernels keep R rows x U units of accumulators in registers:
  * with 32 vector registers (AVX-512, NEON) four rows of A at a time, with
  * 16 two. U is at most THIN_U; a product with N units goes in groups of
@@ -577,6 +549,32 @@ static inline __attribute__((always_inline)) void thin_block(int U, int rows, in
             for (int k = KW; k < K; k++) s += a[r][k] * B[(long)u * ldb + k];
             C[(long)r * ldc + u] = s;
         }
+}
+
+/* c[0..N) = a . B[j] for one row a: eight rows of B at a time, 9 loads per
+ * 8 multiply-adds (a single input's dense layer, where streaming the
+ * weights is the whole cost), in TW-float vectors. */
+static void thin_row(float *c, int N, int K, const float *a, const float *B, int ldb) {
+    const int KW = K & ~(TW - 1);
+    for (int j0 = 0; j0 < N; j0 += 8) {
+        int nj = N - j0 < 8 ? N - j0 : 8;
+        const float *b[8];
+        for (int q = 0; q < 8; q++) b[q] = B + (long)(j0 + (q < nj ? q : 0)) * ldb;
+        tv z = {0}, s0 = z, s1 = z, s2 = z, s3 = z, s4 = z, s5 = z, s6 = z, s7 = z;
+        for (int k = 0; k < KW; k += TW) {
+            tv x = *(const tv *)(a + k);
+            s0 += x * *(const tv *)(b[0] + k), s1 += x * *(const tv *)(b[1] + k);
+            s2 += x * *(const tv *)(b[2] + k), s3 += x * *(const tv *)(b[3] + k);
+            s4 += x * *(const tv *)(b[4] + k), s5 += x * *(const tv *)(b[5] + k);
+            s6 += x * *(const tv *)(b[6] + k), s7 += x * *(const tv *)(b[7] + k);
+        }
+        tv acc[8] = {s0, s1, s2, s3, s4, s5, s6, s7};
+        for (int q = 0; q < nj; q++) {
+            float s = hsum(&acc[q]);
+            for (int k = KW; k < K; k++) s += a[k] * b[q][k];
+            c[j0 + q] = s;
+        }
+    }
 }
 
 void dn_gemm_nt_thin(float *C, int ldc, int M, int N, int K, const float *A, int lda,
