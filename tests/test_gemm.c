@@ -122,9 +122,10 @@ static double worst_diff(const float *C, const float *R, int M, int N, int ldc) 
 static void test_pack4(void) {
     dn_rng r;
     dn_rng_seed(&r, 3);
-    enum { W = DN_GEMM_N4 }; /* N a multiple of it */
-    static const int shapes[][3] = {
-        {1, W, 1}, {5, 2 * W, 7}, {32, 4 * W, 32}, {13, W, 300}, {64, 3 * W, 64}};
+    enum { W = DN_GEMM_N4, P = DN_GEMM_NPAD }; /* N a multiple of P; blocks of W */
+    static const int shapes[][3] = {{1, W, 1},          {5, 2 * W, 7},      {32, 4 * W, 32},
+                                    {13, W, 300},       {64, 3 * W, 64},    {7, P, 9},
+                                    {6, W + 2 * P, 20}, {9, 2 * W + P, 33}, {3, 2 * P, 5}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], lda = K + 3, ldb = N + 5,
             ldc = N + 2;

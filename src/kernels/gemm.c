@@ -414,18 +414,21 @@ void dn_gemm_pack4(float *Ap, int M, int K, const float *A, int lda) {
             for (int i = 0; i < 4; i++) Ap[i] = i0 + i < M ? A[(long)(i0 + i) * lda + k] : 0.0f;
 }
 
-/* A 4 x DN_GEMM_N4 tile of C over all of K: 12 accumulators, three B
- * vectors (of 16 floats with AVX-512, else 8) and four broadcasts per k.
- * Rows past mr are not written. */
-static void micro_pack4(int K, const float *restrict Ap, const float *restrict B, int ldb,
-                        float *restrict C, int ldc, int mr) {
-    enum { V = DN_GEMM_N4 / 3 };
+/* A 4 x NV V tile of C over all of K (V = DN_GEMM_NPAD floats, a vector:
+ * 16 with AVX-512, else 8): 4 NV accumulators, NV B vectors and four
+ * broadcasts per k; NV = 3 for whole blocks of DN_GEMM_N4 columns, 1 or 2
+ * for the last. Rows past mr are not written. */
+static inline __attribute__((always_inline)) void micro_pack4(int NV, int K,
+                                                              const float *restrict Ap,
+                                                              const float *restrict B, int ldb,
+                                                              float *restrict C, int ldc, int mr) {
+    enum { V = DN_GEMM_NPAD };
     typedef float v8 __attribute__((vector_size(V * 4), aligned(4)));
-    v8 z = {0}, c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z;
-    v8 c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
+    v8 acc[4][3] = {{{0}}};
     for (int k = 0; k < K; k++) {
         const float *b = B + (long)k * ldb, *a = Ap + 4 * k;
-        v8 b0 = *(const v8 *)b, b1 = *(const v8 *)(b + V), b2 = *(const v8 *)(b + 2 * V);
+        v8 b0 = *(const v8 *)b, b1 = NV > 1 ? *(const v8 *)(b + V) : b0;
+        v8 b2 = NV > 2 ? *(const v8 *)(b + 2 * V) : b0;
         /* keep the row in registers: otherwise each product reloads it from
          * memory, and the loads, not the multiplications, set the pace */
 #if defined(__GNUC__) && defined(__AVX512F__)
@@ -433,32 +436,37 @@ static void micro_pack4(int K, const float *restrict Ap, const float *restrict B
 #elif defined(__GNUC__) && defined(__AVX__)
         __asm__("" : "+x"(b0), "+x"(b1), "+x"(b2));
 #endif
-        /* scalar times vector: one broadcast per row, reused three times */
-        c00 += a[0] * b0, c01 += a[0] * b1, c02 += a[0] * b2;
-        c10 += a[1] * b0, c11 += a[1] * b1, c12 += a[1] * b2;
-        c20 += a[2] * b0, c21 += a[2] * b1, c22 += a[2] * b2;
-        c30 += a[3] * b0, c31 += a[3] * b1, c32 += a[3] * b2;
+        /* scalar times vector: one broadcast per row, reused NV times */
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            acc[i][0] += a[i] * b0;
+            if (NV > 1) acc[i][1] += a[i] * b1;
+            if (NV > 2) acc[i][2] += a[i] * b2;
+        }
     }
-    v8 *r = (v8 *)C;
-    r[0] = c00, r[1] = c01, r[2] = c02;
-    if (mr < 2) return;
-    r = (v8 *)(C + ldc);
-    r[0] = c10, r[1] = c11, r[2] = c12;
-    if (mr < 3) return;
-    r = (v8 *)(C + 2L * ldc);
-    r[0] = c20, r[1] = c21, r[2] = c22;
-    if (mr < 4) return;
-    r = (v8 *)(C + 3L * ldc);
-    r[0] = c30, r[1] = c31, r[2] = c32;
+    for (int i = 0; i < mr; i++) {
+        v8 *r = (v8 *)(C + (long)i * ldc);
+        for (int q = 0; q < NV; q++) r[q] = acc[i][q];
+    }
 }
 
 void dn_gemm_pack4_run(float *C, int ldc, int M, int N, int K, const float *Ap, const float *B,
                        int ldb) {
-    /* a column block of B (K x 24 floats) stays in L1 across the rows of A */
-    for (int j = 0; j + DN_GEMM_N4 <= N; j += DN_GEMM_N4)
+    /* a column block of B (K x DN_GEMM_N4 floats) stays in L1 across the
+     * rows of A */
+    int j = 0;
+    for (; j + DN_GEMM_N4 <= N; j += DN_GEMM_N4)
         for (int i0 = 0; i0 < M; i0 += 4)
-            micro_pack4(K, Ap + (long)i0 * K, B + j, ldb, C + (long)i0 * ldc + j, ldc,
+            micro_pack4(3, K, Ap + (long)i0 * K, B + j, ldb, C + (long)i0 * ldc + j, ldc,
                         M - i0 < 4 ? M - i0 : 4);
+    int rest = (N - j) / DN_GEMM_NPAD; /* 0, 1 or 2 vectors more */
+    for (int i0 = 0; i0 < M && rest; i0 += 4) {
+        int mr = M - i0 < 4 ? M - i0 : 4;
+        if (rest == 2)
+            micro_pack4(2, K, Ap + (long)i0 * K, B + j, ldb, C + (long)i0 * ldc + j, ldc, mr);
+        else
+            micro_pack4(1, K, Ap + (long)i0 * K, B + j, ldb, C + (long)i0 * ldc + j, ldc, mr);
+    }
 }
 
 /* ---------------------------------------------------------------- A B^T, thin */

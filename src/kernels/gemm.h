@@ -36,15 +36,17 @@ void dn_gemm_portable_st(int ta, int tb, int M, int N, int K, float alpha, const
  *   dn_gemm_pack4_size  floats of the packed A for M x K
  *   dn_gemm_pack4       Ap <- A [M, K] (row stride lda), rows past M zero
  *   dn_gemm_pack4_run   C [M, N] = Ap * B [K, N] (row strides ldb, ldc);
- *                       N must be a multiple of DN_GEMM_N4 (48 with
- *                       AVX-512, else 24): the caller
- *                       pads B's rows (their extra columns are computed,
- *                       and written to C's, whose rows need room for them) */
+ *                       N must be a multiple of DN_GEMM_NPAD (16 with
+ *                       AVX-512, else 8): the caller pads B's rows (their
+ *                       extra columns are computed, and written to C's,
+ *                       whose rows need room for them). Blocks of
+ *                       DN_GEMM_N4 = 3 DN_GEMM_NPAD columns run fastest. */
 #ifdef __AVX512F__
-#define DN_GEMM_N4 48
+#define DN_GEMM_NPAD 16
 #else
-#define DN_GEMM_N4 24
+#define DN_GEMM_NPAD 8
 #endif
+#define DN_GEMM_N4 (3 * DN_GEMM_NPAD)
 
 /* C [M, N] += A^T B for A [K, M] and B [K, N], both row-major (lda, ldb)
  * and read in place: the weight gradient's products over tiles, where K

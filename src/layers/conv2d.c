@@ -140,7 +140,7 @@ static void wino_run(const dn_wino *g, const float *Up, const float *x, float *y
         float *V = scratch + (size_t)thread_id() * per_thread, *M = V + 16 * (size_t)g->C * ldt;
         long t0 = (long)k * chunk;
         int nt = (int)(T - t0 < chunk ? T - t0 : chunk);
-        int np = (nt + DN_GEMM_N4 - 1) / DN_GEMM_N4 * DN_GEMM_N4;
+        int np = (nt + DN_GEMM_NPAD - 1) / DN_GEMM_NPAD * DN_GEMM_NPAD;
         dn_wino_input(V, g, x, t0, nt, ldt);
         /* the products run over whole column blocks: zero the tiles past nt */
         if (np > nt)
