@@ -41,7 +41,8 @@ static int use_wino(const dn_layer *l) {
 
 /* Tiles per chunk: V and M of a chunk (16 x (C + OC) rows of about that
  * many floats) stay within about 384 KiB of cache. A multiple of
- * DN_GEMM_N4, the Winograd products' block width. Rows are DN_WINO_PAD floats longer (wino_ldt). */
+ * DN_GEMM_N4, the Winograd products' block width. Rows are DN_WINO_PAD
+ * floats longer (wino_ldt). */
 static int wino_chunk(int C, int OC) {
     int t = 6144 / (C + OC);
     t = (t + DN_GEMM_N4 - 1) / DN_GEMM_N4 * DN_GEMM_N4;
