@@ -32,6 +32,16 @@
 #ifndef KC
 #define KC 256
 #endif
+/* PIN(v): keep vector v in a register. Without it the compiler folds v's
+ * load into each multiply-add that uses it, and the loads, not the
+ * multiplications, set the pace. */
+#if defined(__GNUC__) && defined(__AVX512F__)
+#define PIN(v) __asm__("" : "+v"(v))
+#elif defined(__GNUC__) && defined(__AVX__)
+#define PIN(v) __asm__("" : "+x"(v))
+#else
+#define PIN(v) ((void)0)
+#endif
 #ifndef MC
 #define MC 96 /* multiple of MR */
 #endif
@@ -171,11 +181,8 @@ static void micro_kernel(int kc, const float *restrict Ap, const float *restrict
     }
     for (int k = 0; k < kc; k++) {
         v8 b0 = *(const v8 *)(Bp + k * bs), b1 = *(const v8 *)(Bp + k * bs + H);
-#if defined(__GNUC__) && defined(__AVX512F__)
-        __asm__("" : "+v"(b0), "+v"(b1)); /* in registers, as in micro_pack4 */
-#elif defined(__GNUC__) && defined(__AVX__)
-        __asm__("" : "+x"(b0), "+x"(b1));
-#endif
+        PIN(b0);
+        PIN(b1);
         const float *a = Ap + k * MR;
         for (int i = 0; i < MR; i++) {
             acc[i][0] += a[i] * b0;
@@ -429,13 +436,9 @@ static inline __attribute__((always_inline)) void micro_pack4(int NV, int K,
         const float *b = B + (long)k * ldb, *a = Ap + 4 * k;
         v8 b0 = *(const v8 *)b, b1 = NV > 1 ? *(const v8 *)(b + V) : b0;
         v8 b2 = NV > 2 ? *(const v8 *)(b + 2 * V) : b0;
-        /* keep the row in registers: otherwise each product reloads it from
-         * memory, and the loads, not the multiplications, set the pace */
-#if defined(__GNUC__) && defined(__AVX512F__)
-        __asm__("" : "+v"(b0), "+v"(b1), "+v"(b2));
-#elif defined(__GNUC__) && defined(__AVX__)
-        __asm__("" : "+x"(b0), "+x"(b1), "+x"(b2));
-#endif
+        PIN(b0);
+        PIN(b1);
+        PIN(b2);
         /* scalar times vector: one broadcast per row, reused NV times */
 #pragma GCC unroll 4
         for (int i = 0; i < 4; i++) {
@@ -476,29 +479,21 @@ void dn_gemm_pack4_run(float *C, int ldc, int M, int N, int K, const float *Ap, 
  * 16 two. U is at most THIN_U; a product with N units goes in groups of
  * about equal size (10 = 5 + 5, 16 = 4 x 4), so no group is mostly
  * padding. */
-#ifndef THIN_R
 #if defined(__AVX512F__) || defined(__aarch64__)
 #define THIN_R 4
 #else
 #define THIN_R 2
 #endif
-#endif
-#ifndef THIN_U
 #define THIN_U 5
-#endif
-#ifndef THIN_PF
-#define THIN_PF 2
-#endif
+#define THIN_PF 2 /* blocks of rows ahead */
 typedef float tv8 __attribute__((vector_size(32), aligned(4)));
 /* Their vectors are TW floats: 16 with AVX-512 (two 512-bit multiply-adds
  * a cycle on cores with two such units, the same rate as 256-bit ones
  * elsewhere, in half the instructions), else 8. */
-#ifndef TW
 #ifdef __AVX512F__
 #define TW 16
 #else
 #define TW 8
-#endif
 #endif
 typedef float tv __attribute__((vector_size(TW * 4), aligned(4)));
 
@@ -539,14 +534,10 @@ static inline __attribute__((always_inline)) void thin_block(int U, int rows, in
             for (int r = 0; r < THIN_R; r++) __builtin_prefetch(pf[r] + k);
 #pragma GCC unroll 4
         for (int r = 0; r < THIN_R; r++) x[r] = *(const tv *)(a[r] + k);
-#pragma GCC unroll 10
+#pragma GCC unroll 5
         for (int u = 0; u < U; u++) {
             tv w = *(const tv *)(B + (long)u * ldb + k);
-#if defined(__GNUC__) && defined(__AVX512F__)
-            __asm__("" : "+v"(w)); /* one load, not one per row */
-#elif defined(__GNUC__) && defined(__AVX__)
-            __asm__("" : "+x"(w));
-#endif
+            PIN(w); /* one load, not one per row */
 #pragma GCC unroll 4
             for (int r = 0; r < THIN_R; r++) acc[r][u] += x[r] * w;
         }
@@ -613,13 +604,6 @@ void dn_gemm_nt_thin(float *C, int ldc, int M, int N, int K, const float *A, int
             case 2: thin_block(2, rows, K, a, p, b, ldb, c + j0, ldc); break;
             case 3: thin_block(3, rows, K, a, p, b, ldb, c + j0, ldc); break;
             case 4: thin_block(4, rows, K, a, p, b, ldb, c + j0, ldc); break;
-#if THIN_U > 5
-            case 5: thin_block(5, rows, K, a, p, b, ldb, c + j0, ldc); break;
-            case 6: thin_block(6, rows, K, a, p, b, ldb, c + j0, ldc); break;
-            case 7: thin_block(7, rows, K, a, p, b, ldb, c + j0, ldc); break;
-            case 8: thin_block(8, rows, K, a, p, b, ldb, c + j0, ldc); break;
-            case 9: thin_block(9, rows, K, a, p, b, ldb, c + j0, ldc); break;
-#endif
             default: thin_block(THIN_U, rows, K, a, p, b, ldb, c + j0, ldc); break;
             }
             /* clang-format on */
@@ -635,9 +619,7 @@ void dn_gemm_nt_thin(float *C, int ldc, int M, int N, int K, const float *A, int
 #else
 #define THIN_TU 5
 #endif
-#ifndef TN_PF
 #define TN_PF 8 /* rows ahead */
-#endif
 static inline __attribute__((always_inline)) void thin_tn_block(int U, int V, int K, const float *A,
                                                                 int lda, const float *B, int ldb,
                                                                 float *C, int ldc) {
@@ -736,9 +718,8 @@ static void micro_tn_4x16(int K, const float *restrict A, int lda, const float *
     for (int k = 0; k < K; k++) {
         const float *a = A + (long)k * lda, *b = B + (long)k * ldb;
         v8 b0 = *(const v8 *)b, b1 = *(const v8 *)(b + 8);
-#if defined(__GNUC__) && defined(__AVX__)
-        __asm__("" : "+x"(b0), "+x"(b1)); /* in registers, as in micro_pack4 */
-#endif
+        PIN(b0);
+        PIN(b1);
         c00 += a[0] * b0, c01 += a[0] * b1;
         c10 += a[i1] * b0, c11 += a[i1] * b1;
         c20 += a[i2] * b0, c21 += a[i2] * b1;

@@ -19,30 +19,26 @@ double dn_softmax_xent_forward(const float *logits, const unsigned char *labels,
                                int n, int classes, float inv_temp) {
     /* every logit read as z_j / T (times 1 is exact: training is unchanged) */
 #define Z(j) (z[j] * inv_temp)
-    /* probs <- z - max z, row by row; then exp of the whole block at once */
+    /* probs <- z - max z, row by row, and the loss's max z - z_y; then exp
+     * of the whole block at once */
+    double loss = 0.0;
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * classes;
         float *p = probs + (size_t)i * classes, mx = Z(0);
         for (int j = 1; j < classes; j++)
             if (Z(j) > mx) mx = Z(j);
         for (int j = 0; j < classes; j++) p[j] = Z(j) - mx;
+        if (labels) loss += (double)mx - Z(labels[i]);
     }
     dn_vexp(probs, (size_t)n * classes);
-    double loss = 0.0;
     for (int i = 0; i < n; i++) {
-        const float *z = logits + (size_t)i * classes;
         float *p = probs + (size_t)i * classes;
         double sum = 0.0;
         for (int j = 0; j < classes; j++) sum += p[j];
         /* divide rather than subtract log(sum): with logits near 1e30,
          * log(sum) vanishes next to mx and two equal maxima would both get 1 */
         for (int j = 0; j < classes; j++) p[j] = (float)(p[j] / sum);
-        if (labels) {
-            float mx = Z(0);
-            for (int j = 1; j < classes; j++)
-                if (Z(j) > mx) mx = Z(j);
-            loss += log(sum) + ((double)mx - Z(labels[i]));
-        }
+        if (labels) loss += log(sum);
     }
 #undef Z
     return loss;
