@@ -286,11 +286,11 @@ void dn_exec_free(dn_exec *e) {
     memset(e, 0, sizeof *e);
 }
 
-double dn_exec_forward(dn_exec *e, const float *x, const unsigned char *labels, int n, int train,
-                       dn_rng *rng, float *state) {
+/* Layers first.. onwards, from e->act[first]. */
+static double forward_layers(dn_exec *e, int first, const unsigned char *labels, int n, int train,
+                             dn_rng *rng, float *state) {
     const dn_model *m = e->m;
-    e->act[0] = (float *)x;
-    for (int i = 0; i < m->nlayers; i++) {
+    for (int i = first; i < m->nlayers; i++) {
         const dn_layer *l = &m->layers[i];
         dn_layer_ctx c = {.train = train,
                           .rng = rng,
@@ -305,14 +305,31 @@ double dn_exec_forward(dn_exec *e, const float *x, const unsigned char *labels, 
                                    train ? 1.0f : e->inv_temp);
 }
 
-/* Backward through the layers, last to first, from dL/dlogits already in
- * e->grad_a. dinput (may be NULL) receives dL/dx of the network's input. */
-static void backward_layers(dn_exec *e, const float *x, int n, float *grad, float *dinput,
-                            int train, int guided) {
+double dn_exec_forward(dn_exec *e, const float *x, const unsigned char *labels, int n, int train,
+                       dn_rng *rng, float *state) {
+    e->act[0] = (float *)x;
+    return forward_layers(e, 0, labels, n, train, rng, state);
+}
+
+int dn_exec_reads_pixels(const dn_exec *e) {
+    return e->m->nlayers > 0 && dn_dense_reads_pixels(&e->m->layers[0]);
+}
+
+double dn_exec_forward_px(dn_exec *e, const unsigned char *const *rows, const unsigned char *labels,
+                          int n, int train, dn_rng *rng, float *state) {
+    e->act[0] = NULL;
+    dn_dense_forward_px(&e->m->layers[0], rows, DN_PIXEL_SCALE, e->act[1], n);
+    return forward_layers(e, 1, labels, n, train, rng, state);
+}
+
+/* Backward through the layers, last to `stop`, from dL/dlogits already in
+ * e->grad_a; returns where dL/dy of layer stop - 1 is. dinput (may be
+ * NULL) receives dL/dx of the network's input when stop is 0. */
+static float *backward_layers(dn_exec *e, int stop, int n, float *grad, float *dinput, int train,
+                              int guided) {
     const dn_model *m = e->m;
     float *dy = e->grad_a, *dx = e->grad_b;
-    e->act[0] = (float *)x;
-    for (int i = m->nlayers - 1; i >= 0; i--) {
+    for (int i = m->nlayers - 1; i >= stop; i--) {
         const dn_layer *l = &m->layers[i];
         dn_layer_ctx c = {.train = train,
                           .aux = e->aux[i],
@@ -326,18 +343,29 @@ static void backward_layers(dn_exec *e, const float *x, int n, float *grad, floa
         dy = dx;
         dx = t;
     }
+    return dy;
 }
 
 void dn_exec_backward(dn_exec *e, const float *x, const unsigned char *labels, int n, float *grad,
                       float scale, float smoothing) {
     dn_softmax_xent_backward(e->probs, labels, e->grad_a, n, DN_CLASSES, scale, smoothing);
-    backward_layers(e, x, n, grad, NULL, 1, 0);
+    e->act[0] = (float *)x;
+    backward_layers(e, 0, n, grad, NULL, 1, 0);
+}
+
+void dn_exec_backward_px(dn_exec *e, const unsigned char *const *rows, const unsigned char *labels,
+                         int n, float *grad, float scale, float smoothing) {
+    dn_softmax_xent_backward(e->probs, labels, e->grad_a, n, DN_CLASSES, scale, smoothing);
+    const float *dy = backward_layers(e, 1, n, grad, NULL, 1, 0);
+    const dn_layer *l = &e->m->layers[0];
+    dn_dense_backward_px(l, rows, DN_PIXEL_SCALE, dy, n, grad + l->param_offset);
 }
 
 void dn_exec_backward_from(dn_exec *e, const float *x, const float *dlogits, int n, float *grad,
                            float *dinput, int train, int guided) {
     memcpy(e->grad_a, dlogits, sizeof(float) * (size_t)n * DN_CLASSES);
-    backward_layers(e, x, n, grad, dinput, train, guided);
+    e->act[0] = (float *)x;
+    backward_layers(e, 0, n, grad, dinput, train, guided);
 }
 
 /* ================================================================ inference */
@@ -393,7 +421,7 @@ dn_status dn_model_predict(const dn_model *m, const float *x, size_t n, float *p
 
 void dn_model_inputs_from_pixels(const unsigned char *restrict src, size_t count_pixels,
                                  float *restrict dst) {
-    for (size_t i = 0; i < count_pixels; i++) dst[i] = src[i] * (1.0f / 255.0f);
+    for (size_t i = 0; i < count_pixels; i++) dst[i] = src[i] * DN_PIXEL_SCALE;
 }
 
 dn_status dn_model_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *out, dn_error *err) {

@@ -67,6 +67,19 @@ void dn_exec_free(dn_exec *e);
 double dn_exec_forward(dn_exec *e, const float *x, const unsigned char *labels, int n, int train,
                        dn_rng *rng, float *state);
 
+/* Inputs as rows of pixels, rows[i] the i-th image's 784 bytes (each
+ * worth DN_PIXEL_SCALE times its value, as dn_model_inputs_from_pixels
+ * makes them), read in place by the first layer: only where
+ * dn_exec_reads_pixels holds (a thin dense first layer). The same passes
+ * as dn_exec_forward and dn_exec_backward, equal to them within
+ * rounding. */
+#define DN_PIXEL_SCALE (1.0f / 255.0f)
+int dn_exec_reads_pixels(const dn_exec *e);
+double dn_exec_forward_px(dn_exec *e, const unsigned char *const *rows, const unsigned char *labels,
+                          int n, int train, dn_rng *rng, float *state);
+void dn_exec_backward_px(dn_exec *e, const unsigned char *const *rows, const unsigned char *labels,
+                         int n, float *grad, float scale, float smoothing);
+
 /* Backward pass after a training forward: accumulates dL/dparams into grad
  * (laid out like m->params), with L = scale * summed loss against targets
  * (1 - smoothing) one-hot + smoothing / 10. */

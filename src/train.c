@@ -375,7 +375,17 @@ static double step(trainer *t, int n) {
         for (int p0 = 0; p0 < k; p0 += piece) {
             int pk = k - p0 < piece ? k - p0 : piece;
             const float *x;
-            if (t->pieces) { /* the full batch, from its pixels */
+            const unsigned char *y = t->y + off + p0;
+            if (t->pieces && dn_exec_reads_pixels(&t->exec[i])) { /* the pixels in place */
+                const unsigned char *rows[SWEEP];
+                for (int q = 0; q < pk; q++) rows[q] = t->ds->images + t->order[off + p0 + q] * 784;
+                t->tloss[i] += dn_exec_forward_px(&t->exec[i], rows, y, pk, 1, rng, t->m->state);
+                t->tcorrect[i] += correct_rows(t->exec[i].probs, y, pk);
+                dn_exec_backward_px(&t->exec[i], rows, y, pk, g, 1.0f / (float)n,
+                                    t->o.label_smoothing);
+                continue;
+            }
+            if (t->pieces) { /* the full batch, converted from its pixels */
                 float *buf = t->pieces + (size_t)i * SWEEP * 784;
                 for (int q = 0; q < pk; q++) {
                     dn_model_inputs_from_pixels(t->ds->images + t->order[off + p0 + q] * 784, 784,
@@ -385,7 +395,6 @@ static double step(trainer *t, int n) {
             } else {
                 x = t->x + (size_t)(off + p0) * 784;
             }
-            const unsigned char *y = t->y + off + p0;
             t->tloss[i] += dn_exec_forward(&t->exec[i], x, y, pk, 1, rng, t->m->state);
             t->tcorrect[i] += correct_rows(t->exec[i].probs, y, pk);
             dn_exec_backward(&t->exec[i], x, y, pk, g, 1.0f / (float)n, t->o.label_smoothing);

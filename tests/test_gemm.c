@@ -184,8 +184,9 @@ static void test_tn_acc(void) {
  * group of units or several of unequal size), N with and without columns
  * past the last block of 16 (and below 16). */
 static void test_tn_thin(void) {
-    static const int shapes[][3] = {{1, 16, 1},  {5, 17, 9},     {10, 784, 300}, {13, 40, 31},
-                                    {16, 5, 64}, {11, 100, 513}, {6, 32, 2}};
+    static const int shapes[][3] = {{1, 16, 1},   {5, 17, 9},    {10, 784, 300},
+                                    {13, 40, 31}, {16, 5, 64},   {11, 100, 513},
+                                    {6, 32, 2},   {10, 10, 300}, {16, 15, 7}};
     check_tn("tn_thin", dn_gemm_tn_thin, 7, shapes, sizeof shapes / sizeof shapes[0]);
 }
 
@@ -195,8 +196,9 @@ static void test_nt_thin(void) {
     /* N from 1 to 16 (odd group sizes of B), odd M (a lone last row), K
      * with and without a tail past the last multiple of 8, and K < 8; one
      * row against many (the single-input path) */
-    static const int shapes[][3] = {{1, 1, 3},    {7, 10, 784},  {9, 16, 33},  {4, 5, 8},
-                                    {3, 13, 100}, {600, 10, 17}, {1, 37, 100}, {1, 128, 784}};
+    static const int shapes[][3] = {{1, 1, 3},     {7, 10, 784},  {9, 16, 33},  {4, 5, 8},
+                                    {3, 13, 100},  {600, 10, 17}, {1, 37, 100}, {1, 128, 784},
+                                    {600, 10, 10}, {130, 16, 16}, {5, 3, 1}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], lda = K + 3, ldb = K + 1,
             ldc = N + 2;
@@ -221,7 +223,8 @@ static void test_nt_thin(void) {
 static void test_nn_short(void) {
     dn_rng r;
     dn_rng_seed(&r, 8);
-    static const int shapes[][3] = {{1, 1, 1}, {600, 10, 10}, {7, 64, 16}, {3, 5, 3}, {9, 23, 7}};
+    static const int shapes[][3] = {{1, 1, 1}, {600, 10, 10}, {7, 64, 16},
+                                    {3, 5, 3}, {9, 23, 7},    {5, 16, 16}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], lda = K + 3, ldb = N + 5,
             ldc = N + 2;
@@ -239,8 +242,60 @@ static void test_nn_short(void) {
     }
 }
 
+/* The thin kernels reading rows of bytes (pixels) in place, scattered
+ * (row i is image order[i] of a pool) and scaled: against the naive
+ * product of the same rows as floats, for the shapes of the float tests
+ * (K with and without a tail past the last vector). */
+static void test_thin_px(void) {
+    dn_rng r;
+    dn_rng_seed(&r, 9);
+    static const int shapes[][3] = {{1, 1, 3},      {7, 10, 784}, {9, 16, 33}, {4, 5, 8},
+                                    {130, 10, 784}, {5, 13, 100}, {2, 3, 17}};
+    const float scale = 1.0f / 255.0f;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], pool = M + 7;
+        unsigned char *px = malloc((size_t)pool * K);
+        const unsigned char **rows = malloc(sizeof *rows * M);
+        float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * N * K);
+        float *C = malloc(sizeof(float) * (M + 1) * N), *R = malloc(sizeof(float) * M * N);
+        for (int i = 0; i < pool * K; i++) px[i] = (unsigned char)dn_rng_below(&r, 256);
+        for (int i = 0; i < M; i++) {
+            rows[i] = px + (size_t)((i * 5 + 3) % pool) * K; /* scattered, some twice */
+            for (int k = 0; k < K; k++) A[(size_t)i * K + k] = rows[i][k] * scale;
+        }
+        fill(B, (size_t)N * K, &r);
+        /* forward: C [M, N] = rows B^T */
+        fill(C, (size_t)(M + 1) * N, &r);
+        float below = C[M * N];
+        dn_gemm_nt_thin_px(C, N, M, N, K, rows, scale, B, K);
+        dn_gemm_naive(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, R, N);
+        double worst = worst_diff(C, R, M, N, N);
+        CHECK_MSG(worst < 1e-4 * sqrt((double)K) + 1e-5, "nt_thin_px M=%d N=%d K=%d: %g", M, N, K,
+                  worst);
+        CHECK_MSG(C[M * N] == below, "nt_thin_px M=%d: wrote past row M", M);
+        /* weight gradient: G [N, K] += D^T rows for D [M, N] (dL/dy) */
+        if (N <= DN_GEMM_THIN) {
+            float *G = malloc(sizeof(float) * (N + 1) * K), *RG = malloc(sizeof(float) * N * K);
+            float *D = malloc(sizeof(float) * M * N);
+            fill(D, (size_t)M * N, &r);
+            fill(G, (size_t)(N + 1) * K, &r);
+            memcpy(RG, G, sizeof(float) * N * K);
+            float past = G[N * K];
+            dn_gemm_tn_thin_px(G, K, N, K, M, D, N, rows, scale);
+            dn_gemm_naive(1, 0, N, K, M, 1.0f, D, N, A, K, 1.0f, RG, K);
+            worst = worst_diff(G, RG, N, K, K);
+            CHECK_MSG(worst < 1e-4 * sqrt((double)M) + 1e-5, "tn_thin_px M=%d N=%d K=%d: %g", N, K,
+                      M, worst);
+            CHECK_MSG(G[N * K] == past, "tn_thin_px M=%d: wrote past row M", N);
+            free(G), free(RG), free(D);
+        }
+        free(px), free(rows), free(A), free(B), free(C), free(R);
+    }
+}
+
 int main(void) {
     test_pack4();
+    test_thin_px();
     test_nt_thin();
     test_tn_acc();
     test_tn_thin();

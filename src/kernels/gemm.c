@@ -15,6 +15,9 @@
 #include "kernels/gemm.h"
 
 #include <string.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -517,36 +520,78 @@ static inline float hsum(const tv *p) {
 #endif
 }
 
-/* C[0..rows) x [0..U) = A[r] . B[u] for THIN_R rows of A (a[r]; rows past
- * `rows` repeat the last, their sums dropped) and U rows of B. Each step
- * loads THIN_R + U vectors for THIN_R * U multiply-adds. Inlined with a
- * constant U, the loops unroll and the accumulators stay in registers. */
-static inline __attribute__((always_inline)) void thin_block(int U, int rows, int K,
-                                                             const float *const a[THIN_R],
-                                                             const float *const *pf, const float *B,
-                                                             int ldb, float *C, int ldc) {
-    tv acc[THIN_R][THIN_U] = {{{0}}};
+/* A vector of TW pixels (bytes) as floats: one widening and one
+ * conversion (gcc 12 makes the generic form below 16 byte loads). */
+#if defined(__AVX512F__)
+#define LOAD_PX(p)                                                                                 \
+    (tv) _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p))))
+#elif defined(__AVX2__)
+#define LOAD_PX(p)                                                                                 \
+    (tv) _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+#else
+typedef unsigned char tb __attribute__((vector_size(TW), aligned(1)));
+#define LOAD_PX(p) __builtin_convertvector(*(const tb *)(p), tv)
+#endif
+
+/* The first n <= TW floats at p as a vector, zero past them; and the
+ * first n lanes of v stored at p. */
+static inline void load_part(tv *v, const float *p, int n) {
+#if defined(__AVX512F__)
+    *v = (tv)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p);
+#else
+    tv z = {0};
+    for (int j = 0; j < n; j++) z[j] = p[j];
+    *v = z;
+#endif
+}
+
+static inline void store_part(float *p, const tv *v, int n) {
+#if defined(__AVX512F__)
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), (__m512)*v);
+#else
+    for (int j = 0; j < n; j++) p[j] = (*v)[j];
+#endif
+}
+
+/* Element k of a row of pixels (px = 1) or of floats. */
+#define ELEM(px, row, k)                                                                           \
+    ((px) ? (float)((const unsigned char *)(row))[k] : ((const float *)(row))[k])
+
+/* C[0..rows) x [0..U) = scale A[r] . B[u] for R <= THIN_R rows of A (a[r];
+ * rows past `rows` repeat the last, their sums dropped) and U <= 10 rows of
+ * B; the rows of A are floats, or bytes when px is 1 (then scale applies,
+ * else it is 1). Each step loads R + U vectors for R U multiply-adds.
+ * Inlined with constant R, U and px, the loops unroll and the accumulators
+ * stay in registers. */
+static inline __attribute__((always_inline)) void
+thin_block(int R, int U, int px, int rows, int K, const void *const a[THIN_R],
+           const void *const *pf, const float *B, int ldb, float *C, int ldc, float scale) {
+    tv acc[THIN_R][10] = {{{0}}};
     const int KW = K & ~(TW - 1);
     for (int k = 0; k < KW; k += TW) {
         tv x[THIN_R];
-        if (pf && (k & 15) == 0)
+        if (pf && (k & (px ? 63 : 15)) == 0) /* a cache line at a time */
 #pragma GCC unroll 4
-            for (int r = 0; r < THIN_R; r++) __builtin_prefetch(pf[r] + k);
+            for (int r = 0; r < R; r++)
+                __builtin_prefetch(px ? (const void *)((const unsigned char *)pf[r] + k)
+                                      : (const void *)((const float *)pf[r] + k));
 #pragma GCC unroll 4
-        for (int r = 0; r < THIN_R; r++) x[r] = *(const tv *)(a[r] + k);
-#pragma GCC unroll 5
+        for (int r = 0; r < R; r++)
+            x[r] = px ? LOAD_PX((const unsigned char *)a[r] + k)
+                      : *(const tv *)((const float *)a[r] + k);
+#pragma GCC unroll 10
         for (int u = 0; u < U; u++) {
             tv w = *(const tv *)(B + (long)u * ldb + k);
             PIN(w); /* one load, not one per row */
 #pragma GCC unroll 4
-            for (int r = 0; r < THIN_R; r++) acc[r][u] += x[r] * w;
+            for (int r = 0; r < R; r++) acc[r][u] += x[r] * w;
         }
     }
     for (int r = 0; r < rows; r++)
         for (int u = 0; u < U; u++) {
             float s = hsum(&acc[r][u]);
-            for (int k = KW; k < K; k++) s += a[r][k] * B[(long)u * ldb + k];
-            C[(long)r * ldc + u] = s;
+            for (int k = KW; k < K; k++) s += ELEM(px, a[r], k) * B[(long)u * ldb + k];
+            C[(long)r * ldc + u] = px ? s * scale : s;
         }
 }
 
@@ -576,39 +621,103 @@ static void thin_row(float *c, int N, int K, const float *a, const float *B, int
     }
 }
 
-void dn_gemm_nt_thin(float *C, int ldc, int M, int N, int K, const float *A, int lda,
-                     const float *B, int ldb) {
-    if (M == 1) {
-        thin_row(C, N, K, A, B, ldb);
-        return;
+/* Rows of bytes are widened and converted as they are loaded, once per
+ * group of units, so they go in tiles of fewer rows and more units: 2 x
+ * 10 with 32 registers (3% faster than 4 x 5 on the tutorial network). */
+#if THIN_R == 4
+#define PX_R 2
+#define PX_U 10
+#else
+#define PX_R THIN_R
+#define PX_U THIN_U
+#endif
+
+/* One group of U <= UM units, U made a constant (at most UM, so that no
+ * case holds more accumulators than registers). */
+#define THIN_CASE(u)                                                                               \
+    case u:                                                                                        \
+        thin_block(R, u < UM ? u : UM, px, nr, K, a, p, b, ldb, c, ldc, scale);                    \
+        break
+static inline __attribute__((always_inline)) void
+thin_group(int R, int UM, int U, int px, int nr, int K, const void *const a[THIN_R],
+           const void *const *p, const float *b, int ldb, float *c, int ldc, float scale) {
+    switch (U) {
+        THIN_CASE(1);
+        THIN_CASE(2);
+        THIN_CASE(3);
+        THIN_CASE(4);
+        THIN_CASE(5);
+        THIN_CASE(6);
+        THIN_CASE(7);
+        THIN_CASE(8);
+        THIN_CASE(9);
+    default:
+        thin_block(R, UM, px, nr, K, a, p, b, ldb, c, ldc, scale);
+        break;
     }
-    int groups = (N + THIN_U - 1) / THIN_U, size = (N + groups - 1) / groups;
-    /* THIN_R rows of A stay in L1 across the groups of B */
-    for (int i = 0; i < M; i += THIN_R) {
-        int rows = M - i < THIN_R ? M - i : THIN_R;
-        const float *a[THIN_R];
-        for (int r = 0; r < THIN_R; r++) a[r] = A + (long)(i + (r < rows ? r : rows - 1)) * lda;
+}
+#undef THIN_CASE
+
+/* The rows of A in groups of R against groups of B's rows: row i of A is
+ * A + i lda (floats), or rows[i] (bytes, px = 1). */
+static inline __attribute__((always_inline)) void nt_thin(int px, float *C, int ldc, int M, int N,
+                                                          int K, const float *A, int lda,
+                                                          const unsigned char *const *rows,
+                                                          float scale, const float *B, int ldb) {
+    const int R = px ? PX_R : THIN_R, UM = px ? PX_U : THIN_U;
+    int groups = (N + UM - 1) / UM, size = (N + groups - 1) / groups;
+#define ROW(i) (px ? (const void *)rows[i] : (const void *)(A + (long)(i)*lda))
+    /* R rows of A stay in L1 across the groups of B */
+    for (int i = 0; i < M; i += R) {
+        int nr = M - i < R ? M - i : R;
+        const void *a[THIN_R];
+        for (int r = 0; r < R; r++) a[r] = ROW(i + (r < nr ? r : nr - 1));
         float *c = C + (long)i * ldc;
         /* the first group streams these rows from memory: it prefetches the
          * rows THIN_PF blocks ahead, within A */
-        const float *ahead[THIN_R];
-        int far = i + THIN_PF * THIN_R;
-        for (int r = 0; r < THIN_R; r++) ahead[r] = A + (long)(far + r < M ? far + r : M - 1) * lda;
+        const void *ahead[THIN_R];
+        int far = i + THIN_PF * R;
+        for (int r = 0; r < R; r++) ahead[r] = ROW(far + r < M ? far + r : M - 1);
         for (int j0 = 0; j0 < N; j0 += size) {
             int U = N - j0 < size ? N - j0 : size;
-            const float *const *p = j0 == 0 && far < M ? ahead : NULL;
-            const float *b = B + (long)j0 * ldb;
-            /* clang-format off */
-            switch (U) { /* a constant U, so that each case unrolls */
-            case 1: thin_block(1, rows, K, a, p, b, ldb, c + j0, ldc); break;
-            case 2: thin_block(2, rows, K, a, p, b, ldb, c + j0, ldc); break;
-            case 3: thin_block(3, rows, K, a, p, b, ldb, c + j0, ldc); break;
-            case 4: thin_block(4, rows, K, a, p, b, ldb, c + j0, ldc); break;
-            default: thin_block(THIN_U, rows, K, a, p, b, ldb, c + j0, ldc); break;
-            }
-            /* clang-format on */
+            const void *const *p = j0 == 0 && far < M ? ahead : NULL;
+            thin_group(R, UM, U, px, nr, K, a, p, B + (long)j0 * ldb, ldb, c + j0, ldc, scale);
         }
     }
+#undef ROW
+}
+
+/* C = A B^T for K <= DN_GEMM_THIN and N <= TW (a 10-to-10 layer): B
+ * transposed into K vectors, one vector of C per row of A. */
+static void nt_small(float *C, int ldc, int M, int N, int K, const float *A, int lda,
+                     const float *B, int ldb) {
+    tv bt[DN_GEMM_THIN];
+    for (int k = 0; k < K; k++) {
+        tv z = {0};
+        for (int j = 0; j < N; j++) z[j] = B[(long)j * ldb + k];
+        bt[k] = z;
+    }
+    for (int i = 0; i < M; i++) {
+        const float *a = A + (long)i * lda;
+        tv acc = {0};
+        for (int k = 0; k < K; k++) acc += a[k] * bt[k];
+        store_part(C + (long)i * ldc, &acc, N);
+    }
+}
+
+void dn_gemm_nt_thin(float *C, int ldc, int M, int N, int K, const float *A, int lda,
+                     const float *B, int ldb) {
+    if (K <= DN_GEMM_THIN && N <= TW && M > 1)
+        nt_small(C, ldc, M, N, K, A, lda, B, ldb);
+    else if (M == 1)
+        thin_row(C, N, K, A, B, ldb);
+    else
+        nt_thin(0, C, ldc, M, N, K, A, lda, NULL, 1.0f, B, ldb);
+}
+
+void dn_gemm_nt_thin_px(float *C, int ldc, int M, int N, int K, const unsigned char *const *rows,
+                        float scale, const float *B, int ldb) {
+    nt_thin(1, C, ldc, M, N, K, NULL, 0, rows, scale, B, ldb);
 }
 
 /* C[0..U) x [0..V TW) += sum_k A[k][0..U) B[k][0..V TW) for U <= THIN_TU
@@ -620,14 +729,26 @@ void dn_gemm_nt_thin(float *C, int ldc, int M, int N, int K, const float *A, int
 #define THIN_TU 5
 #endif
 #define TN_PF 8 /* rows ahead */
-static inline __attribute__((always_inline)) void thin_tn_block(int U, int V, int K, const float *A,
-                                                                int lda, const float *B, int ldb,
-                                                                float *C, int ldc) {
+/* Row k of B is B + k ldb (floats), or rows[k] + j (bytes, px = 1, with
+ * the sums scaled by scale). */
+static inline __attribute__((always_inline)) void
+thin_tn_block(int U, int V, int px, int K, const float *A, int lda, const float *B, int ldb,
+              const unsigned char *const *rows, int j, float *C, int ldc, float scale) {
     tv acc[THIN_TU][2] = {{{0}}};
     for (int k = 0; k < K; k++) {
-        const float *a = A + (long)k * lda, *b = B + (long)k * ldb;
-        __builtin_prefetch(b + (long)TN_PF * ldb); /* rows a page apart: no hardware prefetch */
-        tv b0 = *(const tv *)b, b1 = V > 1 ? *(const tv *)(b + TW) : b0;
+        const float *a = A + (long)k * lda;
+        tv b0, b1;
+        if (px) {
+            const unsigned char *b = rows[k] + j;
+            if (k + TN_PF < K) __builtin_prefetch(rows[k + TN_PF] + j);
+            b0 = LOAD_PX(b);
+            b1 = V > 1 ? LOAD_PX(b + TW) : b0;
+        } else {
+            const float *b = B + (long)k * ldb;
+            __builtin_prefetch(b + (long)TN_PF * ldb); /* rows a page apart: no hardware prefetch */
+            b0 = *(const tv *)b;
+            b1 = V > 1 ? *(const tv *)(b + TW) : b0;
+        }
 #pragma GCC unroll 10
         for (int u = 0; u < U; u++) {
             acc[u][0] += a[u] * b0;
@@ -636,34 +757,38 @@ static inline __attribute__((always_inline)) void thin_tn_block(int U, int V, in
     }
     for (int u = 0; u < U; u++) {
         tv *c = (tv *)(C + (long)u * ldc);
-        c[0] += acc[u][0];
-        if (V > 1) c[1] += acc[u][1];
+        c[0] += px ? acc[u][0] * scale : acc[u][0];
+        if (V > 1) c[1] += px ? acc[u][1] * scale : acc[u][1];
     }
 }
 
 /* One group of U units over V vectors of columns, U made a constant. */
+#define TN_ARGS px, K, a, lda, b, ldb, rows, j, c, ldc, scale
 static inline __attribute__((always_inline)) void
-tn_group(int U, int V, int K, const float *a, int lda, const float *b, int ldb, float *c, int ldc) {
+tn_group(int U, int V, int px, int K, const float *a, int lda, const float *b, int ldb,
+         const unsigned char *const *rows, int j, float *c, int ldc, float scale) {
     /* clang-format off */
     switch (U) { /* a constant U, so that each case unrolls */
-    case 1: thin_tn_block(1, V, K, a, lda, b, ldb, c, ldc); break;
-    case 2: thin_tn_block(2, V, K, a, lda, b, ldb, c, ldc); break;
-    case 3: thin_tn_block(3, V, K, a, lda, b, ldb, c, ldc); break;
-    case 4: thin_tn_block(4, V, K, a, lda, b, ldb, c, ldc); break;
+    case 1: thin_tn_block(1, V, TN_ARGS); break;
+    case 2: thin_tn_block(2, V, TN_ARGS); break;
+    case 3: thin_tn_block(3, V, TN_ARGS); break;
+    case 4: thin_tn_block(4, V, TN_ARGS); break;
 #if THIN_TU > 5
-    case 5: thin_tn_block(5, V, K, a, lda, b, ldb, c, ldc); break;
-    case 6: thin_tn_block(6, V, K, a, lda, b, ldb, c, ldc); break;
-    case 7: thin_tn_block(7, V, K, a, lda, b, ldb, c, ldc); break;
-    case 8: thin_tn_block(8, V, K, a, lda, b, ldb, c, ldc); break;
-    case 9: thin_tn_block(9, V, K, a, lda, b, ldb, c, ldc); break;
+    case 5: thin_tn_block(5, V, TN_ARGS); break;
+    case 6: thin_tn_block(6, V, TN_ARGS); break;
+    case 7: thin_tn_block(7, V, TN_ARGS); break;
+    case 8: thin_tn_block(8, V, TN_ARGS); break;
+    case 9: thin_tn_block(9, V, TN_ARGS); break;
 #endif
-    default: thin_tn_block(THIN_TU, V, K, a, lda, b, ldb, c, ldc); break;
+    default: thin_tn_block(THIN_TU, V, TN_ARGS); break;
     }
     /* clang-format on */
 }
+#undef TN_ARGS
 
-void dn_gemm_tn_thin(float *C, int ldc, int M, int N, int K, const float *A, int lda,
-                     const float *B, int ldb) {
+static inline __attribute__((always_inline)) void
+tn_thin(int px, float *C, int ldc, int M, int N, int K, const float *A, int lda, const float *B,
+        int ldb, const unsigned char *const *rows, float scale) {
     int groups = (M + THIN_TU - 1) / THIN_TU, size = (M + groups - 1) / groups;
     int wide = N / (2 * TW) * (2 * TW), j = wide;
     for (int i0 = 0; i0 < M; i0 += size) {
@@ -671,8 +796,10 @@ void dn_gemm_tn_thin(float *C, int ldc, int M, int N, int K, const float *A, int
         const float *a = A + i0;
         float *c = C + (long)i0 * ldc;
         for (int jb = 0; jb < wide; jb += 2 * TW)
-            tn_group(U, 2, K, a, lda, B + jb, ldb, c + jb, ldc);
-        if (wide + TW <= N) tn_group(U, 1, K, a, lda, B + wide, ldb, c + wide, ldc);
+            tn_group(U, 2, px, K, a, lda, px ? NULL : B + jb, ldb, rows, jb, c + jb, ldc, scale);
+        if (wide + TW <= N)
+            tn_group(U, 1, px, K, a, lda, px ? NULL : B + wide, ldb, rows, wide, c + wide, ldc,
+                     scale);
     }
     if (wide + TW <= N) j += TW;
     /* columns past the last whole vector: all M units at once */
@@ -680,15 +807,59 @@ void dn_gemm_tn_thin(float *C, int ldc, int M, int N, int K, const float *A, int
     for (; j < N; j++) {
         for (int i = 0; i < M; i++) acc[i] = 0.0f;
         for (int k = 0; k < K; k++) {
-            float b = B[(long)k * ldb + j];
+            float b = px ? (float)rows[k][j] : B[(long)k * ldb + j];
             for (int i = 0; i < M; i++) acc[i] += A[(long)k * lda + i] * b;
         }
-        for (int i = 0; i < M; i++) C[(long)i * ldc + j] += acc[i];
+        for (int i = 0; i < M; i++) C[(long)i * ldc + j] += px ? acc[i] * scale : acc[i];
     }
+}
+
+/* C += A^T B for N < TW: one vector of C per unit, each row of B one
+ * vector. */
+static void tn_small(float *C, int ldc, int M, int N, int K, const float *A, int lda,
+                     const float *B, int ldb) {
+    tv acc[DN_GEMM_THIN] = {{0}};
+    for (int k = 0; k < K; k++) {
+        const float *a = A + (long)k * lda;
+        tv b;
+        load_part(&b, B + (long)k * ldb, N);
+        for (int i = 0; i < M; i++) acc[i] += a[i] * b;
+    }
+    for (int i = 0; i < M; i++) {
+        tv c;
+        load_part(&c, C + (long)i * ldc, N);
+        c += acc[i];
+        store_part(C + (long)i * ldc, &c, N);
+    }
+}
+
+void dn_gemm_tn_thin(float *C, int ldc, int M, int N, int K, const float *A, int lda,
+                     const float *B, int ldb) {
+    if (N < TW) {
+        tn_small(C, ldc, M, N, K, A, lda, B, ldb);
+        return;
+    }
+    tn_thin(0, C, ldc, M, N, K, A, lda, B, ldb, NULL, 1.0f);
+}
+
+void dn_gemm_tn_thin_px(float *C, int ldc, int M, int N, int K, const float *A, int lda,
+                        const unsigned char *const *rows, float scale) {
+    tn_thin(1, C, ldc, M, N, K, A, lda, NULL, 0, rows, scale);
 }
 
 void dn_gemm_nn_short(float *C, int ldc, int M, int N, int K, const float *A, int lda,
                       const float *B, int ldb) {
+    if (N <= TW && K <= DN_GEMM_THIN) { /* B's rows as vectors, one vector of C per row */
+        tv b[DN_GEMM_THIN];
+        for (int k = 0; k < K; k++) load_part(&b[k], B + (long)k * ldb, N);
+        for (int i = 0; i < M; i++) {
+            const float *a = A + (long)i * lda;
+            tv acc = {0};
+            for (int k = 0; k < K; k++) acc += a[k] * b[k];
+            store_part(C + (long)i * ldc, &acc, N);
+        }
+        return;
+    }
     for (int i = 0; i < M; i++) {
         const float *a = A + (long)i * lda;
         float *c = C + (long)i * ldc;

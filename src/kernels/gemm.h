@@ -66,6 +66,13 @@ void dn_gemm_nt_thin(float *C, int ldc, int M, int N, int K, const float *A, int
  * each element of B (the input) read once per group of units. */
 void dn_gemm_tn_thin(float *C, int ldc, int M, int N, int K, const float *A, int lda,
                      const float *B, int ldb);
+/* The same two with A (nt) or B (tn) given as rows of bytes (pixels),
+ * rows[i] the i-th, converted to floats as they are read and the products
+ * scaled by scale: a dense layer reading images without a float copy. */
+void dn_gemm_nt_thin_px(float *C, int ldc, int M, int N, int K, const unsigned char *const *rows,
+                        float scale, const float *B, int ldb);
+void dn_gemm_tn_thin_px(float *C, int ldc, int M, int N, int K, const float *A, int lda,
+                        const unsigned char *const *rows, float scale);
 /* C [M, N] = A B for A [M, K] and B [K, N] read in place, K <=
  * DN_GEMM_THIN: a thin dense layer's input gradient (each row of C a sum
  * of K rows of B), one register of C at a time. */

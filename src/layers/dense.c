@@ -16,18 +16,31 @@
 #include <string.h>
 
 /* A layer of at most DN_GEMM_THIN units over a long batch (the tutorial
- * network's 784-10, full batch) reads its input in place rather than
- * through the packed GEMM, whose copy of x would cost more than the few
- * products made per element. THIN_MIN_ROWS matches the trainer's sweep
- * pieces (SWEEP in train.c); shorter batches keep the packed GEMM. */
+ * network's 784-10 and 10-10, full batch) reads its input in place rather
+ * than through the packed GEMM, whose copy of x would cost more than the
+ * few products made per element. THIN_MIN_ROWS matches the trainer's sweep
+ * pieces (SWEEP in train.c); shorter batches keep the packed GEMM. Inputs
+ * between DN_GEMM_THIN and THIN_MIN_IN fill too little of the thin
+ * kernels' vectors and stay there too. */
 #define THIN_MIN_ROWS 128
 #define THIN_MIN_IN 64
 
-/* 1 for a layer the thin kernels suit: few units, many rows, and inputs
- * long enough to fill their vectors (a 10-to-10 layer is left to the
- * packed GEMM). */
 static int thin(int in, int out, int n) {
-    return out <= DN_GEMM_THIN && n >= THIN_MIN_ROWS && in >= THIN_MIN_IN;
+    return out <= DN_GEMM_THIN && n >= THIN_MIN_ROWS && (in >= THIN_MIN_IN || in <= DN_GEMM_THIN);
+}
+
+static void add_bias(float *y, const float *b, int n, int out) {
+    for (int i = 0; i < n; i++) {
+        float *row = y + (size_t)i * out;
+        for (int j = 0; j < out; j++) row[j] += b[j];
+    }
+}
+
+static void sum_bias(float *gb, const float *dy, int n, int out) {
+    for (int i = 0; i < n; i++) {
+        const float *row = dy + (size_t)i * out;
+        for (int j = 0; j < out; j++) gb[j] += row[j];
+    }
 }
 
 static dn_status dense_setup(dn_layer *l, dn_error *err) {
@@ -59,10 +72,7 @@ static void dense_forward(const dn_layer *l, const float *x, float *y, int n, dn
         dn_gemm_nt_thin(y, out, n, out, in, x, in, W, in);
     else
         dn_gemm(0, 1, n, out, in, 1.0f, x, in, W, in, 0.0f, y, out);
-    for (int i = 0; i < n; i++) {
-        float *row = y + (size_t)i * out;
-        for (int j = 0; j < out; j++) row[j] += b[j];
-    }
+    add_bias(y, b, n, out);
 }
 
 static void dense_backward(const dn_layer *l, const float *x, const float *y, const float *dy,
@@ -73,16 +83,33 @@ static void dense_backward(const dn_layer *l, const float *x, const float *y, co
         dn_gemm_tn_thin(gW, in, out, in, n, dy, out, x, in);
     else
         dn_gemm(1, 0, out, in, n, 1.0f, dy, out, x, in, 1.0f, gW, in);
-    for (int i = 0; i < n; i++) {
-        const float *row = dy + (size_t)i * out;
-        for (int j = 0; j < out; j++) gb[j] += row[j];
-    }
+    sum_bias(gb, dy, n, out);
     if (!dx) return;
     if (thin(in, out, n)) {
         dn_gemm_nn_short(dx, in, n, in, out, dy, out, l->w, in);
     } else {
         dn_gemm(0, 0, n, in, out, 1.0f, dy, out, l->w, in, 0.0f, dx, in);
     }
+}
+
+int dn_dense_reads_pixels(const dn_layer *l) {
+    return l->ops == &dn_dense_ops && l->cfg.units <= DN_GEMM_THIN &&
+           dn_shape_size(l->in) >= THIN_MIN_IN;
+}
+
+void dn_dense_forward_px(const dn_layer *l, const unsigned char *const *rows, float scale, float *y,
+                         int n) {
+    int in = (int)dn_shape_size(l->in), out = l->cfg.units;
+    const float *W = l->w, *b = l->w + (size_t)in * out;
+    dn_gemm_nt_thin_px(y, out, n, out, in, rows, scale, W, in);
+    add_bias(y, b, n, out);
+}
+
+void dn_dense_backward_px(const dn_layer *l, const unsigned char *const *rows, float scale,
+                          const float *dy, int n, float *gw) {
+    int in = (int)dn_shape_size(l->in), out = l->cfg.units;
+    dn_gemm_tn_thin_px(gw, in, out, in, n, dy, out, rows, scale);
+    sum_bias(gw + (size_t)in * out, dy, n, out);
 }
 
 const dn_layer_ops dn_dense_ops = {"dense",       dense_setup,    dense_work, dense_init,

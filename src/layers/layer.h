@@ -106,6 +106,17 @@ extern const dn_layer_ops dn_dense_ops, dn_relu_ops, dn_sigmoid_ops, dn_tanh_ops
  * with linear interpolation along the row (zero outside). */
 void dn_deskew_apply(const float *x, float *y, int H, int W, float alpha, float cy);
 
+/* dense.c: a dense layer as the network's first, reading its input as
+ * rows of pixels (rows[i] the i-th input's bytes, each worth `scale`
+ * times its value) without a float copy; only where dn_dense_reads_pixels
+ * holds (a thin layer, the tutorial network's 784-10). Backward
+ * accumulates the parameters' gradient (there is no input gradient). */
+int dn_dense_reads_pixels(const dn_layer *l);
+void dn_dense_forward_px(const dn_layer *l, const unsigned char *const *rows, float scale, float *y,
+                         int n);
+void dn_dense_backward_px(const dn_layer *l, const unsigned char *const *rows, float scale,
+                          const float *dy, int n, float *gw);
+
 /* Fused softmax + cross-entropy over n rows of `classes` logits, each
  * multiplied by inv_temp first (1 in training; 1/T for a model calibrated
  * at temperature T, see calibrate.c). probs receives the softmax; returns
