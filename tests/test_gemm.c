@@ -9,6 +9,7 @@
 #include "refblas.h"
 #include "internal.h"
 #include "kernels/gemm.h"
+#include "kernels/conv1.h"
 #include "kernels/im2col.h"
 
 #include <string.h>
@@ -293,6 +294,59 @@ static void test_thin_px(void) {
     }
 }
 
+/* The direct one-channel convolution against the naive loop, and its
+ * weight gradient against the gradient by hand: kernels 1, 3, 4, 5 and 7
+ * (unrolled and generic), paddings 0 to 3, widths with and without a
+ * chunk past the last whole vector, output channels short of a block. */
+static void test_conv1(void) {
+    dn_rng r;
+    dn_rng_seed(&r, 12);
+    static const int cases[][5] = {/* H W OC k p */ {28, 28, 6, 5, 2},
+                                   {28, 28, 32, 3, 1},
+                                   {13, 17, 9, 3, 0},
+                                   {9, 40, 3, 7, 3},
+                                   {5, 5, 1, 1, 0},
+                                   {12, 12, 16, 4, 1},
+                                   {3, 3, 2, 5, 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int H = cases[c][0], W = cases[c][1], OC = cases[c][2], k = cases[c][3], p = cases[c][4];
+        int OH = H + 2 * p - k + 1, OW = W + 2 * p - k + 1, P = OH * OW;
+        CHECK_MSG(dn_conv1_fits(H, W, k, p), "conv1 case %zu does not fit", c);
+        float *x = malloc(sizeof(float) * H * W), *w = malloc(sizeof(float) * OC * k * k);
+        float *b = malloc(sizeof(float) * OC), *y1 = malloc(sizeof(float) * (OC * P + 1)),
+              *y2 = malloc(sizeof(float) * OC * P), *dy = malloc(sizeof(float) * OC * P);
+        float *g = malloc(sizeof(float) * OC * k * k);
+        fill(x, (size_t)H * W, &r), fill(w, (size_t)OC * k * k, &r), fill(b, (size_t)OC, &r);
+        fill(dy, (size_t)OC * P, &r), fill(g, (size_t)OC * k * k, &r);
+        y1[OC * P] = 7.0f;
+        dn_conv1_forward(x, H, W, k, p, w, b, OC, y1);
+        dn_conv_naive(x, 1, H, W, w, b, OC, k, 1, p, y2);
+        double worst = worst_diff(y1, y2, 1, OC * P, 0);
+        CHECK_MSG(worst < 1e-4 * k, "conv1 case %zu: %g", c, worst);
+        CHECK_MSG(y1[OC * P] == 7.0f, "conv1 case %zu: wrote past y", c);
+        double gworst = 0;
+        float *g0 = malloc(sizeof(float) * OC * k * k);
+        memcpy(g0, g, sizeof(float) * OC * k * k);
+        dn_conv1_weight_grad(x, H, W, k, p, dy, OC, g);
+        for (int o = 0; o < OC; o++)
+            for (int di = 0; di < k; di++)
+                for (int dj = 0; dj < k; dj++) {
+                    double want = g0[(o * k + di) * k + dj];
+                    for (int i = 0; i < OH; i++)
+                        for (int j = 0; j < OW; j++) {
+                            int ih = i + di - p, iw = j + dj - p;
+                            if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                                want += (double)dy[o * P + i * OW + j] * x[ih * W + iw];
+                        }
+                    gworst = fmax(gworst, fabs(g[(o * k + di) * k + dj] - want));
+                }
+        CHECK_MSG(gworst < 1e-4 * sqrt((double)P), "conv1 gradient case %zu: %g", c, gworst);
+        free(x), free(w), free(b), free(y1), free(y2), free(dy), free(g), free(g0);
+    }
+    CHECK(!dn_conv1_fits(200, 200, 3, 1)); /* too large for its buffer: im2col instead */
+    CHECK(!dn_conv1_fits(28, 28, 17, 8));
+}
+
 int main(void) {
     test_pack4();
     test_thin_px();
@@ -310,5 +364,6 @@ int main(void) {
     dn_rng_seed(&r, 1);
     CHECK(compare(broken_gemm, 0, 0, 9, 9, 9, 1.0f, 0.0f, &r) > 1e-3);
     test_conv_im2col();
+    test_conv1();
     return check_report("test_gemm");
 }

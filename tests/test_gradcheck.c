@@ -114,6 +114,11 @@ int main(void) {
         {"conv3x3x3s3-tanh-fc16-tanh-drop0.3-fc10", NULL, 1e-2f},
         {"conv3x3x10s2-tanh-gap", NULL, 1e-2f},
         {"conv3x3x2s3-tanh-flatten-fc10", NULL, 1e-2f},
+        /* one input channel at stride 1: the direct loop of conv1.c (a
+         * channel block short, kernels 5, 3 and the generic 4) */
+        {"conv5x5x3p2-tanh-avgpool2-conv3x3x2s2-tanh-fc10", NULL, 1e-2f},
+        {"conv3x3x9-tanh-avgpool2-avgpool2-fc10", NULL, 1e-2f},
+        {"conv4x4x2p1-tanh-avgpool3-fc10", NULL, 1e-2f},
         /* 3x3 stride-1 convolutions with 4+ input channels: Winograd F(2x2, 3x3),
          * paddings 1, 0 and 2, odd sizes (14 -> 12, 10 -> 12) */
         {"conv3x3x4s2p1-tanh-conv3x3x5p1-tanh-conv3x3x6-tanh-fc10", NULL, 1e-2f},

@@ -3,6 +3,7 @@
  * direct convolution used as the reference in tests.
  */
 #include "kernels/im2col.h"
+#include "kernels/vec.h"
 
 #include <string.h>
 
@@ -33,6 +34,13 @@ void dn_im2col(const float *x, int C, int H, int W, int k, int s, int p, float *
                         continue;
                     }
                     const float *src = x + ((long)c * H + ih) * W;
+                    if (s == 1 && OW <= TW) { /* a short row: one masked copy */
+                        tv v, z = {0};
+                        if (lo > 0 || hi < OW) store_part(row, &z, OW);
+                        load_part(&v, src + off + lo, hi - lo);
+                        store_part(row + lo, &v, hi - lo);
+                        continue;
+                    }
                     for (int ow = 0; ow < lo; ow++) row[ow] = 0.0f;
                     /* rows are short (tens of floats): an inline loop beats memcpy */
                     if (s == 1)

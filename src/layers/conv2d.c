@@ -22,6 +22,7 @@
  * private scratch (and a private dU, summed in thread order).
  */
 #include "kernels/gemm.h"
+#include "kernels/conv1.h"
 #include "kernels/im2col.h"
 #include "kernels/winograd.h"
 #include "layers/layer.h"
@@ -37,6 +38,13 @@
 
 static int use_wino(const dn_layer *l) {
     return l->cfg.k == 3 && l->cfg.stride == 1 && l->cfg.pad <= 2 && l->in.c >= WINO_MIN_C;
+}
+
+/* One input channel at stride 1 (a first layer): the direct loop of
+ * conv1.c, without a column matrix. */
+static int use_direct(const dn_layer *l) {
+    return l->in.c == 1 && l->cfg.stride == 1 &&
+           dn_conv1_fits(l->in.h, l->in.w, l->cfg.k, l->cfg.pad);
 }
 
 /* Tiles per chunk: V and M of a chunk (16 x (C + OC) rows of about that
@@ -69,7 +77,7 @@ static dn_status conv_setup(dn_layer *l, dn_error *err) {
     l->out = (dn_shape){c->ch, oh, ow};
     /* training keeps each sample's im2col matrix for backward (unless the
      * convolution is 1x1, which needs none) */
-    l->aux_per_sample = use_wino(l) || (c->k == 1 && c->stride == 1 && c->pad == 0)
+    l->aux_per_sample = use_wino(l) || use_direct(l) || (c->k == 1 && c->stride == 1 && c->pad == 0)
                             ? 0
                             : (size_t)l->in.c * c->k * c->k * oh * ow;
     l->nparams = (size_t)c->ch * l->in.c * c->k * c->k + (size_t)c->ch;
@@ -250,7 +258,7 @@ static void conv_forward(const dn_layer *l, const float *x, float *y, int n, dn_
     const float *Wt = l->w, *b = l->w + (size_t)OC * ckk;
     /* fewer samples than threads (single-image inference): let each
      * product use the threads instead */
-    int per_sample = c->threads > 1 && n < c->threads;
+    int per_sample = c->threads > 1 && n < c->threads, direct = use_direct(l);
 #pragma omp parallel for schedule(static) num_threads(c->threads) if (c->threads > 1 && !per_sample)
     for (int i = 0; i < n; i++) {
         float *col = c->aux ? c->aux + (size_t)i * l->aux_per_sample
@@ -260,6 +268,10 @@ static void conv_forward(const dn_layer *l, const float *x, float *y, int n, dn_
          * threaded when there is one sample per thread or fewer */
         void (*gemm)(int, int, int, int, int, float, const float *, int, const float *, int, float,
                      float *, int) = per_sample ? dn_gemm_portable : dn_gemm_portable_st;
+        if (direct) {
+            dn_conv1_forward(x + (size_t)i * in_sz, H, W, k, p, Wt, b, OC, yi);
+            continue;
+        }
         if (k == 1 && s == 1 && p == 0) {
             gemm(0, 0, OC, P, ckk, 1.0f, Wt, ckk, x + (size_t)i * in_sz, P, 0.0f, yi, P);
         } else {
@@ -281,7 +293,7 @@ static void conv_backward(const dn_layer *l, const float *x, const float *y, con
     int OC = l->cfg.ch, P = l->out.h * l->out.w, ckk = C * k * k;
     size_t in_sz = dn_shape_size(l->in), out_sz = dn_shape_size(l->out), cs = col_size(l);
     size_t per_thread = 2 * cs + l->nparams;
-    int threads = c->threads > 1 && n > 1 ? c->threads : 1;
+    int threads = c->threads > 1 && n > 1 ? c->threads : 1, direct = use_direct(l);
     for (int t = 0; t < threads; t++)
         memset(c->work + (size_t)t * per_thread + 2 * cs, 0, sizeof(float) * l->nparams);
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
@@ -289,13 +301,17 @@ static void conv_backward(const dn_layer *l, const float *x, const float *y, con
         float *col = c->work + (size_t)thread_id() * per_thread, *dcol = col + cs;
         float *gW = dcol + cs, *gb = gW + (size_t)OC * ckk;
         const float *xi = x + (size_t)i * in_sz, *dyi = dy + (size_t)i * out_sz;
-        if (c->aux && l->aux_per_sample)
-            col = c->aux + (size_t)i * l->aux_per_sample;
-        else if (k == 1 && s == 1 && p == 0)
-            col = (float *)xi;
-        else
-            dn_im2col(xi, C, H, W, k, s, p, col);
-        dn_gemm_portable_st(0, 1, OC, ckk, P, 1.0f, dyi, P, col, P, 1.0f, gW, ckk);
+        if (direct) {
+            dn_conv1_weight_grad(xi, H, W, k, p, dyi, OC, gW);
+        } else {
+            if (c->aux && l->aux_per_sample)
+                col = c->aux + (size_t)i * l->aux_per_sample;
+            else if (k == 1 && s == 1 && p == 0)
+                col = (float *)xi;
+            else
+                dn_im2col(xi, C, H, W, k, s, p, col);
+            dn_gemm_portable_st(0, 1, OC, ckk, P, 1.0f, dyi, P, col, P, 1.0f, gW, ckk);
+        }
         for (int o = 0; o < OC; o++) {
             float acc = 0.0f;
             for (int q = 0; q < P; q++) acc += dyi[(size_t)o * P + q];
