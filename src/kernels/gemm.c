@@ -325,12 +325,22 @@ static void gemm_blocked(int ta, int tb, int M, int N, int K, float alpha, const
     if (omp_in_parallel()) parallel = 0; /* already one of a team: stay sequential */
     if (parallel) threads = omp_get_max_threads();
 #endif
+    /* Blocks of rows of about equal size, as many as a multiple of the
+     * threads (1,000 rows on 2 threads: 12 of 84, not 10 of 96 and one of
+     * 40); and slices of K of about equal depth (784: 4 of 196, not 3 of
+     * 256 and one of 16, which would cost a pass over C for little work). */
+    int mcb = MC, nb = (M + MC - 1) / MC;
+    if (threads > 1 && nb > 1) {
+        nb = (nb + threads - 1) / threads * threads;
+        mcb = ((M + nb - 1) / nb + MR - 1) / MR * MR;
+    }
+    int ks = (K + KC - 1) / KC, kcb = (K + ks - 1) / ks;
     for (int j0 = 0; j0 < N; j0 += NC) {
         int nc = N - j0 < NC ? N - j0 : NC;
-        for (int k0 = 0; k0 < K; k0 += KC) {
-            int kc = K - k0 < KC ? K - k0 : KC;
+        for (int k0 = 0; k0 < K; k0 += kcb) {
+            int kc = K - k0 < kcb ? K - k0 : kcb;
             float b_eff = k0 == 0 ? beta : 1.0f;
-            int npan = (nc + NR - 1) / NR, nblocks = (M + MC - 1) / MC;
+            int npan = (nc + NR - 1) / NR, nblocks = (M + mcb - 1) / mcb;
             float *bp = bpack; /* the calling thread's buffer, shared by the team */
             /* With one block of rows each packed value of B would serve at
              * most MC rows: then B is read in place (rows of NR floats). */
@@ -369,7 +379,7 @@ static void gemm_blocked(int ta, int tb, int M, int N, int K, float alpha, const
                 int blk = t / groups, g = t % groups;
                 int plo = npan * g / groups, phi = npan * (g + 1) / groups;
                 if (plo == phi) continue;
-                int i0 = blk * MC, mc = M - i0 < MC ? M - i0 : MC;
+                int i0 = blk * mcb, mc = M - i0 < mcb ? M - i0 : mcb;
                 int jlo = plo * NR, jw = (phi * NR < nc ? phi * NR : nc) - jlo;
                 static _Thread_local float ppack[KC * NR] __attribute__((aligned(64)));
                 pack_a(ta, A, lda, i0, mc, k0, kc, apack);
