@@ -305,10 +305,54 @@ static double forward_layers(dn_exec *e, int first, const unsigned char *labels,
                                    train ? 1.0f : e->inv_temp);
 }
 
+/* 1 for a network whose inference treats each row on its own with no
+ * scratch space (dense layers and element-wise activations): a batch can
+ * then be cut into parts, one per thread. */
+static int rows_apart(const dn_model *m) {
+    for (int i = 0; i < m->nlayers; i++) {
+        dn_layer_kind k = m->layers[i].cfg.kind;
+        if (k != DN_L_DENSE && k != DN_L_RELU && k != DN_L_SIGMOID && k != DN_L_TANH) return 0;
+    }
+    return 1;
+}
+
+/* Inference over rows [r0, r0 + k) of the batch in e, one thread. */
+static double forward_part(dn_exec *e, int r0, int k, const unsigned char *labels) {
+    const dn_model *m = e->m;
+    dn_layer_ctx c = {.threads = 1};
+    for (int i = 0; i < m->nlayers; i++) {
+        const dn_layer *l = &m->layers[i];
+        size_t in = dn_shape_size(l->in), out = dn_shape_size(l->out);
+        l->ops->forward(l, e->act[i] + (size_t)r0 * in, e->act[i + 1] + (size_t)r0 * out, k, &c);
+    }
+    return dn_softmax_xent_forward(e->act[m->nlayers] + (size_t)r0 * DN_CLASSES,
+                                   labels ? labels + r0 : NULL, e->probs + (size_t)r0 * DN_CLASSES,
+                                   k, DN_CLASSES, e->inv_temp);
+}
+
+/* A batch of inference at least this long on such a network goes in one
+ * part per thread, each through every layer: no barrier between layers
+ * (which cost the MLP's batch of 1,000 a quarter of its time on 2
+ * threads). Every row is computed as it would be in one part. */
+#define PART_MIN 256
+#define MAX_PARTS 16
+
 double dn_exec_forward(dn_exec *e, const float *x, const unsigned char *labels, int n, int train,
                        dn_rng *rng, float *state) {
     e->act[0] = (float *)x;
-    return forward_layers(e, 0, labels, n, train, rng, state);
+    int parts = e->threads < MAX_PARTS ? e->threads : MAX_PARTS;
+    if (train || parts < 2 || n < PART_MIN * parts || !rows_apart(e->m))
+        return forward_layers(e, 0, labels, n, train, rng, state);
+    double loss[MAX_PARTS] = {0};
+    int chunk = (n + parts - 1) / parts;
+#pragma omp parallel for schedule(static, 1) num_threads(parts)
+    for (int t = 0; t < parts; t++) {
+        int r0 = t * chunk, k = n - r0 < chunk ? n - r0 : chunk;
+        if (k > 0) loss[t] = forward_part(e, r0, k, labels);
+    }
+    double sum = 0.0;
+    for (int t = 0; t < parts; t++) sum += loss[t];
+    return sum;
 }
 
 int dn_exec_reads_pixels(const dn_exec *e) {

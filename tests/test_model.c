@@ -315,6 +315,34 @@ static void test_prepared_weights(void) {
     dn_model_free(m);
 }
 
+/* A dense network's batch of inference cut into one part per thread (3
+ * threads over 1,001 rows: parts of 334, 334 and 333) gives every row
+ * bit for bit what one thread gives, and the same summed loss; a batch
+ * too short to cut, and a training pass, stay whole. */
+static void test_parts(void) {
+    dn_model *m;
+    CHECK_OK(dn_model_create("fc40-sigmoid-fc24-relu-fc10", NULL, 5, &m, &check_err_));
+    enum { N = 1001 };
+    float *x = malloc(sizeof(float) * N * 784), *p1 = malloc(sizeof(float) * N * 10);
+    unsigned char y[N];
+    for (int i = 0; i < N * 784; i++) x[i] = (float)((i * 53) % 255) / 255.0f;
+    for (int i = 0; i < N; i++) y[i] = (unsigned char)(i % 10);
+    dn_exec one, three;
+    CHECK_OK(dn_exec_init(&one, m, N, 1, 0, &check_err_));
+    CHECK_OK(dn_exec_init(&three, m, N, 3, 0, &check_err_));
+    double l1 = dn_exec_forward(&one, x, y, N, 0, NULL, NULL);
+    memcpy(p1, one.probs, sizeof(float) * N * 10);
+    double l3 = dn_exec_forward(&three, x, y, N, 0, NULL, NULL);
+    CHECK(memcmp(p1, three.probs, sizeof(float) * N * 10) == 0);
+    CHECK_MSG(fabs(l1 - l3) <= 1e-9 * fabs(l1), "loss %g in one part, %g in three", l1, l3);
+    dn_exec_forward(&three, x + 784, y, 500, 0, NULL, NULL); /* under 3 x 256: whole */
+    CHECK(memcmp(p1 + 10, three.probs, sizeof(float) * 500 * 10) == 0);
+    dn_exec_free(&one);
+    dn_exec_free(&three);
+    free(x), free(p1);
+    dn_model_free(m);
+}
+
 /* A layer whose per-image scratch (im2col) is absurd is refused when the
  * model is built: 4096 channels x 27x27 kernel x 28x28 outputs is 2.3e9
  * floats per image, which wraps a 32-bit size_t (the WebAssembly page
@@ -341,6 +369,7 @@ int main(void) {
     test_null_arguments();
     test_dropout_rate();
     test_prepared_weights();
+    test_parts();
     test_nonfinite(dir);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
