@@ -343,6 +343,27 @@ static void test_parts(void) {
     dn_model_free(m);
 }
 
+/* One image through a CNN on 2 threads, where the Winograd tiles go in
+ * one chunk per thread and the 1568-256 dense layer's units are split
+ * between them, gives bit for bit what one thread gives. */
+static void test_single_image_threads(void) {
+    dn_model *m;
+    CHECK_OK(dn_model_create("conv3x3x8p1-relu-conv3x3x8p1-relu-pool2-fc256-relu-fc10", NULL, 6, &m,
+                             &check_err_));
+    float x[784], p1[10];
+    for (int i = 0; i < 784; i++) x[i] = (float)((i * 29) % 97) / 97.0f;
+    dn_exec one, two;
+    CHECK_OK(dn_exec_init(&one, m, 1, 1, 0, &check_err_));
+    CHECK_OK(dn_exec_init(&two, m, 1, 2, 0, &check_err_));
+    dn_exec_forward(&one, x, NULL, 1, 0, NULL, NULL);
+    memcpy(p1, one.probs, sizeof p1);
+    dn_exec_forward(&two, x, NULL, 1, 0, NULL, NULL);
+    CHECK(memcmp(p1, two.probs, sizeof p1) == 0);
+    dn_exec_free(&one);
+    dn_exec_free(&two);
+    dn_model_free(m);
+}
+
 /* A layer whose per-image scratch (im2col) is absurd is refused when the
  * model is built: 4096 channels x 27x27 kernel x 28x28 outputs is 2.3e9
  * floats per image, which wraps a 32-bit size_t (the WebAssembly page
@@ -370,6 +391,7 @@ int main(void) {
     test_dropout_rate();
     test_prepared_weights();
     test_parts();
+    test_single_image_threads();
     test_nonfinite(dir);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

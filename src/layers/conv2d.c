@@ -143,6 +143,14 @@ static void wino_run(const dn_wino *g, const float *Up, const float *x, float *y
                      int n, float *scratch, size_t per_thread, int ldt, int threads) {
     long T = dn_wino_tiles(g, n);
     int chunk = ldt - DN_WINO_PAD, chunks = (int)((T + chunk - 1) / chunk);
+    if (threads > 1 && chunks % threads) {
+        /* as many chunks as a multiple of the threads, so that none waits
+         * (one image: 196 tiles of a 28x28 output went in chunks of 96, 96
+         * and 4). Each tile is computed alike whatever its chunk. */
+        long want = (chunks + threads - 1) / threads * threads;
+        int c2 = (int)((T + want - 1) / want + DN_GEMM_NPAD - 1) / DN_GEMM_NPAD * DN_GEMM_NPAD;
+        if (c2 < chunk) chunk = c2, chunks = (int)((T + chunk - 1) / chunk);
+    }
     size_t pplane = dn_gemm_pack4_size(g->OC, g->C);
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && chunks > 1)
     for (int k = 0; k < chunks; k++) {
