@@ -72,6 +72,10 @@ check_resume onecycle $((55 + 30)) 1 --arch 784-32-10 --optimizer adam --lr 0.00
     --subset 4000 --val 500 --seed 6
 check_resume fullbatch 3 2 --arch 784-10 --batch 0 --lr 0.5 --epochs 5 -j 1 --subset 3000 \
     --val 500
+# 200 full-batch epochs: a checkpoint every 2 (a hundredth of the run), so
+# a kill in epoch 4 resumes after epoch 2
+check_resume fullbatch-long 4 2 --arch 784-10 --batch 0 --lr 0.5 --epochs 200 -j 1 --subset 1000 \
+    --val 200
 
 # --- a kill half-way through writing a checkpoint
 small="--arch 784-32-10 --epochs 3 -j 1 --subset 8000 --val 1000 --seed 3 --no-test -q"

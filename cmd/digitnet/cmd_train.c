@@ -3,7 +3,8 @@
  * train_options.c into the train_cli of train_cli.h): loading the data, the
  * progress display, checkpoints and --resume, and saving the model.
  *
- * A checkpoint MODEL.ckpt is written after every epoch and removed once
+ * A checkpoint MODEL.ckpt is written after every epoch (a long full-batch
+ * run: every hundredth, see train_loop) and removed once
  * MODEL is saved; `--resume MODEL.ckpt` rebuilds the run from it (settings,
  * data source recorded in its note, thread count) and continues it.
  *
