@@ -23,13 +23,15 @@
  * between DN_GEMM_THIN and THIN_MIN_IN fill too little of the thin
  * kernels' vectors and stay there too. */
 #define THIN_MIN_ROWS 128
+#define THIN_MIN_IN 64
+
 /* A single input's layer with this many weights (1 MB) or more is split
  * across the threads (the cnn preset's 3136-256: 3.2 MB). Below it the
  * weights stay in one core's cache and the split does not pay: the MLP's
  * 784-128 took 4.45 us on 2 threads against 4.56 on 1. */
 #define SPLIT_MIN (1L << 18)
-#define THIN_MIN_IN 64
 
+/* 1 for a layer the thin kernels suit (above). */
 static int thin(int in, int out, int n) {
     return out <= DN_GEMM_THIN && n >= THIN_MIN_ROWS && (in >= THIN_MIN_IN || in <= DN_GEMM_THIN);
 }
