@@ -286,9 +286,10 @@ void dn_exec_free(dn_exec *e) {
     memset(e, 0, sizeof *e);
 }
 
-/* Layers first.. onwards, from e->act[first]. */
-static double forward_layers(dn_exec *e, int first, const unsigned char *labels, int n, int train,
-                             dn_rng *rng, float *state) {
+/* Layers first.. onwards, from e->act[first], over rows [r0, r0 + n) of
+ * the batch, the layers using `threads` threads. */
+static double forward_layers(dn_exec *e, int first, int r0, int n, int threads,
+                             const unsigned char *labels, int train, dn_rng *rng, float *state) {
     const dn_model *m = e->m;
     for (int i = first; i < m->nlayers; i++) {
         const dn_layer *l = &m->layers[i];
@@ -297,12 +298,14 @@ static double forward_layers(dn_exec *e, int first, const unsigned char *labels,
                           .aux = e->aux[i],
                           .work = e->work,
                           .state = state ? state + (l->state - m->state) : NULL,
-                          .threads = e->threads,
+                          .threads = threads,
                           .prep = e->prep[i]};
-        l->ops->forward(l, e->act[i], e->act[i + 1], n, &c);
+        size_t in = dn_shape_size(l->in), out = dn_shape_size(l->out);
+        l->ops->forward(l, e->act[i] + (size_t)r0 * in, e->act[i + 1] + (size_t)r0 * out, n, &c);
     }
-    return dn_softmax_xent_forward(e->act[m->nlayers], labels, e->probs, n, DN_CLASSES,
-                                   train ? 1.0f : e->inv_temp);
+    return dn_softmax_xent_forward(e->act[m->nlayers] + (size_t)r0 * DN_CLASSES,
+                                   labels ? labels + r0 : NULL, e->probs + (size_t)r0 * DN_CLASSES,
+                                   n, DN_CLASSES, train ? 1.0f : e->inv_temp);
 }
 
 /* 1 for a network whose inference treats each row on its own with no
@@ -314,20 +317,6 @@ static int rows_apart(const dn_model *m) {
         if (k != DN_L_DENSE && k != DN_L_RELU && k != DN_L_SIGMOID && k != DN_L_TANH) return 0;
     }
     return 1;
-}
-
-/* Inference over rows [r0, r0 + k) of the batch in e, one thread. */
-static double forward_part(dn_exec *e, int r0, int k, const unsigned char *labels) {
-    const dn_model *m = e->m;
-    dn_layer_ctx c = {.threads = 1};
-    for (int i = 0; i < m->nlayers; i++) {
-        const dn_layer *l = &m->layers[i];
-        size_t in = dn_shape_size(l->in), out = dn_shape_size(l->out);
-        l->ops->forward(l, e->act[i] + (size_t)r0 * in, e->act[i + 1] + (size_t)r0 * out, k, &c);
-    }
-    return dn_softmax_xent_forward(e->act[m->nlayers] + (size_t)r0 * DN_CLASSES,
-                                   labels ? labels + r0 : NULL, e->probs + (size_t)r0 * DN_CLASSES,
-                                   k, DN_CLASSES, e->inv_temp);
 }
 
 /* A batch of inference at least this long on such a network goes in one
@@ -342,13 +331,13 @@ double dn_exec_forward(dn_exec *e, const float *x, const unsigned char *labels, 
     e->act[0] = (float *)x;
     int parts = e->threads < MAX_PARTS ? e->threads : MAX_PARTS;
     if (train || parts < 2 || n < PART_MIN * parts || !rows_apart(e->m))
-        return forward_layers(e, 0, labels, n, train, rng, state);
+        return forward_layers(e, 0, 0, n, e->threads, labels, train, rng, state);
     double loss[MAX_PARTS] = {0};
     int chunk = (n + parts - 1) / parts;
 #pragma omp parallel for schedule(static, 1) num_threads(parts)
     for (int t = 0; t < parts; t++) {
         int r0 = t * chunk, k = n - r0 < chunk ? n - r0 : chunk;
-        if (k > 0) loss[t] = forward_part(e, r0, k, labels);
+        if (k > 0) loss[t] = forward_layers(e, 0, r0, k, 1, labels, 0, NULL, NULL);
     }
     double sum = 0.0;
     for (int t = 0; t < parts; t++) sum += loss[t];
@@ -363,7 +352,7 @@ double dn_exec_forward_px(dn_exec *e, const unsigned char *const *rows, const un
                           int n, int train, dn_rng *rng, float *state) {
     e->act[0] = NULL;
     dn_dense_forward_px(&e->m->layers[0], rows, DN_PIXEL_SCALE, e->act[1], n);
-    return forward_layers(e, 1, labels, n, train, rng, state);
+    return forward_layers(e, 1, 0, n, e->threads, labels, train, rng, state);
 }
 
 /* Backward through the layers, last to `stop`, from dL/dlogits already in

@@ -634,8 +634,20 @@ static inline __attribute__((always_inline)) void nt_thin(int px, float *C, int 
 #undef ROW
 }
 
+/* C[i][0..N) = sum_k A[i][k] v[k] for N <= TW: one vector of C per row
+ * of A, from K vectors v (B's rows or columns as vectors). */
+static void rows_by_vectors(float *C, int ldc, int M, int N, int K, const float *A, int lda,
+                            const tv *v) {
+    for (int i = 0; i < M; i++) {
+        const float *a = A + (long)i * lda;
+        tv acc = {0};
+        for (int k = 0; k < K; k++) acc += a[k] * v[k];
+        store_part(C + (long)i * ldc, &acc, N);
+    }
+}
+
 /* C = A B^T for K <= DN_GEMM_THIN and N <= TW (a 10-to-10 layer): B
- * transposed into K vectors, one vector of C per row of A. */
+ * transposed into K vectors. */
 static void nt_small(float *C, int ldc, int M, int N, int K, const float *A, int lda,
                      const float *B, int ldb) {
     tv bt[DN_GEMM_THIN];
@@ -644,12 +656,7 @@ static void nt_small(float *C, int ldc, int M, int N, int K, const float *A, int
         for (int j = 0; j < N; j++) z[j] = B[(long)j * ldb + k];
         bt[k] = z;
     }
-    for (int i = 0; i < M; i++) {
-        const float *a = A + (long)i * lda;
-        tv acc = {0};
-        for (int k = 0; k < K; k++) acc += a[k] * bt[k];
-        store_part(C + (long)i * ldc, &acc, N);
-    }
+    rows_by_vectors(C, ldc, M, N, K, A, lda, bt);
 }
 
 void dn_gemm_nt_thin(float *C, int ldc, int M, int N, int K, const float *A, int lda,
@@ -796,15 +803,10 @@ void dn_gemm_tn_thin_px(float *C, int ldc, int M, int N, int K, const float *A, 
 
 void dn_gemm_nn_short(float *C, int ldc, int M, int N, int K, const float *A, int lda,
                       const float *B, int ldb) {
-    if (N <= TW && K <= DN_GEMM_THIN) { /* B's rows as vectors, one vector of C per row */
+    if (N <= TW && K <= DN_GEMM_THIN) { /* B's rows as vectors */
         tv b[DN_GEMM_THIN];
         for (int k = 0; k < K; k++) load_part(&b[k], B + (long)k * ldb, N);
-        for (int i = 0; i < M; i++) {
-            const float *a = A + (long)i * lda;
-            tv acc = {0};
-            for (int k = 0; k < K; k++) acc += a[k] * b[k];
-            store_part(C + (long)i * ldc, &acc, N);
-        }
+        rows_by_vectors(C, ldc, M, N, K, A, lda, b);
         return;
     }
     for (int i = 0; i < M; i++) {
