@@ -56,7 +56,7 @@ static void infer(const char *arch, double *batch_rate, double *latency_us) {
     dn_model_create(arch, NULL, 1, &m, NULL);
     dn_infer *ctx;
     dn_exec e;
-    dn_exec_init(&e, m, 1000, dn_get_threads(), 0, NULL);
+    dn_exec_init(&e, m, 1000, dn_get_threads(), DN_EXEC_FUSED, NULL);
     float *x = malloc(sizeof(float) * 784 * 1000), p[10];
     dn_model_inputs_from_pixels(mnist.images, 784 * 1000, x);
     dn_exec_forward(&e, x, NULL, 1000, 0, NULL, NULL);

@@ -93,7 +93,7 @@ dn_status dn_model_calibrate(dn_model *m, const dn_dataset *ds, double *temperat
                            i + 1);
     enum { B = 500 };
     dn_exec e;
-    dn_status st = dn_exec_init(&e, m, B, dn_get_threads(), 0, err);
+    dn_status st = dn_exec_init(&e, m, B, dn_get_threads(), DN_EXEC_FUSED, err);
     if (st != DN_OK) return st;
     float *x = malloc(sizeof(float) * B * 784);
     float *z = malloc(sizeof(float) * DN_CLASSES * ds->count);

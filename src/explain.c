@@ -37,7 +37,7 @@ dn_status dn_explain_create(const dn_model *m, dn_explain **out, dn_error *err) 
     dn_explain *e = calloc(1, sizeof *e);
     if (!e) return dn_fail(err, DN_E_NOMEM, "out of memory");
     e->m = m;
-    dn_status st = dn_exec_init(&e->exec, m, 1, 1, 1, err);
+    dn_status st = dn_exec_init(&e->exec, m, 1, 1, DN_EXEC_TRAIN, err);
     if (st == DN_OK && !(e->grad = dn_calloc(m->nparams, sizeof(float))))
         st = dn_fail(err, DN_E_NOMEM, "out of memory");
     if (st != DN_OK) {

@@ -218,9 +218,40 @@ int dn_model_meta_at(const dn_model *m, size_t i, const char **key, const char *
 
 /* ================================================================ executor */
 
-dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads, int train,
+/* 1 when layer i of a planned executor runs the batch norm after it. */
+static int folds_bn(const dn_exec *e, const dn_model *m, int i) {
+    return e->fused[i] && m->layers[i + 1].cfg.kind == DN_L_BATCHNORM &&
+           m->layers[i].cfg.kind != DN_L_BATCHNORM;
+}
+
+/* Which layers run as one in e (see DN_EXEC_FUSED); returns the floats of
+ * the folded batch norms' scales and shifts. */
+static size_t plan_fusion(dn_exec *e, const dn_model *m, int train) {
+    size_t post = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        dn_layer_kind k = m->layers[i].cfg.kind;
+        int j = i + 1;
+        if (!train && (k == DN_L_CONV || k == DN_L_DENSE) && j < m->nlayers &&
+            m->layers[j].cfg.kind == DN_L_BATCHNORM) {
+            post += 2 * (size_t)m->layers[j].in.c;
+            j++;
+        }
+        if ((k == DN_L_BATCHNORM || (!train && (k == DN_L_CONV || k == DN_L_DENSE))) &&
+            j < m->nlayers && m->layers[j].cfg.kind == DN_L_RELU) {
+            e->relu[i] = 1;
+            j++;
+        }
+        e->fused[i] = (unsigned char)(j - i - 1);
+        for (int q = i + 1; q < j; q++) e->absorbed[q] = 1;
+        i = j - 1;
+    }
+    return post;
+}
+
+dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads, int mode,
                        dn_error *err) {
     memset(e, 0, sizeof *e);
+    int train = (mode & DN_EXEC_TRAIN) != 0;
     if (max_batch <= 0) return dn_fail(err, DN_E_ARG, "batch size must be positive");
     if (threads <= 0) threads = 1;
     e->m = m;
@@ -230,10 +261,13 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
     /* counted in 64 bits: with a 32-bit size_t (WebAssembly) a product could wrap */
     uint64_t nb = (uint64_t)max_batch, total = 0;
     size_t widest = 784, work = 0;
+    size_t post = mode & DN_EXEC_FUSED ? plan_fusion(e, m, train) : 0;
+    total += post;
     for (int i = 0; i < m->nlayers; i++) {
         const dn_layer *l = &m->layers[i];
         /* aux (kept for backward) exists only in training executors */
-        total += nb * ((uint64_t)dn_shape_size(l->out) + (train ? l->aux_per_sample : 0));
+        if (!e->absorbed[i]) total += nb * (uint64_t)dn_shape_size(l->out);
+        total += nb * (train ? l->aux_per_sample : 0);
         size_t w = l->ops->work_size(l, max_batch, threads);
         if (w > work) work = w;
         if (dn_shape_size(l->out) > widest) widest = dn_shape_size(l->out);
@@ -257,8 +291,12 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
     float *p = e->buf;
     for (int i = 0; i < m->nlayers; i++) {
         const dn_layer *l = &m->layers[i];
-        e->act[i + 1] = p;
-        p += nb * dn_shape_size(l->out);
+        if (e->absorbed[i]) {
+            e->act[i + 1] = e->act[i];
+        } else {
+            e->act[i + 1] = p;
+            p += nb * dn_shape_size(l->out);
+        }
         e->aux[i] = train && l->aux_per_sample ? p : NULL;
         p += train ? nb * l->aux_per_sample : 0;
     }
@@ -271,6 +309,13 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
         e->grad_b = p + nb * widest;
         p += 2 * nb * widest;
     }
+    for (int i = 0; i < m->nlayers; i++)
+        if (folds_bn(e, m, i)) { /* the batch norm after layer i, folded into it */
+            const dn_layer *bn = &m->layers[i + 1];
+            e->post[i] = p;
+            dn_batchnorm_fold(bn, p, p + bn->in.c);
+            p += 2 * (size_t)bn->in.c;
+        }
     for (int i = 0; i < m->nlayers; i++)
         if (prep[i]) {
             e->prep[i] = p;
@@ -299,9 +344,12 @@ static double forward_layers(dn_exec *e, int first, int r0, int n, int threads,
                           .work = e->work,
                           .state = state ? state + (l->state - m->state) : NULL,
                           .threads = threads,
-                          .prep = e->prep[i]};
+                          .prep = e->prep[i],
+                          .relu = e->relu[i],
+                          .post = e->post[i]};
         size_t in = dn_shape_size(l->in), out = dn_shape_size(l->out);
         l->ops->forward(l, e->act[i] + (size_t)r0 * in, e->act[i + 1] + (size_t)r0 * out, n, &c);
+        i += e->fused[i]; /* the layers that ran inside layer i */
     }
     return dn_softmax_xent_forward(e->act[m->nlayers] + (size_t)r0 * DN_CLASSES,
                                    labels ? labels + r0 : NULL, e->probs + (size_t)r0 * DN_CLASSES,
@@ -345,7 +393,7 @@ double dn_exec_forward(dn_exec *e, const float *x, const unsigned char *labels, 
 }
 
 int dn_exec_reads_pixels(const dn_exec *e) {
-    return e->m->nlayers > 0 && dn_dense_reads_pixels(&e->m->layers[0]);
+    return e->m->nlayers > 0 && dn_dense_reads_pixels(&e->m->layers[0]) && !e->fused[0];
 }
 
 double dn_exec_forward_px(dn_exec *e, const unsigned char *const *rows, const unsigned char *labels,
@@ -364,12 +412,16 @@ static float *backward_layers(dn_exec *e, int stop, int n, float *grad, float *d
     float *dy = e->grad_a, *dx = e->grad_b;
     for (int i = m->nlayers - 1; i >= stop; i--) {
         const dn_layer *l = &m->layers[i];
+        /* a training executor's absorbed layer is a ReLU inside the batch
+         * norm before it */
+        if (i > stop && e->absorbed[i]) continue;
         dn_layer_ctx c = {.train = train,
                           .aux = e->aux[i],
                           .work = e->work,
                           .gw = grad + l->param_offset,
                           .threads = e->threads,
-                          .guided = guided};
+                          .guided = guided,
+                          .relu = e->relu[i]};
         float *target = i > 0 ? dx : dinput;
         l->ops->backward(l, e->act[i], e->act[i + 1], dy, target, n, &c);
         float *t = dy;
@@ -413,7 +465,8 @@ dn_status dn_infer_create(const dn_model *m, size_t max_batch, dn_infer **out, d
         return dn_fail(err, DN_E_ARG, "max_batch %zu is out of range", max_batch);
     dn_infer *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return dn_fail(err, DN_E_NOMEM, "out of memory");
-    dn_status st = dn_exec_init(&ctx->exec, m, (int)max_batch, dn_get_threads(), 0, err);
+    dn_status st =
+        dn_exec_init(&ctx->exec, m, (int)max_batch, dn_get_threads(), DN_EXEC_FUSED, err);
     if (st != DN_OK) {
         free(ctx);
         return st;
@@ -465,7 +518,7 @@ dn_status dn_model_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *ou
                        ds->cols);
     enum { B = 500 };
     dn_exec e;
-    dn_status st = dn_exec_init(&e, m, B, dn_get_threads(), 0, err);
+    dn_status st = dn_exec_init(&e, m, B, dn_get_threads(), DN_EXEC_FUSED, err);
     if (st != DN_OK) return st;
     float *x = malloc(sizeof(float) * B * 784);
     if (!x) {

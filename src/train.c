@@ -167,7 +167,8 @@ static dn_status trainer_init(trainer *t, dn_model *m, const dn_dataset *ds, con
     size_t np = m->nparams ? m->nparams : 1, ns = m->nstate ? m->nstate : 1;
     dn_status st = DN_OK;
     for (int i = 0; i < t->split && st == DN_OK; i++) {
-        st = dn_exec_init(&t->exec[i], m, chunk, t->split > 1 ? 1 : threads, 1, err);
+        st = dn_exec_init(&t->exec[i], m, chunk, t->split > 1 ? 1 : threads,
+                          DN_EXEC_TRAIN | DN_EXEC_FUSED, err);
         if (st == DN_OK && !(t->tgrad[i] = dn_calloc(np, sizeof(float))))
             st = dn_fail(err, DN_E_NOMEM, "out of memory for gradients");
     }

@@ -364,6 +364,69 @@ static void test_single_image_threads(void) {
     dn_model_free(m);
 }
 
+/* Layers run as one (DN_EXEC_FUSED) give bit for bit what they give one
+ * by one: in training a batch norm with the ReLU after it (loss, gradient,
+ * running statistics), in inference convolutions (the direct loop, im2col,
+ * Winograd) and a dense layer with the batch norm after them folded in and
+ * the ReLU after that, and a batch norm with its ReLU. */
+static void test_fused(void) {
+    const char *arch = "conv3x3x8p1-bn-relu-conv3x3x8p1-bn-relu-pool2-bn-relu-conv5x5x6-bn-relu-"
+                       "fc32-bn-relu-fc10";
+    dn_model *m;
+    CHECK_OK(dn_model_create(arch, NULL, 7, &m, &check_err_));
+    for (int i = 0; i < m->nlayers; i++) { /* batch norms that are not the identity */
+        dn_layer *l = &m->layers[i];
+        int C = l->in.c;
+        for (int c = 0; l->cfg.kind == DN_L_BATCHNORM && c < C; c++) {
+            l->w[c] = 0.5f + 0.1f * (float)(c % 5);
+            l->w[C + c] = 0.05f * (float)(c % 3) - 0.05f;
+            l->state[c] = 0.1f * (float)(c % 4) - 0.1f;
+            l->state[C + c] = 0.5f + 0.2f * (float)(c % 3);
+        }
+    }
+    enum { N = 6 };
+    float x[N * 784], p[N * 10];
+    unsigned char y[N];
+    for (int i = 0; i < N * 784; i++) x[i] = (float)((i * 41) % 103) / 103.0f;
+    for (int i = 0; i < N; i++) y[i] = (unsigned char)((i * 7) % 10);
+    size_t np = m->nparams, ns = m->nstate;
+    float *g = calloc(2 * np, sizeof(float)), *st = malloc(2 * ns * sizeof(float));
+    for (int threads = 1; threads <= 2; threads++) {
+        dn_exec one, fused;
+        CHECK_OK(dn_exec_init(&one, m, N, threads, DN_EXEC_TRAIN, &check_err_));
+        CHECK_OK(dn_exec_init(&fused, m, N, threads, DN_EXEC_TRAIN | DN_EXEC_FUSED, &check_err_));
+        CHECK(!one.fused[1] && fused.fused[1] == 1 && fused.absorbed[2] && !fused.post[0]);
+        memcpy(st, m->state, ns * sizeof(float));
+        memcpy(st + ns, m->state, ns * sizeof(float));
+        memset(g, 0, 2 * np * sizeof(float));
+        double l1 = dn_exec_forward(&one, x, y, N, 1, NULL, st);
+        dn_exec_backward(&one, x, y, N, g, 1.0f / N, 0.0f);
+        double l2 = dn_exec_forward(&fused, x, y, N, 1, NULL, st + ns);
+        dn_exec_backward(&fused, x, y, N, g + np, 1.0f / N, 0.0f);
+        CHECK_MSG(l1 == l2, "%d threads: loss %.9g one by one, %.9g fused", threads, l1, l2);
+        CHECK_MSG(memcmp(g, g + np, np * sizeof(float)) == 0, "%d threads: gradients differ",
+                  threads);
+        CHECK(memcmp(st, st + ns, ns * sizeof(float)) == 0);
+        dn_exec_free(&one);
+        dn_exec_free(&fused);
+        for (int n = 1; n <= N; n += N - 1) { /* one image and a batch */
+            CHECK_OK(dn_exec_init(&one, m, N, threads, 0, &check_err_));
+            CHECK_OK(dn_exec_init(&fused, m, N, threads, DN_EXEC_FUSED, &check_err_));
+            CHECK(fused.fused[0] == 2 && fused.post[0] && fused.relu[0] && fused.fused[7] == 1 &&
+                  !fused.post[7] && fused.fused[12] == 2 && fused.post[12]);
+            dn_exec_forward(&one, x, NULL, n, 0, NULL, NULL);
+            memcpy(p, one.probs, sizeof(float) * (size_t)n * 10);
+            dn_exec_forward(&fused, x, NULL, n, 0, NULL, NULL);
+            CHECK_MSG(memcmp(p, fused.probs, sizeof(float) * (size_t)n * 10) == 0,
+                      "%d threads, %d images: inference differs fused", threads, n);
+            dn_exec_free(&one);
+            dn_exec_free(&fused);
+        }
+    }
+    free(g), free(st);
+    dn_model_free(m);
+}
+
 /* A layer whose per-image scratch (im2col) is absurd is refused when the
  * model is built: 4096 channels x 27x27 kernel x 28x28 outputs is 2.3e9
  * floats per image, which wraps a 32-bit size_t (the WebAssembly page
@@ -392,6 +455,7 @@ int main(void) {
     test_prepared_weights();
     test_parts();
     test_single_image_threads();
+    test_fused();
     test_nonfinite(dir);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

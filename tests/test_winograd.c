@@ -53,7 +53,7 @@ static void wino_conv(float *y, const dn_wino *g, const float *U, const float *x
             dn_gemm_portable_st(0, 0, g->OC, nt, g->C, 1.0f, U + (size_t)xi * g->OC * g->C, g->C,
                                 V + (size_t)xi * g->C * ldt, ldt, 0.0f,
                                 M + (size_t)xi * g->OC * ldt, ldt);
-        dn_wino_output(y, g, M, bias, t0, nt, ldt);
+        dn_wino_output(y, g, M, &(dn_wino_epilogue){.bias = bias}, t0, nt, ldt);
     }
     free(V);
     free(M);
@@ -165,7 +165,7 @@ static void test_case(int n, int C, int H, int W, int OC, int pad, int chunk, dn
         for (int xi = 0; xi < 16; xi++)
             dn_gemm_portable_st(0, 0, OC, (int)T2, C, 1.0f, U + (size_t)xi * OC * C, C,
                                 V2 + (size_t)xi * C * ld, ld, 0.0f, M2 + (size_t)xi * OC * ld, ld);
-        dn_wino_output(y, &g, M2, bias, 0, (int)T2, ld);
+        dn_wino_output(y, &g, M2, &(dn_wino_epilogue){.bias = bias}, 0, (int)T2, ld);
         direct(ref, x, w, n, C, H, W, OC, pad);
         for (int s = 0; s < n; s++)
             for (int o = 0; o < OC; o++)

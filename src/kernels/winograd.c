@@ -127,6 +127,7 @@ static int next_segment(const dn_wino *g, long t0, int nt, segment *q) {
 
 /* 8 floats (GCC/Clang vector extension), loadable from any float address */
 typedef float v8 __attribute__((vector_size(32), aligned(4)));
+typedef int vi8 __attribute__((vector_size(32), aligned(4)));
 #define LD(p) (*(const v8 *)(p))
 #define ST(p, v) (*(v8 *)(p) = (v))
 #define PAD (SEG + 16) /* room for whole vectors past a segment's end */
@@ -290,8 +291,10 @@ void dn_wino_input_t(float *Vt, const dn_wino *g, const float *x, long t0, int n
 
 /* ---------------------------------------------------------------- output */
 
-void dn_wino_output(float *y, const dn_wino *g, const float *M, const float *bias, long t0, int nt,
-                    int ldt) {
+void dn_wino_output(float *y, const dn_wino *g, const float *M, const dn_wino_epilogue *ep, long t0,
+                    int nt, int ldt) {
+    const float *bias = ep->bias;
+    const int affine = ep->scale != NULL, relu = ep->relu;
     const int OC = g->OC, OH = g->OH, OW = g->OW;
     const size_t plane = (size_t)OC * ldt;
     for (segment sg = {0}; next_segment(g, t0, nt, &sg);) {
@@ -303,6 +306,8 @@ void dn_wino_output(float *y, const dn_wino *g, const float *M, const float *bia
             float y0e[PAD], y0o[PAD], y1e[PAD], y1o[PAD], r0[2 * PAD], r1[2 * PAD];
             const float *mo = M + (size_t)o * ldt + j;
             v8 b = (v8){0} + (bias ? bias[o] : 0.0f);
+            v8 sc = (v8){0} + (affine ? ep->scale[o] : 1.0f);
+            v8 sh = (v8){0} + (affine ? ep->shift[o] : 0.0f);
             for (int k = 0; k < len; k += 8) {
                 v8 m[16];
                 for (int xi = 0; xi < 16; xi++) m[xi] = LD(mo + xi * plane + k);
@@ -311,10 +316,16 @@ void dn_wino_output(float *y, const dn_wino *g, const float *M, const float *bia
                 v8 s1 = m[1] + m[5] + m[9], d1 = m[5] - m[9] - m[13];
                 v8 s2 = m[2] + m[6] + m[10], d2 = m[6] - m[10] - m[14];
                 v8 s3 = m[3] + m[7] + m[11], d3 = m[7] - m[11] - m[15];
-                ST(y0e + k, s0 + s1 + s2 + b);
-                ST(y0o + k, s1 - s2 - s3 + b);
-                ST(y1e + k, d0 + d1 + d2 + b);
-                ST(y1o + k, d1 - d2 - d3 + b);
+                v8 r[4] = {s0 + s1 + s2 + b, s1 - s2 - s3 + b, d0 + d1 + d2 + b, d1 - d2 - d3 + b};
+                for (int q = 0; q < 4; q++) {
+                    if (affine) r[q] = r[q] * sc + sh;
+                    /* max(v, 0) as v & (v > 0): 0 for NaN, as in the ReLU layer */
+                    if (relu) r[q] = (v8)((vi8)r[q] & (vi8)(r[q] > (v8){0}));
+                }
+                ST(y0e + k, r[0]);
+                ST(y0o + k, r[1]);
+                ST(y1e + k, r[2]);
+                ST(y1o + k, r[3]);
             }
             float *yo = y + ((size_t)s * OC + o) * OH * OW + (size_t)oy * OW + ox;
             interleave(r0, y0e, y0o, len);

@@ -75,10 +75,19 @@ void dn_wino_input(float *V, const dn_wino *g, const float *x, long t0, int nt, 
  * overwritten). */
 void dn_wino_input_t(float *Vt, const dn_wino *g, const float *x, long t0, int nt, int ldt);
 
-/* y <- A^T M A (+ bias[oc] when bias is not NULL) for tiles t0 .. t0+nt-1,
- * M (16 x OC rows of ldt); outputs past OH, OW are dropped. */
-void dn_wino_output(float *y, const dn_wino *g, const float *M, const float *bias, long t0, int nt,
-                    int ldt);
+/* What dn_wino_output does to each value v of output channel oc after
+ * A^T M A: v + bias[oc] (bias may be NULL), then, when scale is not NULL,
+ * v * scale[oc] + shift[oc] (a batch norm folded in at inference), then,
+ * with relu, max(v, 0). */
+typedef struct dn_wino_epilogue {
+    const float *bias, *scale, *shift;
+    int relu;
+} dn_wino_epilogue;
+
+/* y <- the epilogue of A^T M A for tiles t0 .. t0+nt-1, M (16 x OC rows of
+ * ldt); outputs past OH, OW are dropped. */
+void dn_wino_output(float *y, const dn_wino *g, const float *M, const dn_wino_epilogue *ep, long t0,
+                    int nt, int ldt);
 
 /* dM (16 x OC rows of ldt) <- A dY A^T for tiles t0 .. t0+nt-1 of dy [n,
  * OC, OH, OW] (the transpose of dn_wino_output; outputs past OH, OW count

@@ -13,6 +13,11 @@
  *   dgamma += sum dy*xhat, dbeta += sum dy
  *   dx = gamma / (m * sqrt(var+eps)) * (m*dy - sum dy - xhat * sum dy*xhat)
  * Parameters: gamma [C] then beta [C]; state: running mean [C], var [C].
+ *
+ * With c->relu (a training executor fuses the ReLU that follows) forward
+ * writes max(y, 0), and backward receives the ReLU's dy and masks it
+ * itself, where a x + b > 0, recomputed from x: the ReLU then costs no
+ * pass of its own over the activations.
  */
 #include "layers/layer.h"
 
@@ -45,14 +50,27 @@ static void bn_init(dn_layer *l, dn_rng *rng) {
 /* 8 floats (GCC/Clang vector extension), loadable from any float address */
 typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
+typedef int vi8 __attribute__((vector_size(32), aligned(4)));
+
+/* The affine map of batch norm, y = a x + b, written once so that forward
+ * and a fused backward round it alike (the ReLU's mask is y > 0). */
+#define BN_Y(a, x, b) ((a) * (x) + (b))
+
 /* Sums of one row of P floats: s[0] = sum a, s[1] = sum a*b (b may be
- * NULL: then sum a*a), in float vectors with a fixed order. */
-static void row_sums(const float *a, const float *b, size_t P, float sh, double *s0, double *s1) {
+ * NULL: then sum a*a), in float vectors with a fixed order. With mask
+ * (b not NULL), only where BN_Y(mask[0], b, mask[1]) > 0 does a count. */
+static void row_sums(const float *a, const float *b, size_t P, float sh, const float *mask,
+                     double *s0, double *s1) {
     v8 z = {0}, p0 = z, p1 = z, q0 = z, q1 = z, vs = z + sh;
+    v8 ma = z + (mask ? mask[0] : 0.0f), mb = z + (mask ? mask[1] : 0.0f);
     size_t q = 0;
     for (; q + 16 <= P; q += 16) {
         v8 x0 = *(const v8 *)(a + q) - vs, x1 = *(const v8 *)(a + q + 8) - vs;
         v8 y0 = b ? *(const v8 *)(b + q) : x0, y1 = b ? *(const v8 *)(b + q + 8) : x1;
+        if (mask) {
+            x0 = (v8)((vi8)x0 & (BN_Y(ma, y0, mb) > z));
+            x1 = (v8)((vi8)x1 & (BN_Y(ma, y1, mb) > z));
+        }
         p0 += x0, p1 += x1;
         q0 += x0 * y0, q1 += x1 * y1;
     }
@@ -61,6 +79,7 @@ static void row_sums(const float *a, const float *b, size_t P, float sh, double 
     for (int i = 0; i < 8; i++) fs += p[i], fq += qq[i];
     for (; q < P; q++) {
         float x = a[q] - sh, y = b ? b[q] : x;
+        if (mask && !(BN_Y(mask[0], y, mask[1]) > 0.0f)) x = 0.0f;
         fs += x, fq += x * y;
     }
     *s0 += fs;
@@ -76,17 +95,34 @@ static void channel_stats(const dn_layer *l, const float *x, int n, int ch, doub
     float shift = x[(size_t)ch * P];
     double s = 0.0, s2 = 0.0;
     for (int i = 0; i < n; i++)
-        row_sums(x + (size_t)i * sz + (size_t)ch * P, NULL, P, shift, &s, &s2);
+        row_sums(x + (size_t)i * sz + (size_t)ch * P, NULL, P, shift, NULL, &s, &s2);
     double m = (double)n * P, d = s / m;
     *mean = shift + d;
     double v = s2 / m - d * d;
     *var = v > 0 ? v : 0;
 }
 
+/* y = gamma (x - mu) / sqrt(var + eps) + beta = a x + b: ab = {a, b} of
+ * channel ch. */
+static void coefficients(const float *w, int C, int ch, double mu, double var, float ab[2]) {
+    double inv = 1.0 / sqrt(var + BN_EPS);
+    ab[0] = (float)(w[ch] * inv);
+    ab[1] = (float)(w[C + ch] - w[ch] * inv * mu);
+}
+
+void dn_batchnorm_fold(const dn_layer *bn, float *scale, float *shift) {
+    int C = bn->in.c;
+    for (int ch = 0; ch < C; ch++) {
+        float ab[2];
+        coefficients(bn->w, C, ch, bn->state[ch], bn->state[C + ch], ab);
+        scale[ch] = ab[0];
+        shift[ch] = ab[1];
+    }
+}
+
 static void bn_forward(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c) {
     int C = l->in.c;
     size_t P = (size_t)l->in.h * l->in.w, sz = dn_shape_size(l->in);
-    const float *gamma = l->w, *beta = l->w + C;
     /* channels are independent (their running statistics too) */
 #pragma omp parallel for schedule(static)                                                          \
     num_threads(c->threads) if (c->threads > 1 && (size_t)n * P * C > 32768)
@@ -102,13 +138,19 @@ static void bn_forward(const dn_layer *l, const float *x, float *y, int n, dn_la
             mu = l->state[ch];
             var = l->state[C + ch];
         }
-        /* y = gamma (x - mu) / sqrt(var + eps) + beta = a x + b */
-        double inv = 1.0 / sqrt(var + BN_EPS);
-        float a = (float)(gamma[ch] * inv), b = (float)(beta[ch] - gamma[ch] * inv * mu);
+        float ab[2];
+        coefficients(l->w, C, ch, mu, var, ab);
+        float a = ab[0], b = ab[1];
         for (int i = 0; i < n; i++) {
             const float *xc = x + (size_t)i * sz + (size_t)ch * P;
             float *yc = y + (size_t)i * sz + (size_t)ch * P;
-            for (size_t q = 0; q < P; q++) yc[q] = a * xc[q] + b;
+            if (c->relu)
+                for (size_t q = 0; q < P; q++) {
+                    float v = BN_Y(a, xc[q], b);
+                    yc[q] = v > 0.0f ? v : 0.0f;
+                }
+            else
+                for (size_t q = 0; q < P; q++) yc[q] = BN_Y(a, xc[q], b);
         }
     }
 }
@@ -121,11 +163,17 @@ static void bn_backward(const dn_layer *l, const float *x, const float *y, const
     if (!c->train) {
         /* inference mode: an affine map per channel with the running statistics */
         for (int ch = 0; ch < C; ch++) {
-            float k = l->w[ch] / sqrtf(l->state[C + ch] + BN_EPS);
+            float k = l->w[ch] / sqrtf(l->state[C + ch] + BN_EPS), ab[2];
+            coefficients(l->w, C, ch, l->state[ch], l->state[C + ch], ab);
             for (int i = 0; i < n && dx; i++) {
                 const float *dyc = dy + (size_t)i * sz + (size_t)ch * P;
+                const float *xc = x + (size_t)i * sz + (size_t)ch * P;
                 float *dxc = dx + (size_t)i * sz + (size_t)ch * P;
-                for (size_t q = 0; q < P; q++) dxc[q] = k * dyc[q];
+                if (c->relu)
+                    for (size_t q = 0; q < P; q++)
+                        dxc[q] = BN_Y(ab[0], xc[q], ab[1]) > 0.0f ? k * dyc[q] : 0.0f;
+                else
+                    for (size_t q = 0; q < P; q++) dxc[q] = k * dyc[q];
             }
         }
         return;
@@ -137,9 +185,11 @@ static void bn_backward(const dn_layer *l, const float *x, const float *y, const
         channel_stats(l, x, n, ch, &mu, &var);
         /* sum dy and sum dy * (x - mu), the latter as sum dy*x - mu sum dy */
         double inv = 1.0 / sqrt(var + BN_EPS), sdy = 0.0, sdyx = 0.0, m = (double)n * P;
+        float ab[2]; /* with a fused ReLU: where forward's a x + b was positive */
+        coefficients(l->w, C, ch, mu, var, ab);
         for (int i = 0; i < n; i++) {
             size_t off = (size_t)i * sz + (size_t)ch * P;
-            row_sums(dy + off, x + off, P, 0.0f, &sdy, &sdyx);
+            row_sums(dy + off, x + off, P, 0.0f, c->relu ? ab : NULL, &sdy, &sdyx);
         }
         sdyx = (sdyx - mu * sdy) * inv; /* sum dy * xhat */
         dgamma[ch] += (float)sdyx;
@@ -153,7 +203,13 @@ static void bn_backward(const dn_layer *l, const float *x, const float *y, const
             const float *xc = x + (size_t)i * sz + (size_t)ch * P;
             const float *dyc = dy + (size_t)i * sz + (size_t)ch * P;
             float *dxc = dx + (size_t)i * sz + (size_t)ch * P;
-            for (size_t q = 0; q < P; q++) dxc[q] = a1 * dyc[q] + a2 * xc[q] + a3;
+            if (c->relu)
+                for (size_t q = 0; q < P; q++) {
+                    float d = BN_Y(ab[0], xc[q], ab[1]) > 0.0f ? dyc[q] : 0.0f;
+                    dxc[q] = a1 * d + a2 * xc[q] + a3;
+                }
+            else
+                for (size_t q = 0; q < P; q++) dxc[q] = a1 * dyc[q] + a2 * xc[q] + a3;
         }
     }
 }

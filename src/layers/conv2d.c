@@ -139,8 +139,9 @@ static void wino_pack(const dn_wino *g, const float *U, float *Up) {
 
 /* The convolution of geometry g: y <- conv(x) with the transformed weights
  * already packed in Up (+ bias), chunks of tiles spread over threads. */
-static void wino_run(const dn_wino *g, const float *Up, const float *x, float *y, const float *bias,
-                     int n, float *scratch, size_t per_thread, int ldt, int threads) {
+static void wino_run(const dn_wino *g, const float *Up, const float *x, float *y,
+                     const dn_wino_epilogue *ep, int n, float *scratch, size_t per_thread, int ldt,
+                     int threads) {
     long T = dn_wino_tiles(g, n);
     int chunk = ldt - DN_WINO_PAD, chunks = (int)((T + chunk - 1) / chunk);
     if (threads > 1 && chunks % threads) {
@@ -166,7 +167,7 @@ static void wino_run(const dn_wino *g, const float *Up, const float *x, float *y
         for (int xi = 0; xi < 16; xi++)
             dn_gemm_pack4_run(M + (size_t)xi * g->OC * ldt, ldt, g->OC, np, g->C, Up + xi * pplane,
                               V + (size_t)xi * g->C * ldt, ldt);
-        dn_wino_output(y, g, M, bias, t0, nt, ldt);
+        dn_wino_output(y, g, M, ep, t0, nt, ldt);
     }
 }
 
@@ -181,8 +182,10 @@ static void wino_forward(const dn_layer *l, const float *x, float *y, int n, dn_
         dn_wino_weights(U, l->w, OC, C, 0);
         wino_pack(&g, U, Up);
     }
-    wino_run(&g, Up, x, y, l->w + (size_t)OC * C * 9, n, U + wino_u_size(l), wino_per_thread(l),
-             wino_ldt(C, OC), c->threads);
+    dn_wino_epilogue ep = {l->w + (size_t)OC * C * 9, c->post, c->post ? c->post + OC : NULL,
+                           c->relu};
+    wino_run(&g, Up, x, y, &ep, n, U + wino_u_size(l), wino_per_thread(l), wino_ldt(C, OC),
+             c->threads);
 }
 
 /* Inference executors keep the forward's packed transformed weights (Up
@@ -248,38 +251,27 @@ static void wino_backward(const dn_layer *l, const float *x, const float *dy, fl
     if (dx) {
         dn_wino_weights(U, l->w, OC, C, 1);
         wino_pack(&gd, U, U + 16 * plane);
-        wino_run(&gd, U + 16 * plane, dy, dx, NULL, n, scratch, per, ldt, c->threads);
+        wino_run(&gd, U + 16 * plane, dy, dx, &(dn_wino_epilogue){0}, n, scratch, per, ldt,
+                 c->threads);
     }
 }
 
 /* ---------------------------------------------------------------- im2col */
 
-static void conv_forward(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c) {
-    if (use_wino(l)) {
-        wino_forward(l, x, y, n, c);
-        return;
-    }
+/* Sample i of the batch: im2col (or the direct loop) and its product, with
+ * `gemm` sequential or threaded. */
+static void conv_sample(const dn_layer *l, const float *x, float *y, int i, float *col,
+                        const dn_layer_ctx *c,
+                        void (*gemm)(int, int, int, int, int, float, const float *, int,
+                                     const float *, int, float, float *, int)) {
     int C = l->in.c, H = l->in.h, W = l->in.w, k = l->cfg.k, s = l->cfg.stride, p = l->cfg.pad;
     int OC = l->cfg.ch, P = l->out.h * l->out.w, ckk = C * k * k;
     size_t in_sz = dn_shape_size(l->in), out_sz = dn_shape_size(l->out);
-    size_t per_thread = 2 * col_size(l) + l->nparams;
     const float *Wt = l->w, *b = l->w + (size_t)OC * ckk;
-    /* fewer samples than threads (single-image inference): let each
-     * product use the threads instead */
-    int per_sample = c->threads > 1 && n < c->threads, direct = use_direct(l);
-#pragma omp parallel for schedule(static) num_threads(c->threads) if (c->threads > 1 && !per_sample)
-    for (int i = 0; i < n; i++) {
-        float *col = c->aux ? c->aux + (size_t)i * l->aux_per_sample
-                            : c->work + (size_t)thread_id() * per_thread;
-        float *yi = y + (size_t)i * out_sz;
-        /* a product per sample: sequential inside the batch loop, or
-         * threaded when there is one sample per thread or fewer */
-        void (*gemm)(int, int, int, int, int, float, const float *, int, const float *, int, float,
-                     float *, int) = per_sample ? dn_gemm_portable : dn_gemm_portable_st;
-        if (direct) {
-            dn_conv1_forward(x + (size_t)i * in_sz, H, W, k, p, Wt, b, OC, yi);
-            continue;
-        }
+    float *yi = y + (size_t)i * out_sz;
+    if (use_direct(l)) {
+        dn_conv1_forward(x + (size_t)i * in_sz, H, W, k, p, Wt, b, OC, yi);
+    } else {
         if (k == 1 && s == 1 && p == 0) {
             gemm(0, 0, OC, P, ckk, 1.0f, Wt, ckk, x + (size_t)i * in_sz, P, 0.0f, yi, P);
         } else {
@@ -289,6 +281,30 @@ static void conv_forward(const dn_layer *l, const float *x, float *y, int n, dn_
         for (int o = 0; o < OC; o++)
             for (int q = 0; q < P; q++) yi[(size_t)o * P + q] += b[o];
     }
+    dn_layer_epilogue(yi, OC, (size_t)P, c);
+}
+
+static void conv_forward(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c) {
+    if (use_wino(l)) {
+        wino_forward(l, x, y, n, c);
+        return;
+    }
+    size_t per_thread = 2 * col_size(l) + l->nparams;
+    if (c->threads > 1 && n < c->threads) {
+        /* fewer samples than threads (single-image inference): each product
+         * uses the threads instead, outside any parallel construct (inside
+         * even an inactive one, libgomp would start a new team each time) */
+        for (int i = 0; i < n; i++)
+            conv_sample(l, x, y, i, c->aux ? c->aux + (size_t)i * l->aux_per_sample : c->work, c,
+                        dn_gemm_portable);
+        return;
+    }
+#pragma omp parallel for schedule(static) num_threads(c->threads) if (c->threads > 1)
+    for (int i = 0; i < n; i++)
+        conv_sample(l, x, y, i,
+                    c->aux ? c->aux + (size_t)i * l->aux_per_sample
+                           : c->work + (size_t)thread_id() * per_thread,
+                    c, dn_gemm_portable_st);
 }
 
 static void conv_backward(const dn_layer *l, const float *x, const float *y, const float *dy,

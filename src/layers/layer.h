@@ -61,6 +61,13 @@ typedef struct dn_layer_ctx {
     int threads;       /* threads the layer may use */
     int guided;        /* backward for guided backpropagation: ReLU also drops negative dy */
     const float *prep; /* what ops->prepare wrote (inference executors only), else NULL */
+    /* Layers run as one (see dn_exec_init). relu: the ReLU after this layer
+     * runs inside it: forward writes max(y, 0); batch norm's backward
+     * (training) then receives the ReLU's dy and applies its mask. post
+     * (inference, convolution and dense layers): the batch norm after this
+     * layer, folded in: y * post[o] + post[units + o] for output o. */
+    int relu;
+    const float *post;
 } dn_layer_ctx;
 
 typedef struct dn_layer dn_layer;
@@ -105,6 +112,23 @@ extern const dn_layer_ops dn_dense_ops, dn_relu_ops, dn_sigmoid_ops, dn_tanh_ops
 /* deskew.c: y(i, j) = x(i, j + alpha (i - cy)) for one H x W image, read
  * with linear interpolation along the row (zero outside). */
 void dn_deskew_apply(const float *x, float *y, int H, int W, float alpha, float cy);
+
+/* The fused layers' epilogue over the outputs of one sample, channel by
+ * channel (`channels` rows of P values): c->post's scale and shift, then
+ * c->relu's max(v, 0) (0 for NaN, as in the ReLU layer). */
+static inline void dn_layer_epilogue(float *y, int channels, size_t P, const dn_layer_ctx *c) {
+    for (int o = 0; c->post && o < channels; o++) {
+        float a = c->post[o], b = c->post[channels + o], *r = y + (size_t)o * P;
+        for (size_t q = 0; q < P; q++) r[q] = r[q] * a + b;
+    }
+    if (c->relu)
+        for (size_t q = 0; q < (size_t)channels * P; q++) y[q] = y[q] > 0.0f ? y[q] : 0.0f;
+}
+
+/* batchnorm.c: the per-channel scale and shift of batch norm layer bn at
+ * inference (running statistics), y = scale x + shift, to fold into the
+ * layer before it. */
+void dn_batchnorm_fold(const dn_layer *bn, float *scale, float *shift);
 
 /* dense.c: a dense layer as the network's first, reading its input as
  * rows of pixels (rows[i] the i-th input's bytes, each worth `scale`
