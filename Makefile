@@ -123,6 +123,10 @@ $(HOOKED_CLI): $(CLI_OBJ) $(HOOKED_OBJ) $(STATIC)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(HOOKED_OBJ) $(STATIC) $(LIBS) $(LDFLAGS)
 
+# test_threads counts the threads the OpenMP runtime starts through its own
+# pthread_create, which the runtime reaches only if the binary exports it.
+$(BUILD)/tests/test_threads: LDFLAGS += -Wl,--export-dynamic-symbol=pthread_create
+
 $(BUILD)/tests/%: tests/%.c tests/check.h $(HOOKED_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"

@@ -348,6 +348,47 @@ static size_t correct_rows(const float *probs, const unsigned char *y, int n) {
     return correct;
 }
 
+/* Part i of the split of a batch of n (chunk images each): its forward and
+ * backward pass, its gradient in t->tgrad[i] (t->grad when not split). */
+static void step_part(trainer *t, int i, int n, int chunk, uint64_t seed) {
+    int off = i * chunk, k = n - off < chunk ? n - off : chunk;
+    float *g = t->split > 1 ? t->tgrad[i] : t->grad;
+    memset(g, 0, sizeof(float) * t->m->nparams);
+    t->tloss[i] = 0.0;
+    t->tcorrect[i] = 0;
+    if (k <= 0) return;
+    dn_rng local;
+    dn_rng_seed(&local, seed);
+    dn_rng *rng = t->split > 1 ? &local : &t->rng;
+    int piece = t->pieces || sweeps(t, k) ? SWEEP : k;
+    for (int p0 = 0; p0 < k; p0 += piece) {
+        int pk = k - p0 < piece ? k - p0 : piece;
+        const float *x;
+        const unsigned char *y = t->y + off + p0;
+        if (t->pieces && dn_exec_reads_pixels(&t->exec[i])) { /* the pixels in place */
+            const unsigned char *rows[SWEEP];
+            for (int q = 0; q < pk; q++) rows[q] = t->ds->images + t->order[off + p0 + q] * 784;
+            t->tloss[i] += dn_exec_forward_px(&t->exec[i], rows, y, pk, 1, rng, t->m->state);
+            t->tcorrect[i] += correct_rows(t->exec[i].probs, y, pk);
+            dn_exec_backward_px(&t->exec[i], rows, y, pk, g, 1.0f / (float)n, t->o.label_smoothing);
+            continue;
+        }
+        if (t->pieces) { /* the full batch, converted from its pixels */
+            float *buf = t->pieces + (size_t)i * SWEEP * 784;
+            for (int q = 0; q < pk; q++) {
+                dn_model_inputs_from_pixels(t->ds->images + t->order[off + p0 + q] * 784, 784,
+                                            buf + (size_t)q * 784);
+            }
+            x = buf;
+        } else {
+            x = t->x + (size_t)(off + p0) * 784;
+        }
+        t->tloss[i] += dn_exec_forward(&t->exec[i], x, y, pk, 1, rng, t->m->state);
+        t->tcorrect[i] += correct_rows(t->exec[i].probs, y, pk);
+        dn_exec_backward(&t->exec[i], x, y, pk, g, 1.0f / (float)n, t->o.label_smoothing);
+    }
+}
+
 /* Forward and backward over the n images in t->x, split across threads;
  * leaves the gradient of the mean loss in t->grad (one thread) or in the
  * per-thread parts t->tgrad (summed by the optimiser), returns the summed
@@ -361,45 +402,14 @@ static double step(trainer *t, int n) {
      * shuffles exactly like a single-threaded one */
     for (int i = 0; i < t->split; i++)
         if (t->split > 1 && t->needs_rng) seeds[i] = dn_rng_u64(&t->rng);
-#pragma omp parallel for schedule(static, 1) num_threads(t->split) if (t->split > 1)
-    for (int i = 0; i < t->split; i++) {
-        int off = i * chunk, k = n - off < chunk ? n - off : chunk;
-        float *g = t->split > 1 ? t->tgrad[i] : t->grad;
-        memset(g, 0, sizeof(float) * t->m->nparams);
-        t->tloss[i] = 0.0;
-        t->tcorrect[i] = 0;
-        if (k <= 0) continue;
-        dn_rng local;
-        dn_rng_seed(&local, seeds[i]);
-        dn_rng *rng = t->split > 1 ? &local : &t->rng;
-        int piece = t->pieces || sweeps(t, k) ? SWEEP : k;
-        for (int p0 = 0; p0 < k; p0 += piece) {
-            int pk = k - p0 < piece ? k - p0 : piece;
-            const float *x;
-            const unsigned char *y = t->y + off + p0;
-            if (t->pieces && dn_exec_reads_pixels(&t->exec[i])) { /* the pixels in place */
-                const unsigned char *rows[SWEEP];
-                for (int q = 0; q < pk; q++) rows[q] = t->ds->images + t->order[off + p0 + q] * 784;
-                t->tloss[i] += dn_exec_forward_px(&t->exec[i], rows, y, pk, 1, rng, t->m->state);
-                t->tcorrect[i] += correct_rows(t->exec[i].probs, y, pk);
-                dn_exec_backward_px(&t->exec[i], rows, y, pk, g, 1.0f / (float)n,
-                                    t->o.label_smoothing);
-                continue;
-            }
-            if (t->pieces) { /* the full batch, converted from its pixels */
-                float *buf = t->pieces + (size_t)i * SWEEP * 784;
-                for (int q = 0; q < pk; q++) {
-                    dn_model_inputs_from_pixels(t->ds->images + t->order[off + p0 + q] * 784, 784,
-                                                buf + (size_t)q * 784);
-                }
-                x = buf;
-            } else {
-                x = t->x + (size_t)(off + p0) * 784;
-            }
-            t->tloss[i] += dn_exec_forward(&t->exec[i], x, y, pk, 1, rng, t->m->state);
-            t->tcorrect[i] += correct_rows(t->exec[i].probs, y, pk);
-            dn_exec_backward(&t->exec[i], x, y, pk, g, 1.0f / (float)n, t->o.label_smoothing);
-        }
+    if (t->split > 1) {
+#pragma omp parallel for schedule(static, 1) num_threads(t->split)
+        for (int i = 0; i < t->split; i++) step_part(t, i, n, chunk, seeds[i]);
+    } else {
+        /* no parallel construct around it, not even an inactive one: a
+         * layer's own parallel region inside one is nested, and libgomp
+         * starts new threads for a nested team at every region */
+        step_part(t, 0, n, chunk, 0);
     }
     double loss = 0.0;
     for (int i = 0; i < t->split; i++) loss += t->tloss[i];
