@@ -228,23 +228,33 @@ static int folds_bn(const dn_exec *e, const dn_model *m, int i) {
  * the folded batch norms' scales and shifts. */
 static size_t plan_fusion(dn_exec *e, const dn_model *m, int train) {
     size_t post = 0;
-    for (int i = 0; i < m->nlayers; i++) {
-        dn_layer_kind k = m->layers[i].cfg.kind;
-        int j = i + 1;
-        if (!train && (k == DN_L_CONV || k == DN_L_DENSE) && j < m->nlayers &&
-            m->layers[j].cfg.kind == DN_L_BATCHNORM) {
-            post += 2 * (size_t)m->layers[j].in.c;
+    const dn_layer *L = m->layers;
+    int n = m->nlayers;
+    for (int i = 0; i < n; i++) {
+        dn_layer_kind k = L[i].cfg.kind;
+        int j = i + 1, affine = k == DN_L_CONV || k == DN_L_DENSE;
+        if (!train && affine && j < n && L[j].cfg.kind == DN_L_BATCHNORM) {
+            post += 2 * (size_t)L[j].in.c;
             j++;
         }
-        if ((k == DN_L_BATCHNORM || (!train && (k == DN_L_CONV || k == DN_L_DENSE))) &&
-            j < m->nlayers && m->layers[j].cfg.kind == DN_L_RELU) {
+        if ((k == DN_L_BATCHNORM || affine) && j < n && L[j].cfg.kind == DN_L_RELU) {
             e->relu[i] = 1;
+            /* a batch norm's backward masks the ReLU's gradient itself */
+            if (train && k == DN_L_BATCHNORM) e->skip_backward[j] = 2;
             j++;
         }
         e->fused[i] = (unsigned char)(j - i - 1);
         for (int q = i + 1; q < j; q++) e->absorbed[q] = 1;
         i = j - 1;
     }
+    /* a ReLU's backward before a max pool: the pool's, where its output
+     * (the ReLU's at the chosen position) is positive */
+    for (int i = 0; train && i + 1 < n; i++)
+        if (L[i].cfg.kind == DN_L_RELU && !e->skip_backward[i] &&
+            L[i + 1].cfg.kind == DN_L_MAXPOOL) {
+            e->skip_backward[i] = 1;
+            e->relu_in[i + 1] = 1;
+        }
     return post;
 }
 
@@ -393,13 +403,16 @@ double dn_exec_forward(dn_exec *e, const float *x, const unsigned char *labels, 
 }
 
 int dn_exec_reads_pixels(const dn_exec *e) {
-    return e->m->nlayers > 0 && dn_dense_reads_pixels(&e->m->layers[0]) && !e->fused[0];
+    /* (a ReLU fused into that layer runs after it, in place: see forward_px) */
+    return e->m->nlayers > 0 && dn_dense_reads_pixels(&e->m->layers[0]) && !e->post[0];
 }
 
 double dn_exec_forward_px(dn_exec *e, const unsigned char *const *rows, const unsigned char *labels,
                           int n, int train, dn_rng *rng, float *state) {
     e->act[0] = NULL;
     dn_dense_forward_px(&e->m->layers[0], rows, DN_PIXEL_SCALE, e->act[1], n);
+    /* from layer 1 on, even when it is a ReLU fused into layer 0: it then
+     * runs on its own, in place (act[2] is act[1]) */
     return forward_layers(e, 1, 0, n, e->threads, labels, train, rng, state);
 }
 
@@ -412,16 +425,17 @@ static float *backward_layers(dn_exec *e, int stop, int n, float *grad, float *d
     float *dy = e->grad_a, *dx = e->grad_b;
     for (int i = m->nlayers - 1; i >= stop; i--) {
         const dn_layer *l = &m->layers[i];
-        /* a training executor's absorbed layer is a ReLU inside the batch
-         * norm before it */
-        if (i > stop && e->absorbed[i]) continue;
+        /* a ReLU whose backward runs inside the max pool after it (1) or
+         * the batch norm before it (2) */
+        if (e->skip_backward[i] == 1 || (e->skip_backward[i] == 2 && i > stop)) continue;
         dn_layer_ctx c = {.train = train,
                           .aux = e->aux[i],
                           .work = e->work,
                           .gw = grad + l->param_offset,
                           .threads = e->threads,
                           .guided = guided,
-                          .relu = e->relu[i]};
+                          .relu = e->relu[i],
+                          .relu_in = e->relu_in[i]};
         float *target = i > 0 ? dx : dinput;
         l->ops->backward(l, e->act[i], e->act[i + 1], dy, target, n, &c);
         float *t = dy;

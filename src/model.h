@@ -52,23 +52,28 @@ typedef struct dn_exec {
     float *probs;               /* [max_batch, 10] */
     float *grad_a, *grad_b;     /* backward ping-pong, [max_batch, widest layer] (train only) */
     float inv_temp;             /* 1 / the model's temperature, applied when not training */
-    /* Fused executors (DN_EXEC_FUSED): layer i runs the fused[i] layers
-     * after it too, whose outputs are then its own (act[j+1] is act[i+1]);
-     * relu[i] and post[i] say how (dn_layer_ctx); absorbed[j]: layer j
-     * runs inside the layer before it. */
+    /* Fused executors (DN_EXEC_FUSED): layer i's forward runs the fused[i]
+     * layers after it too, whose outputs are then its own (act[j+1] is
+     * act[i+1]); relu[i] and post[i] say how (dn_layer_ctx); absorbed[j]:
+     * layer j's forward runs inside the layer before it. In training a
+     * ReLU's backward may run inside a neighbour's: skip_backward[j] is 1
+     * when it runs inside the max pool after it (relu_in[j+1]), 2 inside
+     * the batch norm before it. */
     unsigned char fused[DN_MAX_LAYERS], relu[DN_MAX_LAYERS], absorbed[DN_MAX_LAYERS];
+    unsigned char skip_backward[DN_MAX_LAYERS], relu_in[DN_MAX_LAYERS];
     float *post[DN_MAX_LAYERS];
 } dn_exec;
 
 /* dn_exec_init's mode, a sum of:
  *   DN_EXEC_TRAIN  the buffers backward needs (aux, gradients);
  *   DN_EXEC_FUSED  layers run as one where that saves passes over the
- *                  activations: in training a batch norm and the ReLU after
- *                  it; in inference a convolution or dense layer, the batch
- *                  norm after it (folded into its outputs) and the ReLU
- *                  after those. The absorbed layers' own outputs are not
- *                  kept, and guided backpropagation needs every ReLU: the
- *                  inside view (explain.c) runs unfused. */
+ *                  activations: a convolution or dense layer (in inference
+ *                  with the batch norm after it folded into its outputs),
+ *                  or a batch norm, with the ReLU after it; in training a
+ *                  ReLU's backward inside the batch norm before it or the
+ *                  max pool after it. The absorbed layers' own outputs are
+ *                  not kept, and guided backpropagation needs every ReLU:
+ *                  the inside view (explain.c) runs unfused. */
 #define DN_EXEC_TRAIN 1
 #define DN_EXEC_FUSED 2
 dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads, int mode,

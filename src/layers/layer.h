@@ -63,11 +63,13 @@ typedef struct dn_layer_ctx {
     const float *prep; /* what ops->prepare wrote (inference executors only), else NULL */
     /* Layers run as one (see dn_exec_init). relu: the ReLU after this layer
      * runs inside it: forward writes max(y, 0); batch norm's backward
-     * (training) then receives the ReLU's dy and applies its mask. post
+     * (training) also receives the ReLU's dy and applies its mask. post
      * (inference, convolution and dense layers): the batch norm after this
      * layer, folded in: y * post[o] + post[units + o] for output o. */
     int relu;
     const float *post;
+    int relu_in; /* max pool's backward (training): its input is a ReLU's output, whose
+                  * backward runs inside it (dx only where the pool's output is positive) */
 } dn_layer_ctx;
 
 typedef struct dn_layer dn_layer;

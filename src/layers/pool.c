@@ -76,15 +76,39 @@ static void maxpool_forward(const dn_layer *l, const float *x, float *y, int n, 
 static void maxpool_backward(const dn_layer *l, const float *x, const float *y, const float *dy,
                              float *dx, int n, dn_layer_ctx *c) {
     if (!dx) return;
-    int C = l->in.c, H = l->in.h, W = l->in.w, P = l->out.h * l->out.w;
+    int C = l->in.c, H = l->in.h, W = l->in.w, OH = l->out.h, OW = l->out.w, P = OH * OW;
+    int k = l->cfg.k, s = l->cfg.stride;
     size_t in_sz = dn_shape_size(l->in), out_sz = dn_shape_size(l->out);
-    memset(dx, 0, sizeof(float) * in_sz * (size_t)n);
+    /* 2x2 windows at stride 2 tile the input: each of its values is
+     * written once, dy at the chosen one, 0 at the others, with no pass to
+     * clear dx first; other windows may overlap, and are summed into a
+     * cleared dx */
+    int tiles = k == 2 && s == 2;
+    if (!tiles) memset(dx, 0, sizeof(float) * in_sz * (size_t)n);
     for (int i = 0; i < n; i++)
         for (int ch = 0; ch < C; ch++) {
             float *dxc = dx + (size_t)i * in_sz + (size_t)ch * H * W;
             const float *dyc = dy + (size_t)i * out_sz + (size_t)ch * P;
+            const float *yc = y + (size_t)i * out_sz + (size_t)ch * P;
             const float *ac = c->aux + (size_t)i * out_sz + (size_t)ch * P;
-            for (int q = 0; q < P; q++) dxc[(int)ac[q]] += dyc[q];
+            if (!tiles) {
+                for (int q = 0; q < P; q++)
+                    dxc[(int)ac[q]] += !c->relu_in || yc[q] > 0.0f ? dyc[q] : 0.0f;
+                continue;
+            }
+            for (int oh = 0; oh < OH; oh++) {
+                float *r0 = dxc + (size_t)2 * oh * W, *r1 = r0 + W;
+                for (int ow = 0; ow < OW; ow++) {
+                    int q = oh * OW + ow, j = 2 * ow, a = (int)ac[q] - 2 * oh * W;
+                    float g = !c->relu_in || yc[q] > 0.0f ? dyc[q] : 0.0f;
+                    r0[j] = a == j ? g : 0.0f;
+                    r0[j + 1] = a == j + 1 ? g : 0.0f;
+                    r1[j] = a == W + j ? g : 0.0f;
+                    r1[j + 1] = a == W + j + 1 ? g : 0.0f;
+                }
+                for (int j = 2 * OW; j < W; j++) r0[j] = r1[j] = 0.0f; /* an odd last column */
+            }
+            if (2 * OH < H) memset(dxc + (size_t)2 * OH * W, 0, sizeof(float) * W); /* odd row */
         }
 }
 
