@@ -247,11 +247,12 @@ static size_t plan_fusion(dn_exec *e, const dn_model *m, int train) {
         for (int q = i + 1; q < j; q++) e->absorbed[q] = 1;
         i = j - 1;
     }
-    /* a ReLU's backward before a max pool: the pool's, where its output
-     * (the ReLU's at the chosen position) is positive */
+    /* a ReLU's backward before a max pool or a convolution: theirs, which
+     * pass dx back only where their input, the ReLU's output, is positive
+     * (the pool: where its output, the chosen input, is) */
     for (int i = 0; train && i + 1 < n; i++)
         if (L[i].cfg.kind == DN_L_RELU && !e->skip_backward[i] &&
-            L[i + 1].cfg.kind == DN_L_MAXPOOL) {
+            (L[i + 1].cfg.kind == DN_L_MAXPOOL || L[i + 1].cfg.kind == DN_L_CONV)) {
             e->skip_backward[i] = 1;
             e->relu_in[i + 1] = 1;
         }

@@ -57,8 +57,8 @@ typedef struct dn_exec {
      * act[i+1]); relu[i] and post[i] say how (dn_layer_ctx); absorbed[j]:
      * layer j's forward runs inside the layer before it. In training a
      * ReLU's backward may run inside a neighbour's: skip_backward[j] is 1
-     * when it runs inside the max pool after it (relu_in[j+1]), 2 inside
-     * the batch norm before it. */
+     * when it runs inside the max pool or convolution after it
+     * (relu_in[j+1]), 2 inside the batch norm before it. */
     unsigned char fused[DN_MAX_LAYERS], relu[DN_MAX_LAYERS], absorbed[DN_MAX_LAYERS];
     unsigned char skip_backward[DN_MAX_LAYERS], relu_in[DN_MAX_LAYERS];
     float *post[DN_MAX_LAYERS];
@@ -71,7 +71,7 @@ typedef struct dn_exec {
  *                  with the batch norm after it folded into its outputs),
  *                  or a batch norm, with the ReLU after it; in training a
  *                  ReLU's backward inside the batch norm before it or the
- *                  max pool after it. The absorbed layers' own outputs are
+ *                  max pool or convolution after it. The absorbed layers' own outputs are
  *                  not kept, and guided backpropagation needs every ReLU:
  *                  the inside view (explain.c) runs unfused. */
 #define DN_EXEC_TRAIN 1

@@ -162,6 +162,13 @@ static inline void copy_floats(float *restrict dst, const float *restrict src, i
     for (; i < n; i++) dst[i] = src[i];
 }
 
+/* dst[i] = src[i] where mask[i] > 0, else 0, for i < n (the ReLU's
+ * backward, its output as the mask). */
+static inline void copy_masked(float *restrict dst, const float *restrict src,
+                               const float *restrict mask, int n) {
+    for (int i = 0; i < n; i++) dst[i] = mask[i] > 0.0f ? src[i] : 0.0f;
+}
+
 /* n floats of row from column x0 (zero outside 0..W-1, or everywhere for
  * a row outside the image) into dst, then zeros up to a whole number of
  * vectors. */
@@ -327,12 +334,19 @@ void dn_wino_output(float *y, const dn_wino *g, const float *M, const dn_wino_ep
                 ST(y1e + k, r[2]);
                 ST(y1o + k, r[3]);
             }
-            float *yo = y + ((size_t)s * OC + o) * OH * OW + (size_t)oy * OW + ox;
+            size_t at = ((size_t)s * OC + o) * OH * OW + (size_t)oy * OW + ox;
+            float *yo = y + at;
             interleave(r0, y0e, y0o, len);
-            copy_floats(yo, r0, cols);
+            if (ep->mask)
+                copy_masked(yo, r0, ep->mask + at, cols);
+            else
+                copy_floats(yo, r0, cols);
             if (oy + 1 < OH) {
                 interleave(r1, y1e, y1o, len);
-                copy_floats(yo + OW, r1, cols);
+                if (ep->mask)
+                    copy_masked(yo + OW, r1, ep->mask + at + OW, cols);
+                else
+                    copy_floats(yo + OW, r1, cols);
             }
         }
     }

@@ -78,10 +78,13 @@ void dn_wino_input_t(float *Vt, const dn_wino *g, const float *x, long t0, int n
 /* What dn_wino_output does to each value v of output channel oc after
  * A^T M A: v + bias[oc] (bias may be NULL), then, when scale is not NULL,
  * v * scale[oc] + shift[oc] (a batch norm folded in at inference), then,
- * with relu, max(v, 0). */
+ * with relu, max(v, 0); and, when mask is not NULL (shaped as y), 0
+ * wherever mask is not positive (an input gradient passing back through
+ * the ReLU whose output the layer read). */
 typedef struct dn_wino_epilogue {
     const float *bias, *scale, *shift;
     int relu;
+    const float *mask;
 } dn_wino_epilogue;
 
 /* y <- the epilogue of A^T M A for tiles t0 .. t0+nt-1, M (16 x OC rows of

@@ -182,8 +182,10 @@ static void wino_forward(const dn_layer *l, const float *x, float *y, int n, dn_
         dn_wino_weights(U, l->w, OC, C, 0);
         wino_pack(&g, U, Up);
     }
-    dn_wino_epilogue ep = {l->w + (size_t)OC * C * 9, c->post, c->post ? c->post + OC : NULL,
-                           c->relu};
+    dn_wino_epilogue ep = {.bias = l->w + (size_t)OC * C * 9,
+                           .scale = c->post,
+                           .shift = c->post ? c->post + OC : NULL,
+                           .relu = c->relu};
     wino_run(&g, Up, x, y, &ep, n, U + wino_u_size(l), wino_per_thread(l), wino_ldt(C, OC),
              c->threads);
 }
@@ -251,8 +253,8 @@ static void wino_backward(const dn_layer *l, const float *x, const float *dy, fl
     if (dx) {
         dn_wino_weights(U, l->w, OC, C, 1);
         wino_pack(&gd, U, U + 16 * plane);
-        wino_run(&gd, U + 16 * plane, dy, dx, &(dn_wino_epilogue){0}, n, scratch, per, ldt,
-                 c->threads);
+        dn_wino_epilogue ep = {.mask = c->relu_in ? x : NULL};
+        wino_run(&gd, U + 16 * plane, dy, dx, &ep, n, scratch, per, ldt, c->threads);
     }
 }
 
@@ -346,6 +348,8 @@ static void conv_backward(const dn_layer *l, const float *x, const float *y, con
             dn_gemm_portable_st(1, 0, ckk, P, OC, 1.0f, l->w, ckk, dyi, P, 0.0f, dcol, P);
             memset(dxi, 0, sizeof(float) * in_sz);
             dn_col2im(dcol, C, H, W, k, s, p, dxi);
+            if (c->relu_in) /* the ReLU before this layer */
+                for (size_t q = 0; q < in_sz; q++) dxi[q] = xi[q] > 0.0f ? dxi[q] : 0.0f;
         }
     }
     for (int t = 0; t < threads; t++) {

@@ -68,8 +68,9 @@ typedef struct dn_layer_ctx {
      * layer, folded in: y * post[o] + post[units + o] for output o. */
     int relu;
     const float *post;
-    int relu_in; /* max pool's backward (training): its input is a ReLU's output, whose
-                  * backward runs inside it (dx only where the pool's output is positive) */
+    int relu_in; /* max pool's or convolution's backward (training): the input is a ReLU's
+                  * output, whose backward runs inside it (dx only where the input is
+                  * positive; the pool looks at its output, the chosen input) */
 } dn_layer_ctx;
 
 typedef struct dn_layer dn_layer;
