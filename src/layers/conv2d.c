@@ -120,6 +120,24 @@ static void conv_init(dn_layer *l, dn_rng *rng) {
     memset(l->w + nw, 0, sizeof(float) * (size_t)l->cfg.ch);
 }
 
+/* 8 floats (GCC/Clang vector extension), loadable from any float address */
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
+
+/* The sum of P floats of one channel (a bias's gradient): in two vectors
+ * of partial sums, a fixed order whatever the vector unit (one float
+ * after another, each add waited for the one before: it was the most
+ * time of this file's own code). */
+static float plane_sum(const float *d, size_t P) {
+    v8 a = {0}, b = {0};
+    size_t q = 0;
+    for (; q + 16 <= P; q += 16) a += *(const v8 *)(d + q), b += *(const v8 *)(d + q + 8);
+    a += b;
+    float acc = 0.0f;
+    for (int i = 0; i < 8; i++) acc += a[i];
+    for (; q < P; q++) acc += d[q];
+    return acc;
+}
+
 static int thread_id(void) {
 #ifdef _OPENMP
     return omp_get_thread_num();
@@ -243,12 +261,7 @@ static void wino_backward(const dn_layer *l, const float *x, const float *dy, fl
     dn_wino_weights_grad(c->gw, dU0, OC, C);
     float *gb = c->gw + plane * 9;
     for (int i = 0; i < n; i++)
-        for (int o = 0; o < OC; o++) {
-            const float *d = dy + ((size_t)i * OC + o) * P;
-            float acc = 0.0f;
-            for (size_t q = 0; q < P; q++) acc += d[q];
-            gb[o] += acc;
-        }
+        for (int o = 0; o < OC; o++) gb[o] += plane_sum(dy + ((size_t)i * OC + o) * P, P);
     /* input gradient: the flipped convolution of dy */
     if (dx) {
         dn_wino_weights(U, l->w, OC, C, 1);
@@ -338,11 +351,7 @@ static void conv_backward(const dn_layer *l, const float *x, const float *y, con
                 dn_im2col(xi, C, H, W, k, s, p, col);
             dn_gemm_portable_st(0, 1, OC, ckk, P, 1.0f, dyi, P, col, P, 1.0f, gW, ckk);
         }
-        for (int o = 0; o < OC; o++) {
-            float acc = 0.0f;
-            for (int q = 0; q < P; q++) acc += dyi[(size_t)o * P + q];
-            gb[o] += acc;
-        }
+        for (int o = 0; o < OC; o++) gb[o] += plane_sum(dyi + (size_t)o * P, (size_t)P);
         if (dx) {
             float *dxi = dx + (size_t)i * in_sz;
             dn_gemm_portable_st(1, 0, ckk, P, OC, 1.0f, l->w, ckk, dyi, P, 0.0f, dcol, P);
