@@ -85,6 +85,10 @@ static void maxpool_backward(const dn_layer *l, const float *x, const float *y, 
      * cleared dx */
     int tiles = k == 2 && s == 2;
     if (!tiles) memset(dx, 0, sizeof(float) * in_sz * (size_t)n);
+        /* planes apart, so the threads may share them out (overlapping windows
+         * only add within a plane) */
+#pragma omp parallel for collapse(2) schedule(static)                                              \
+    num_threads(c->threads) if (c->threads > 1 && (size_t)n * in_sz > 65536)
     for (int i = 0; i < n; i++)
         for (int ch = 0; ch < C; ch++) {
             float *dxc = dx + (size_t)i * in_sz + (size_t)ch * H * W;
