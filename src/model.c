@@ -278,7 +278,7 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
         const dn_layer *l = &m->layers[i];
         /* aux (kept for backward) exists only in training executors */
         if (!e->absorbed[i]) total += nb * (uint64_t)dn_shape_size(l->out);
-        total += nb * (train ? l->aux_per_sample : 0);
+        total += train ? nb * l->aux_per_sample + l->aux_per_batch : 0;
         size_t w = l->ops->work_size(l, max_batch, threads);
         if (w > work) work = w;
         if (dn_shape_size(l->out) > widest) widest = dn_shape_size(l->out);
@@ -308,8 +308,8 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
             e->act[i + 1] = p;
             p += nb * dn_shape_size(l->out);
         }
-        e->aux[i] = train && l->aux_per_sample ? p : NULL;
-        p += train ? nb * l->aux_per_sample : 0;
+        e->aux[i] = train && (l->aux_per_sample || l->aux_per_batch) ? p : NULL;
+        p += train ? nb * l->aux_per_sample + l->aux_per_batch : 0;
     }
     e->work = p;
     p += work;

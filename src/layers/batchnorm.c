@@ -22,6 +22,7 @@
 #include "layers/layer.h"
 
 #include <math.h>
+#include <string.h>
 
 #define BN_EPS 1e-5f
 #define BN_MOMENTUM 0.1f
@@ -30,6 +31,8 @@ static dn_status bn_setup(dn_layer *l, dn_error *err) {
     l->out = l->in;
     l->nparams = 2 * (size_t)l->in.c;
     l->nstate = 2 * (size_t)l->in.c;
+    /* the batch's mean and variance per channel (doubles), for backward */
+    l->aux_per_batch = 2 * sizeof(double) / sizeof(float) * (size_t)l->in.c;
     return DN_OK;
 }
 
@@ -130,6 +133,10 @@ static void bn_forward(const dn_layer *l, const float *x, float *y, int n, dn_la
         double mu, var;
         if (c->train) {
             channel_stats(l, x, n, ch, &mu, &var);
+            if (c->aux) { /* (a float buffer: copied in, not stored as doubles) */
+                double mv[2] = {mu, var};
+                memcpy((char *)c->aux + sizeof mv * (size_t)ch, mv, sizeof mv);
+            }
             double m = (double)n * P, unbiased = m > 1 ? var * m / (m - 1) : var;
             c->state[ch] = (float)((1 - BN_MOMENTUM) * c->state[ch] + BN_MOMENTUM * mu);
             c->state[C + ch] =
@@ -182,7 +189,13 @@ static void bn_backward(const dn_layer *l, const float *x, const float *y, const
     num_threads(c->threads) if (c->threads > 1 && (size_t)n * P * C > 32768)
     for (int ch = 0; ch < C; ch++) {
         double mu, var;
-        channel_stats(l, x, n, ch, &mu, &var);
+        if (c->aux) { /* what forward computed from the same x */
+            double mv[2];
+            memcpy(mv, (const char *)c->aux + sizeof mv * (size_t)ch, sizeof mv);
+            mu = mv[0], var = mv[1];
+        } else {
+            channel_stats(l, x, n, ch, &mu, &var);
+        }
         /* sum dy and sum dy * (x - mu), the latter as sum dy*x - mu sum dy */
         double inv = 1.0 / sqrt(var + BN_EPS), sdy = 0.0, sdyx = 0.0, m = (double)n * P;
         float ab[2]; /* with a fused ReLU: where forward's a x + b was positive */

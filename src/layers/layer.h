@@ -54,7 +54,8 @@ typedef struct dn_layer_cfg {
 typedef struct dn_layer_ctx {
     int train;         /* 1: training mode (dropout active, batch statistics) */
     dn_rng *rng;       /* dropout masks */
-    float *aux;        /* aux_per_sample * n floats kept from forward for backward */
+    float *aux;        /* aux_per_sample * n floats kept from forward for backward (or
+                        * aux_per_batch, see dn_layer) */
     float *work;       /* scratch of ops->work_size(l, n, threads) floats */
     float *gw;         /* where backward accumulates parameter gradients */
     float *state;      /* writable persistent state in training (batch-norm running stats) */
@@ -77,7 +78,8 @@ typedef struct dn_layer dn_layer;
 
 typedef struct dn_layer_ops {
     const char *name;
-    /* Computes out, nparams, nstate, aux_per_sample from in and cfg. */
+    /* Computes out, nparams, nstate, aux_per_sample (or aux_per_batch) from
+     * in and cfg. */
     dn_status (*setup)(dn_layer *l, dn_error *err);
     /* Scratch floats needed for a batch of n with `threads` threads. */
     size_t (*work_size)(const dn_layer *l, int n, int threads);
@@ -100,6 +102,7 @@ struct dn_layer {
     size_t nparams;        /* floats in the parameter buffer */
     size_t nstate;         /* floats of non-trained state (saved with the model) */
     size_t aux_per_sample; /* floats kept per sample between forward and backward */
+    size_t aux_per_batch;  /* or per batch, for a layer with no aux_per_sample */
     float *w;              /* view: parameters */
     float *state;          /* view: state */
     size_t param_offset;   /* offset of w in the model's flat buffer */
