@@ -343,25 +343,31 @@ static void test_parts(void) {
     dn_model_free(m);
 }
 
-/* One image through a CNN on 2 threads, where the Winograd tiles go in
- * one chunk per thread and the 1568-256 dense layer's units are split
- * between them, gives bit for bit what one thread gives. */
+/* One image through a CNN on 2 threads gives bit for bit what one thread
+ * gives: where the Winograd tiles fit one chunk (196 tiles of 8 and 8
+ * channels, 49 of 32 and 64), shared by channels; where they take several
+ * (196 tiles of 32 and 32 channels, chunks of 96), shared by chunks; and
+ * the 1568-256 dense layer's units split between the threads. */
 static void test_single_image_threads(void) {
-    dn_model *m;
-    CHECK_OK(dn_model_create("conv3x3x8p1-relu-conv3x3x8p1-relu-pool2-fc256-relu-fc10", NULL, 6, &m,
-                             &check_err_));
-    float x[784], p1[10];
-    for (int i = 0; i < 784; i++) x[i] = (float)((i * 29) % 97) / 97.0f;
-    dn_exec one, two;
-    CHECK_OK(dn_exec_init(&one, m, 1, 1, 0, &check_err_));
-    CHECK_OK(dn_exec_init(&two, m, 1, 2, 0, &check_err_));
-    dn_exec_forward(&one, x, NULL, 1, 0, NULL, NULL);
-    memcpy(p1, one.probs, sizeof p1);
-    dn_exec_forward(&two, x, NULL, 1, 0, NULL, NULL);
-    CHECK(memcmp(p1, two.probs, sizeof p1) == 0);
-    dn_exec_free(&one);
-    dn_exec_free(&two);
-    dn_model_free(m);
+    static const char *archs[] = {
+        "conv3x3x8p1-relu-conv3x3x8p1-relu-pool2-fc256-relu-fc10",
+        "conv3x3x32p1-relu-conv3x3x32p1-relu-pool2-conv3x3x64p1-bn-relu-pool2-fc10"};
+    for (int a = 0; a < 2; a++) {
+        dn_model *m;
+        CHECK_OK(dn_model_create(archs[a], NULL, 6, &m, &check_err_));
+        float x[784], p1[10];
+        for (int i = 0; i < 784; i++) x[i] = (float)((i * 29) % 97) / 97.0f;
+        dn_exec one, two;
+        CHECK_OK(dn_exec_init(&one, m, 1, 1, 0, &check_err_));
+        CHECK_OK(dn_exec_init(&two, m, 1, 2, 0, &check_err_));
+        dn_exec_forward(&one, x, NULL, 1, 0, NULL, NULL);
+        memcpy(p1, one.probs, sizeof p1);
+        dn_exec_forward(&two, x, NULL, 1, 0, NULL, NULL);
+        CHECK_MSG(memcmp(p1, two.probs, sizeof p1) == 0, "%s", archs[a]);
+        dn_exec_free(&one);
+        dn_exec_free(&two);
+        dn_model_free(m);
+    }
 }
 
 static void fused_case(const char *arch, int first) {

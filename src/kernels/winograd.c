@@ -277,13 +277,18 @@ static void input_block(dest d, const dn_wino *g, const float *x, segment sg, in
     }
 }
 
-void dn_wino_input(float *V, const dn_wino *g, const float *x, long t0, int nt, int ldt) {
+void dn_wino_input_channels(float *V, const dn_wino *g, const float *x, long t0, int nt, int ldt,
+                            int c_lo, int c_hi) {
     const size_t plane = (size_t)g->C * ldt;
     for (segment sg = {0}; next_segment(g, t0, nt, &sg);)
-        for (int c0 = 0; c0 < g->C; c0 += CB) {
+        for (int c0 = c_lo; c0 < c_hi; c0 += CB) {
             dest d = {V + (size_t)c0 * ldt + sg.j, plane, (size_t)ldt};
-            input_block(d, g, x, sg, c0, g->C - c0 < CB ? g->C - c0 : CB);
+            input_block(d, g, x, sg, c0, c_hi - c0 < CB ? c_hi - c0 : CB);
         }
+}
+
+void dn_wino_input(float *V, const dn_wino *g, const float *x, long t0, int nt, int ldt) {
+    dn_wino_input_channels(V, g, x, t0, nt, ldt, 0, g->C);
 }
 
 void dn_wino_input_t(float *Vt, const dn_wino *g, const float *x, long t0, int nt, int ldt) {
@@ -300,6 +305,11 @@ void dn_wino_input_t(float *Vt, const dn_wino *g, const float *x, long t0, int n
 
 void dn_wino_output(float *y, const dn_wino *g, const float *M, const dn_wino_epilogue *ep, long t0,
                     int nt, int ldt) {
+    dn_wino_output_channels(y, g, M, ep, t0, nt, ldt, 0, g->OC);
+}
+
+void dn_wino_output_channels(float *y, const dn_wino *g, const float *M, const dn_wino_epilogue *ep,
+                             long t0, int nt, int ldt, int o_lo, int o_hi) {
     const float *bias = ep->bias;
     const int affine = ep->scale != NULL, relu = ep->relu;
     const int OC = g->OC, OH = g->OH, OW = g->OW;
@@ -309,7 +319,7 @@ void dn_wino_output(float *y, const dn_wino *g, const float *M, const dn_wino_ep
         int oy = 2 * ty, ox = 2 * tx;
         /* the last tile of a row or column may stick out of the output */
         int cols = 2 * len > OW - ox ? OW - ox : 2 * len;
-        for (int o = 0; o < OC; o++) {
+        for (int o = o_lo; o < o_hi; o++) {
             float y0e[PAD], y0o[PAD], y1e[PAD], y1o[PAD], r0[2 * PAD], r1[2 * PAD];
             const float *mo = M + (size_t)o * ldt + j;
             v8 b = (v8){0} + (bias ? bias[o] : 0.0f);

@@ -68,6 +68,9 @@ void dn_wino_weights(float *U, const float *w, int OC, int C, int flipped);
 
 /* V (16 x C rows of ldt) <- B^T d B for tiles t0 .. t0+nt-1 of x. */
 void dn_wino_input(float *V, const dn_wino *g, const float *x, long t0, int nt, int ldt);
+/* The same for input channels c_lo .. c_hi - 1 only (their rows of V). */
+void dn_wino_input_channels(float *V, const dn_wino *g, const float *x, long t0, int nt, int ldt,
+                            int c_lo, int c_hi);
 
 /* The same values tile-major, for the weight gradient's products:
  * position xi of tile t0+j, channel c at Vt[(xi * ldt + j) * C + c]
@@ -91,6 +94,9 @@ typedef struct dn_wino_epilogue {
  * ldt); outputs past OH, OW are dropped. */
 void dn_wino_output(float *y, const dn_wino *g, const float *M, const dn_wino_epilogue *ep, long t0,
                     int nt, int ldt);
+/* The same for output channels o_lo .. o_hi - 1 only. */
+void dn_wino_output_channels(float *y, const dn_wino *g, const float *M, const dn_wino_epilogue *ep,
+                             long t0, int nt, int ldt, int o_lo, int o_hi);
 
 /* dM (16 x OC rows of ldt) <- A dY A^T for tiles t0 .. t0+nt-1 of dy [n,
  * OC, OH, OW] (the transpose of dn_wino_output; outputs past OH, OW count

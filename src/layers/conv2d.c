@@ -155,6 +155,51 @@ static void wino_pack(const dn_wino *g, const float *U, float *Up) {
         dn_gemm_pack4(Up + xi * pplane, g->OC, g->C, U + xi * uplane, g->C);
 }
 
+/* The tiles of a few images (a single image's 28x28 output has 196, in
+ * chunks of up to 96) shared between the threads by channels, chunk after
+ * chunk: each thread transforms its share of the input channels into the
+ * one V, then, past a barrier, computes its share of the output channels
+ * (in blocks of 4 rows, as Up is packed) and their output transform. Split
+ * by tiles, 196 went 128 to one thread and 68 to the other. Every value is
+ * computed as in one thread. */
+static void wino_run_split(const dn_wino *g, const float *Up, const float *x, float *y,
+                           const dn_wino_epilogue *ep, long T, int chunk, float *scratch, int ldt,
+                           int threads) {
+    float *V = scratch, *M = V + 16 * (size_t)g->C * ldt;
+    int chunks = (int)((T + chunk - 1) / chunk), blocks = (g->OC + 3) / 4;
+    int even = (int)((T + chunks - 1) / chunks + DN_GEMM_NPAD - 1) / DN_GEMM_NPAD * DN_GEMM_NPAD;
+    if (even < chunk) chunk = even, chunks = (int)((T + chunk - 1) / chunk); /* chunks alike */
+    size_t pplane = dn_gemm_pack4_size(g->OC, g->C);
+#pragma omp parallel num_threads(threads)
+    {
+        int t = thread_id(), tn = threads;
+#ifdef _OPENMP
+        tn = omp_get_num_threads();
+#endif
+        int c_lo = g->C * t / tn, c_hi = g->C * (t + 1) / tn;
+        int o_lo = 4 * (blocks * t / tn), o_hi = 4 * (blocks * (t + 1) / tn);
+        if (o_hi > g->OC) o_hi = g->OC;
+        for (int k = 0; k < chunks; k++) {
+            long t0 = (long)k * chunk;
+            int nt = (int)(T - t0 < chunk ? T - t0 : chunk);
+            int np = (nt + DN_GEMM_NPAD - 1) / DN_GEMM_NPAD * DN_GEMM_NPAD;
+#pragma omp barrier /* (past the first chunk) every thread's products are done with V */
+            dn_wino_input_channels(V, g, x, t0, nt, ldt, c_lo, c_hi);
+            if (np > nt)
+                for (int xi = 0; xi < 16; xi++)
+                    for (int c = c_lo; c < c_hi; c++)
+                        memset(V + ((size_t)xi * g->C + c) * ldt + nt, 0,
+                               sizeof(float) * (size_t)(np - nt));
+#pragma omp barrier /* V is whole */
+            for (int xi = 0; xi < 16 && o_hi > o_lo; xi++)
+                dn_gemm_pack4_run(M + ((size_t)xi * g->OC + o_lo) * ldt, ldt, o_hi - o_lo, np, g->C,
+                                  Up + xi * pplane + (size_t)o_lo * g->C,
+                                  V + (size_t)xi * g->C * ldt, ldt);
+            dn_wino_output_channels(y, g, M, ep, t0, nt, ldt, o_lo, o_hi);
+        }
+    }
+}
+
 /* The convolution of geometry g: y <- conv(x) with the transformed weights
  * already packed in Up (+ bias), chunks of tiles spread over threads. */
 static void wino_run(const dn_wino *g, const float *Up, const float *x, float *y,
@@ -162,6 +207,10 @@ static void wino_run(const dn_wino *g, const float *Up, const float *x, float *y
                      int threads) {
     long T = dn_wino_tiles(g, n);
     int chunk = ldt - DN_WINO_PAD, chunks = (int)((T + chunk - 1) / chunk);
+    if (threads > 1 && chunks < threads) { /* too few chunks to share out */
+        wino_run_split(g, Up, x, y, ep, T, chunk, scratch, ldt, threads);
+        return;
+    }
     if (threads > 1 && chunks % threads) {
         /* as many chunks as a multiple of the threads, so that none waits
          * (one image: 196 tiles of a 28x28 output went in chunks of 96, 96
