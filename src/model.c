@@ -243,8 +243,15 @@ static size_t plan_fusion(dn_exec *e, const dn_model *m, int train) {
             if (train && k == DN_L_BATCHNORM) e->skip_backward[j] = 2;
             j++;
         }
-        e->fused[i] = (unsigned char)(j - i - 1);
         for (int q = i + 1; q < j; q++) e->absorbed[q] = 1;
+        /* a 2x2 max pool after those, in a Winograd convolution's output:
+         * the pool keeps its own output (and its backward) */
+        if (k == DN_L_CONV && j < n && L[j].cfg.kind == DN_L_MAXPOOL && L[j].cfg.k == 2 &&
+            L[j].cfg.stride == 2 && dn_conv_pools(&L[i])) {
+            e->pooled[i] = 1;
+            e->absorbed[j++] = 2;
+        }
+        e->fused[i] = (unsigned char)(j - i - 1);
         i = j - 1;
     }
     /* a ReLU's backward before a max pool or a convolution: theirs, which
@@ -277,7 +284,7 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
     for (int i = 0; i < m->nlayers; i++) {
         const dn_layer *l = &m->layers[i];
         /* aux (kept for backward) exists only in training executors */
-        if (!e->absorbed[i]) total += nb * (uint64_t)dn_shape_size(l->out);
+        if (e->absorbed[i] != 1) total += nb * (uint64_t)dn_shape_size(l->out);
         total += train ? nb * l->aux_per_sample + l->aux_per_batch : 0;
         size_t w = l->ops->work_size(l, max_batch, threads);
         if (w > work) work = w;
@@ -302,7 +309,7 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
     float *p = e->buf;
     for (int i = 0; i < m->nlayers; i++) {
         const dn_layer *l = &m->layers[i];
-        if (e->absorbed[i]) {
+        if (e->absorbed[i] == 1) {
             e->act[i + 1] = e->act[i];
         } else {
             e->act[i + 1] = p;
@@ -358,9 +365,13 @@ static double forward_layers(dn_exec *e, int first, int r0, int n, int threads,
                           .prep = e->prep[i],
                           .relu = e->relu[i],
                           .post = e->post[i]};
-        size_t in = dn_shape_size(l->in), out = dn_shape_size(l->out);
-        l->ops->forward(l, e->act[i] + (size_t)r0 * in, e->act[i + 1] + (size_t)r0 * out, n, &c);
-        i += e->fused[i]; /* the layers that ran inside layer i */
+        /* the output of the last layer that runs inside this one (a max pool
+         * writes its own) */
+        int last = i + e->fused[i];
+        if (e->pooled[i]) c.pool = 1, c.pool_aux = e->aux[last];
+        size_t in = dn_shape_size(l->in), out = dn_shape_size(m->layers[last].out);
+        l->ops->forward(l, e->act[i] + (size_t)r0 * in, e->act[last + 1] + (size_t)r0 * out, n, &c);
+        i = last; /* the layers that ran inside layer i */
     }
     return dn_softmax_xent_forward(e->act[m->nlayers] + (size_t)r0 * DN_CLASSES,
                                    labels ? labels + r0 : NULL, e->probs + (size_t)r0 * DN_CLASSES,

@@ -370,7 +370,8 @@ static void test_single_image_threads(void) {
     }
 }
 
-static void fused_case(const char *arch, int first) {
+static void fused_case(const char *arch, int which) {
+    int first = which == 0;
     dn_model *m;
     CHECK_OK(dn_model_create(arch, NULL, 7, &m, &check_err_));
     for (int i = 0; i < m->nlayers; i++) { /* batch norms that are not the identity */
@@ -397,9 +398,12 @@ static void fused_case(const char *arch, int first) {
         if (first)
             CHECK(!one.fused[1] && fused.fused[1] == 1 && fused.skip_backward[2] == 2 &&
                   !fused.post[0]);
-        else
+        else if (which == 1)
             CHECK(fused.fused[0] == 1 && fused.skip_backward[1] == 1 && fused.relu_in[2] &&
                   fused.relu_in[4] && fused.relu_in[6]); /* Winograd, im2col, a pool of 21x21 */
+        else /* Winograd convolutions with their ReLU and pool: 26x26, then 11x11 */
+            CHECK(fused.pooled[2] && fused.fused[2] == 2 && fused.absorbed[4] == 2 &&
+                  fused.pooled[5] && fused.relu_in[4] && fused.relu_in[7]);
         memcpy(st, m->state, ns * sizeof(float));
         memcpy(st + ns, m->state, ns * sizeof(float));
         memset(g, 0, 2 * np * sizeof(float));
@@ -437,15 +441,17 @@ static void fused_case(const char *arch, int first) {
  * a batch norm with the ReLU after it, a convolution (the direct loop,
  * im2col, Winograd) or dense layer with its ReLU, and a ReLU's backward
  * inside the max pool (odd sizes too) or convolution (im2col, Winograd)
- * after it; in inference those
+ * after it, and a Winograd convolution with its ReLU and 2x2 max pool
+ * (even and odd sizes); in inference those
  * layers with the batch norm after them folded in and the ReLU after
  * that, and a batch norm with its ReLU. */
 static void test_fused(void) {
     static const char *archs[] = {
         "conv3x3x8p1-bn-relu-conv3x3x8p1-bn-relu-pool2-bn-relu-conv5x5x6-bn-relu-fc32-bn-relu-"
         "fc10",
-        "conv3x3x8-relu-conv3x3x8-relu-conv4x4x6-relu-pool2-fc16-relu-fc10"};
-    for (int a = 0; a < 2; a++) fused_case(archs[a], a == 0);
+        "conv3x3x8-relu-conv3x3x8-relu-conv4x4x6-relu-pool2-fc16-relu-fc10",
+        "conv3x3x8-relu-conv3x3x8p1-relu-pool2-conv3x3x8-relu-pool2-fc10"};
+    for (int a = 0; a < 3; a++) fused_case(archs[a], a);
 }
 
 /* A layer whose per-image scratch (im2col) is absurd is refused when the

@@ -303,6 +303,24 @@ void dn_wino_input_t(float *Vt, const dn_wino *g, const float *x, long t0, int n
 
 /* ---------------------------------------------------------------- output */
 
+/* The 2x2 max pool of 8 tiles' outputs r = (y00, y01, y10, y11), each the
+ * first of the largest as the max pool layer picks it, into v, and the
+ * index of the chosen output in its channel's plane (rows of W) into idx:
+ * base + 2 lane, + 1, + W or + W + 1. */
+static inline void pool4(const v8 r[4], float *v, float *idx, float base, int W) {
+    const v8 lane = {0, 2, 4, 6, 8, 10, 12, 14};
+    v8 best = r[0], at = lane + base;
+    const float step[4] = {0.0f, 1.0f, (float)W, (float)W + 1.0f};
+    for (int q = 1; q < 4; q++) {
+        vi8 m = (vi8)(r[q] > best); /* strictly greater: ties keep the first */
+        best = (v8)(((vi8)r[q] & m) | ((vi8)best & ~m));
+        v8 cand = lane + (base + step[q]);
+        at = (v8)(((vi8)cand & m) | ((vi8)at & ~m));
+    }
+    ST(v, best);
+    ST(idx, at);
+}
+
 void dn_wino_output(float *y, const dn_wino *g, const float *M, const dn_wino_epilogue *ep, long t0,
                     int nt, int ldt) {
     dn_wino_output_channels(y, g, M, ep, t0, nt, ldt, 0, g->OC);
@@ -312,7 +330,8 @@ void dn_wino_output_channels(float *y, const dn_wino *g, const float *M, const d
                              long t0, int nt, int ldt, int o_lo, int o_hi) {
     const float *bias = ep->bias;
     const int affine = ep->scale != NULL, relu = ep->relu;
-    const int OC = g->OC, OH = g->OH, OW = g->OW;
+    const int OC = g->OC, OH = g->OH, OW = g->OW, pool = ep->pool;
+    const int PH = OH / 2, PW = OW / 2; /* the pooled output's size */
     const size_t plane = (size_t)OC * ldt;
     for (segment sg = {0}; next_segment(g, t0, nt, &sg);) {
         const int s = sg.s, ty = sg.ty, tx = sg.tx, len = sg.len, j = sg.j;
@@ -321,6 +340,7 @@ void dn_wino_output_channels(float *y, const dn_wino *g, const float *M, const d
         int cols = 2 * len > OW - ox ? OW - ox : 2 * len;
         for (int o = o_lo; o < o_hi; o++) {
             float y0e[PAD], y0o[PAD], y1e[PAD], y1o[PAD], r0[2 * PAD], r1[2 * PAD];
+            float pv[PAD], pi[PAD];
             const float *mo = M + (size_t)o * ldt + j;
             v8 b = (v8){0} + (bias ? bias[o] : 0.0f);
             v8 sc = (v8){0} + (affine ? ep->scale[o] : 1.0f);
@@ -339,10 +359,22 @@ void dn_wino_output_channels(float *y, const dn_wino *g, const float *M, const d
                     /* max(v, 0) as v & (v > 0): 0 for NaN, as in the ReLU layer */
                     if (relu) r[q] = (v8)((vi8)r[q] & (vi8)(r[q] > (v8){0}));
                 }
+                if (pool) { /* the tile's 4 outputs are one pooling window */
+                    pool4(r, pv + k, pi + k, (float)(2 * ty * OW + 2 * (tx + k)), OW);
+                    continue;
+                }
                 ST(y0e + k, r[0]);
                 ST(y0o + k, r[1]);
                 ST(y1e + k, r[2]);
                 ST(y1o + k, r[3]);
+            }
+            if (pool) {
+                if (ty >= PH || tx >= PW) continue; /* an odd last row or column of tiles */
+                size_t pat = (((size_t)s * OC + o) * PH + ty) * PW + tx;
+                int np = PW - tx < len ? PW - tx : len;
+                copy_floats(y + pat, pv, np);
+                if (ep->pool_aux) copy_floats(ep->pool_aux + pat, pi, np);
+                continue;
             }
             size_t at = ((size_t)s * OC + o) * OH * OW + (size_t)oy * OW + ox;
             float *yo = y + at;

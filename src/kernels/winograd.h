@@ -88,6 +88,12 @@ typedef struct dn_wino_epilogue {
     const float *bias, *scale, *shift;
     int relu;
     const float *mask;
+    /* pool: then a 2x2 max pool at stride 2 (each tile's 4 outputs), so y
+     * is the pooled [n, OC, OH/2, OW/2]; pool_aux (may be NULL) receives,
+     * shaped as it, the index of each chosen output in its OH x OW plane,
+     * as the max pool layer keeps them */
+    int pool;
+    float *pool_aux;
 } dn_wino_epilogue;
 
 /* y <- the epilogue of A^T M A for tiles t0 .. t0+nt-1, M (16 x OC rows of

@@ -40,6 +40,10 @@ static int use_wino(const dn_layer *l) {
     return l->cfg.k == 3 && l->cfg.stride == 1 && l->cfg.pad <= 2 && l->in.c >= WINO_MIN_C;
 }
 
+int dn_conv_pools(const dn_layer *l) {
+    return use_wino(l);
+}
+
 /* One input channel at stride 1 (a first layer): the direct loop of
  * conv1.c, without a column matrix. */
 static int use_direct(const dn_layer *l) {
@@ -252,7 +256,9 @@ static void wino_forward(const dn_layer *l, const float *x, float *y, int n, dn_
     dn_wino_epilogue ep = {.bias = l->w + (size_t)OC * C * 9,
                            .scale = c->post,
                            .shift = c->post ? c->post + OC : NULL,
-                           .relu = c->relu};
+                           .relu = c->relu,
+                           .pool = c->pool,
+                           .pool_aux = c->pool_aux};
     wino_run(&g, Up, x, y, &ep, n, U + wino_u_size(l), wino_per_thread(l), wino_ldt(C, OC),
              c->threads);
 }

@@ -69,9 +69,12 @@ typedef struct dn_layer_ctx {
      * layer, folded in: y * post[o] + post[units + o] for output o. */
     int relu;
     const float *post;
-    int relu_in; /* max pool's or convolution's backward (training): the input is a ReLU's
-                  * output, whose backward runs inside it (dx only where the input is
-                  * positive; the pool looks at its output, the chosen input) */
+    int pool;        /* a convolution's forward: the 2x2 max pool after it (and after its
+                      * batch norm and ReLU) runs inside it; y is the pool's output */
+    float *pool_aux; /* then: the pool's aux (the chosen inputs), or NULL */
+    int relu_in;     /* max pool's or convolution's backward (training): the input is a ReLU's
+                      * output, whose backward runs inside it (dx only where the input is
+                      * positive; the pool looks at its output, the chosen input) */
 } dn_layer_ctx;
 
 typedef struct dn_layer dn_layer;
@@ -130,6 +133,10 @@ static inline void dn_layer_epilogue(float *y, int channels, size_t P, const dn_
     if (c->relu)
         for (size_t q = 0; q < (size_t)channels * P; q++) y[q] = y[q] > 0.0f ? y[q] : 0.0f;
 }
+
+/* conv2d.c: 1 when convolution l can run the 2x2 max pool after it in
+ * its output (the Winograd path: each tile's outputs are one window). */
+int dn_conv_pools(const dn_layer *l);
 
 /* batchnorm.c: the per-channel scale and shift of batch norm layer bn at
  * inference (running statistics), y = scale x + shift, to fold into the
