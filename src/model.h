@@ -55,14 +55,15 @@ typedef struct dn_exec {
     /* Fused executors (DN_EXEC_FUSED): layer i's forward runs the fused[i]
      * layers after it too, whose outputs are then its own (act[j+1] is
      * act[i+1]); relu[i] and post[i] say how (dn_layer_ctx); absorbed[j]:
-     * layer j's forward runs inside the layer before it (2: a max pool,
-     * whose output is its own; layer i then writes only that, and its own
-     * output and its ReLU's are never written). In training a
-     * ReLU's backward may run inside a neighbour's: skip_backward[j] is 1
-     * when it runs inside the max pool or convolution after it
-     * (relu_in[j+1]), 2 inside the batch norm before it. */
+     * layer j's forward runs inside the layer before it. pooled[i]: the
+     * last of those is a max pool (absorbed 2), whose output is its own;
+     * layer i then writes only that, and its own output and its ReLU's
+     * are never written. In training a ReLU's backward may run inside a
+     * neighbour's: skip_backward[j] is 1 when it runs inside the max pool
+     * or convolution after it (relu_in[j+1]), 2 inside the batch norm
+     * before it. */
     unsigned char fused[DN_MAX_LAYERS], relu[DN_MAX_LAYERS], absorbed[DN_MAX_LAYERS];
-    unsigned char pooled[DN_MAX_LAYERS]; /* the last of them is a max pool, absorbed[] 2 */
+    unsigned char pooled[DN_MAX_LAYERS];
     unsigned char skip_backward[DN_MAX_LAYERS], relu_in[DN_MAX_LAYERS];
     float *post[DN_MAX_LAYERS];
 } dn_exec;
@@ -73,11 +74,12 @@ typedef struct dn_exec {
  *                  activations: a convolution or dense layer (in inference
  *                  with the batch norm after it folded into its outputs),
  *                  or a batch norm, with the ReLU after it, and a Winograd
- *                  convolution with a 2x2 max pool after those; in training a
- *                  ReLU's backward inside the batch norm before it or the
- *                  max pool or convolution after it. The absorbed layers' own outputs are
- *                  not kept, and guided backpropagation needs every ReLU:
- *                  the inside view (explain.c) runs unfused. */
+ *                  convolution with a 2x2 max pool after those; in
+ *                  training a ReLU's backward inside the batch norm before
+ *                  it or the max pool or convolution after it. The
+ *                  absorbed layers' own outputs are not kept, and guided
+ *                  backpropagation needs every ReLU: the inside view
+ *                  (explain.c) runs unfused. */
 #define DN_EXEC_TRAIN 1
 #define DN_EXEC_FUSED 2
 dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads, int mode,

@@ -31,8 +31,9 @@ static dn_status bn_setup(dn_layer *l, dn_error *err) {
     l->out = l->in;
     l->nparams = 2 * (size_t)l->in.c;
     l->nstate = 2 * (size_t)l->in.c;
-    /* the batch's mean and variance per channel (doubles), for backward */
-    l->aux_per_batch = 2 * sizeof(double) / sizeof(float) * (size_t)l->in.c;
+    /* for backward: whether the last forward used the batch's statistics,
+     * then the batch's mean and variance per channel (doubles) */
+    l->aux_per_batch = 1 + 2 * sizeof(double) / sizeof(float) * (size_t)l->in.c;
     return DN_OK;
 }
 
@@ -126,7 +127,8 @@ void dn_batchnorm_fold(const dn_layer *bn, float *scale, float *shift) {
 static void bn_forward(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c) {
     int C = l->in.c;
     size_t P = (size_t)l->in.h * l->in.w, sz = dn_shape_size(l->in);
-    /* channels are independent (their running statistics too) */
+    if (c->aux) c->aux[0] = c->train ? 1.0f : 0.0f; /* batch statistics kept below */
+        /* channels are independent (their running statistics too) */
 #pragma omp parallel for schedule(static)                                                          \
     num_threads(c->threads) if (c->threads > 1 && (size_t)n * P * C > 32768)
     for (int ch = 0; ch < C; ch++) {
@@ -135,7 +137,7 @@ static void bn_forward(const dn_layer *l, const float *x, float *y, int n, dn_la
             channel_stats(l, x, n, ch, &mu, &var);
             if (c->aux) { /* (a float buffer: copied in, not stored as doubles) */
                 double mv[2] = {mu, var};
-                memcpy((char *)c->aux + sizeof mv * (size_t)ch, mv, sizeof mv);
+                memcpy((char *)(c->aux + 1) + sizeof mv * (size_t)ch, mv, sizeof mv);
             }
             double m = (double)n * P, unbiased = m > 1 ? var * m / (m - 1) : var;
             c->state[ch] = (float)((1 - BN_MOMENTUM) * c->state[ch] + BN_MOMENTUM * mu);
@@ -189,9 +191,9 @@ static void bn_backward(const dn_layer *l, const float *x, const float *y, const
     num_threads(c->threads) if (c->threads > 1 && (size_t)n * P * C > 32768)
     for (int ch = 0; ch < C; ch++) {
         double mu, var;
-        if (c->aux) { /* what forward computed from the same x */
+        if (c->aux && c->aux[0] == 1.0f) { /* what forward computed from the same x */
             double mv[2];
-            memcpy(mv, (const char *)c->aux + sizeof mv * (size_t)ch, sizeof mv);
+            memcpy(mv, (const char *)(c->aux + 1) + sizeof mv * (size_t)ch, sizeof mv);
             mu = mv[0], var = mv[1];
         } else {
             channel_stats(l, x, n, ch, &mu, &var);

@@ -159,13 +159,13 @@ static void wino_pack(const dn_wino *g, const float *U, float *Up) {
         dn_gemm_pack4(Up + xi * pplane, g->OC, g->C, U + xi * uplane, g->C);
 }
 
-/* The tiles of a few images (a single image's 28x28 output has 196, in
- * chunks of up to 96) shared between the threads by channels, chunk after
+/* Tiles in fewer chunks than threads (a single image's 14x14 output: 49
+ * tiles, one chunk) shared between the threads by channels, chunk after
  * chunk: each thread transforms its share of the input channels into the
  * one V, then, past a barrier, computes its share of the output channels
  * (in blocks of 4 rows, as Up is packed) and their output transform. Split
- * by tiles, 196 went 128 to one thread and 68 to the other. Every value is
- * computed as in one thread. */
+ * by tiles, the 49 went in chunks of 32 and 17. Every value is computed as
+ * in one thread. */
 static void wino_run_split(const dn_wino *g, const float *Up, const float *x, float *y,
                            const dn_wino_epilogue *ep, long T, int chunk, float *scratch, int ldt,
                            int threads) {

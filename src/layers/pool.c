@@ -84,9 +84,11 @@ static void maxpool_backward(const dn_layer *l, const float *x, const float *y, 
      * clear dx first; other windows may overlap, and are summed into a
      * cleared dx */
     int tiles = k == 2 && s == 2;
-    if (!tiles) memset(dx, 0, sizeof(float) * in_sz * (size_t)n);
-        /* planes apart, so the threads may share them out (overlapping windows
-         * only add within a plane) */
+    if (!tiles) {
+        memset(dx, 0, sizeof(float) * in_sz * (size_t)n);
+    }
+    /* planes apart, so the threads may share them out (overlapping windows
+     * only add within a plane) */
 #pragma omp parallel for collapse(2) schedule(static)                                              \
     num_threads(c->threads) if (c->threads > 1 && (size_t)n * in_sz > 65536)
     for (int i = 0; i < n; i++)
