@@ -399,6 +399,34 @@ static void conv_forward(const dn_layer *l, const float *x, float *y, int n, dn_
         return;
     }
     size_t per_thread = 2 * col_size(l) + l->nparams;
+    if (c->threads > 1 && n == 1 && use_direct(l)) {
+        /* one image through the direct loop: the output channels shared
+         * between the threads, in blocks of 8 */
+        int OC = l->cfg.ch, kk = l->cfg.k * l->cfg.k, blocks = (OC + 7) / 8;
+        size_t P = (size_t)l->out.h * l->out.w;
+        const float *b = l->w + (size_t)OC * kk;
+#pragma omp parallel num_threads(c->threads)
+        {
+            int t = thread_id(), tn = c->threads;
+#ifdef _OPENMP
+            tn = omp_get_num_threads();
+#endif
+            int o_lo = 8 * (blocks * t / tn), o_hi = 8 * (blocks * (t + 1) / tn);
+            if (o_hi > OC) o_hi = OC;
+            if (o_hi > o_lo) {
+                dn_conv1_forward(x, l->in.h, l->in.w, l->cfg.k, l->cfg.pad,
+                                 l->w + (size_t)o_lo * kk, b + o_lo, o_hi - o_lo,
+                                 y + (size_t)o_lo * P);
+                for (int o = o_lo; o < o_hi; o++) { /* the epilogue, channel by channel */
+                    float *r = y + (size_t)o * P;
+                    for (size_t q = 0; c->post && q < P; q++)
+                        r[q] = r[q] * c->post[o] + c->post[OC + o];
+                    for (size_t q = 0; c->relu && q < P; q++) r[q] = r[q] > 0.0f ? r[q] : 0.0f;
+                }
+            }
+        }
+        return;
+    }
     if (c->threads > 1 && n < c->threads) {
         /* fewer samples than threads (single-image inference): each product
          * uses the threads instead, outside any parallel construct (inside
