@@ -224,19 +224,14 @@ static int folds_bn(const dn_exec *e, const dn_model *m, int i) {
            m->layers[i].cfg.kind != DN_L_BATCHNORM;
 }
 
-/* Which layers run as one in e (see DN_EXEC_FUSED); returns the floats of
- * the folded batch norms' scales and shifts. */
-static size_t plan_fusion(dn_exec *e, const dn_model *m, int train) {
-    size_t post = 0;
+/* Which layers run as one in e (see DN_EXEC_FUSED). */
+static void plan_fusion(dn_exec *e, const dn_model *m, int train) {
     const dn_layer *L = m->layers;
     int n = m->nlayers;
     for (int i = 0; i < n; i++) {
         dn_layer_kind k = L[i].cfg.kind;
         int j = i + 1, affine = k == DN_L_CONV || k == DN_L_DENSE;
-        if (!train && affine && j < n && L[j].cfg.kind == DN_L_BATCHNORM) {
-            post += 2 * (size_t)L[j].in.c;
-            j++;
-        }
+        if (!train && affine && j < n && L[j].cfg.kind == DN_L_BATCHNORM) j++;
         if ((k == DN_L_BATCHNORM || affine) && j < n && L[j].cfg.kind == DN_L_RELU) {
             e->relu[i] = 1;
             /* a batch norm's backward masks the ReLU's gradient itself */
@@ -263,7 +258,6 @@ static size_t plan_fusion(dn_exec *e, const dn_model *m, int train) {
             e->skip_backward[i] = 1;
             e->relu_in[i + 1] = 1;
         }
-    return post;
 }
 
 dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads, int mode,
@@ -279,24 +273,31 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
     /* counted in 64 bits: with a 32-bit size_t (WebAssembly) a product could wrap */
     uint64_t nb = (uint64_t)max_batch, total = 0;
     size_t widest = 784, work = 0;
-    size_t post = mode & DN_EXEC_FUSED ? plan_fusion(e, m, train) : 0;
-    total += post;
+    if (mode & DN_EXEC_FUSED) plan_fusion(e, m, train);
+        /* Every region starts on a cache line (64 bytes, 16 floats), as the
+         * buffer does: a region after one of odd length (a batch norm's kept
+         * statistics, 1 + 4 C floats) once shifted every later row of
+         * activations off its line, and vector loads across two lines cost the
+         * cnn preset 6%. */
+#define LINE(n) (((uint64_t)(n) + 15) / 16 * 16)
+    for (int i = 0; i < m->nlayers; i++)
+        if (folds_bn(e, m, i)) total += LINE(2 * (uint64_t)m->layers[i + 1].in.c);
     for (int i = 0; i < m->nlayers; i++) {
         const dn_layer *l = &m->layers[i];
         /* aux (kept for backward) exists only in training executors */
-        if (e->absorbed[i] != 1) total += nb * (uint64_t)dn_shape_size(l->out);
-        total += train ? nb * l->aux_per_sample + l->aux_per_batch : 0;
+        if (e->absorbed[i] != 1) total += LINE(nb * (uint64_t)dn_shape_size(l->out));
+        total += train ? LINE(nb * l->aux_per_sample + l->aux_per_batch) : 0;
         size_t w = l->ops->work_size(l, max_batch, threads);
         if (w > work) work = w;
         if (dn_shape_size(l->out) > widest) widest = dn_shape_size(l->out);
     }
-    total += work + nb * DN_CLASSES;
-    if (train) total += 2 * nb * widest;
+    total += LINE(work) + LINE(nb * DN_CLASSES);
+    if (train) total += 2 * LINE(nb * widest);
     size_t prep[DN_MAX_LAYERS] = {0};
     for (int i = 0; i < m->nlayers && !train; i++) {
         const dn_layer *l = &m->layers[i];
         prep[i] = l->ops->prepare ? l->ops->prepare(l, NULL) : 0;
-        total += prep[i];
+        total += LINE(prep[i]);
     }
     if (total > ((uint64_t)1 << 34) / sizeof(float) || total > SIZE_MAX / sizeof(float))
         return dn_fail(err, DN_E_NOMEM, "batch of %d needs too much memory", max_batch);
@@ -313,33 +314,34 @@ dn_status dn_exec_init(dn_exec *e, const dn_model *m, int max_batch, int threads
             e->act[i + 1] = e->act[i];
         } else {
             e->act[i + 1] = p;
-            p += nb * dn_shape_size(l->out);
+            p += LINE(nb * dn_shape_size(l->out));
         }
         e->aux[i] = train && (l->aux_per_sample || l->aux_per_batch) ? p : NULL;
-        p += train ? nb * l->aux_per_sample + l->aux_per_batch : 0;
+        p += train ? LINE(nb * l->aux_per_sample + l->aux_per_batch) : 0;
     }
     e->work = p;
-    p += work;
+    p += LINE(work);
     e->probs = p;
-    p += nb * DN_CLASSES;
+    p += LINE(nb * DN_CLASSES);
     if (train) {
         e->grad_a = p;
-        e->grad_b = p + nb * widest;
-        p += 2 * nb * widest;
+        e->grad_b = p + LINE(nb * widest);
+        p += 2 * LINE(nb * widest);
     }
     for (int i = 0; i < m->nlayers; i++)
         if (folds_bn(e, m, i)) { /* the batch norm after layer i, folded into it */
             const dn_layer *bn = &m->layers[i + 1];
             e->post[i] = p;
             dn_batchnorm_fold(bn, p, p + bn->in.c);
-            p += 2 * (size_t)bn->in.c;
+            p += LINE(2 * (size_t)bn->in.c);
         }
     for (int i = 0; i < m->nlayers; i++)
         if (prep[i]) {
             e->prep[i] = p;
             m->layers[i].ops->prepare(&m->layers[i], p);
-            p += prep[i];
+            p += LINE(prep[i]);
         }
+#undef LINE
     return DN_OK;
 }
 

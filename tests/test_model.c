@@ -9,6 +9,7 @@
 #include "model.h"
 #include "spec.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -454,6 +455,35 @@ static void test_fused(void) {
     for (int a = 0; a < 3; a++) fused_case(archs[a], a);
 }
 
+/* Every region of an executor starts on a cache line, as its buffer does,
+ * whatever the lengths before it: a batch norm's kept statistics (1 + 4 C
+ * floats) once shifted all later activations off their lines. */
+static void test_exec_alignment(void) {
+    dn_model *m;
+    CHECK_OK(dn_model_create("conv3x3x6p1-bn-relu-conv3x3x6p1-bn-relu-pool2-fc13-bn-relu-fc10",
+                             NULL, 2, &m, &check_err_));
+    for (int mode = 0; mode < 4; mode++) {
+        dn_exec e;
+        CHECK_OK(dn_exec_init(&e, m, 7, 2, mode, &check_err_));
+        int bad = 0;
+#define ON_LINE(p) (bad += (p) && ((uintptr_t)(p) % 64) != 0)
+        for (int i = 0; i < m->nlayers; i++) {
+            ON_LINE(e.act[i + 1]);
+            ON_LINE(e.aux[i]);
+            ON_LINE(e.post[i]);
+            ON_LINE(e.prep[i]);
+        }
+        ON_LINE(e.work);
+        ON_LINE(e.probs);
+        ON_LINE(e.grad_a);
+        ON_LINE(e.grad_b);
+#undef ON_LINE
+        CHECK_MSG(bad == 0, "mode %d: %d regions off a cache line", mode, bad);
+        dn_exec_free(&e);
+    }
+    dn_model_free(m);
+}
+
 /* A layer whose per-image scratch (im2col) is absurd is refused when the
  * model is built: 4096 channels x 27x27 kernel x 28x28 outputs is 2.3e9
  * floats per image, which wraps a 32-bit size_t (the WebAssembly page
@@ -483,6 +513,7 @@ int main(void) {
     test_parts();
     test_single_image_threads();
     test_fused();
+    test_exec_alignment();
     test_nonfinite(dir);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
