@@ -448,8 +448,8 @@ static void fused_case(const char *arch, int which) {
  * that, and a batch norm with its ReLU. */
 static void test_fused(void) {
     static const char *archs[] = {
-        "conv3x3x8p1-bn-relu-conv3x3x8p1-bn-relu-pool2-bn-relu-conv5x5x6-bn-relu-fc32-bn-relu-"
-        "fc10",
+        ("conv3x3x8p1-bn-relu-conv3x3x8p1-bn-relu-pool2-bn-relu-conv5x5x6-bn-relu-fc32-bn-relu-"
+         "fc10"),
         "conv3x3x8-relu-conv3x3x8-relu-conv4x4x6-relu-pool2-fc16-relu-fc10",
         "conv3x3x8-relu-conv3x3x8p1-relu-pool2-conv3x3x8-relu-pool2-fc10"};
     for (int a = 0; a < 3; a++) fused_case(archs[a], a);
