@@ -359,7 +359,13 @@ void dn_wino_output_channels(float *y, const dn_wino *g, const float *M, const d
                     /* max(v, 0) as v & (v > 0): 0 for NaN, as in the ReLU layer */
                     if (relu) r[q] = (v8)((vi8)r[q] & (vi8)(r[q] > (v8){0}));
                 }
-                if (pool) { /* the tile's 4 outputs are one pooling window */
+                if (pool) {            /* the tile's 4 outputs are one pooling window */
+                    if (len - k < 8) { /* lanes past the segment read unwritten columns of M:
+                                        * cleared, so that no comparison looks at them */
+                        const vi8 lanes = {0, 1, 2, 3, 4, 5, 6, 7};
+                        vi8 valid = lanes < len - k;
+                        for (int q = 0; q < 4; q++) r[q] = (v8)((vi8)r[q] & valid);
+                    }
                     pool4(r, pv + k, pi + k, (float)(2 * ty * OW + 2 * (tx + k)), OW);
                     continue;
                 }
