@@ -390,7 +390,7 @@ static void conv_sample(const dn_layer *l, const float *x, float *y, int i, floa
         for (int o = 0; o < OC; o++)
             for (int q = 0; q < P; q++) yi[(size_t)o * P + q] += b[o];
     }
-    dn_layer_epilogue(yi, OC, (size_t)P, c);
+    dn_layer_epilogue(yi, 0, OC, OC, (size_t)P, c);
 }
 
 static void conv_forward(const dn_layer *l, const float *x, float *y, int n, dn_layer_ctx *c) {
@@ -417,12 +417,7 @@ static void conv_forward(const dn_layer *l, const float *x, float *y, int n, dn_
                 dn_conv1_forward(x, l->in.h, l->in.w, l->cfg.k, l->cfg.pad,
                                  l->w + (size_t)o_lo * kk, b + o_lo, o_hi - o_lo,
                                  y + (size_t)o_lo * P);
-                for (int o = o_lo; o < o_hi; o++) { /* the epilogue, channel by channel */
-                    float *r = y + (size_t)o * P;
-                    for (size_t q = 0; c->post && q < P; q++)
-                        r[q] = r[q] * c->post[o] + c->post[OC + o];
-                    for (size_t q = 0; c->relu && q < P; q++) r[q] = r[q] > 0.0f ? r[q] : 0.0f;
-                }
+                dn_layer_epilogue(y, o_lo, o_hi, OC, P, c);
             }
         }
         return;

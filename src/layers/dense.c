@@ -92,7 +92,7 @@ static void dense_forward(const dn_layer *l, const float *x, float *y, int n, dn
     }
     add_bias(y, b, n, out);
     if (c->post || c->relu) /* a row is a sample of `out` channels of one value */
-        for (int i = 0; i < n; i++) dn_layer_epilogue(y + (size_t)i * out, out, 1, c);
+        for (int i = 0; i < n; i++) dn_layer_epilogue(y + (size_t)i * out, 0, out, out, 1, c);
 }
 
 static void dense_backward(const dn_layer *l, const float *x, const float *y, const float *dy,

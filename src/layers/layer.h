@@ -123,15 +123,16 @@ extern const dn_layer_ops dn_dense_ops, dn_relu_ops, dn_sigmoid_ops, dn_tanh_ops
 void dn_deskew_apply(const float *x, float *y, int H, int W, float alpha, float cy);
 
 /* The fused layers' epilogue over the outputs of one sample, channel by
- * channel (`channels` rows of P values): c->post's scale and shift, then
- * c->relu's max(v, 0) (0 for NaN, as in the ReLU layer). */
-static inline void dn_layer_epilogue(float *y, int channels, size_t P, const dn_layer_ctx *c) {
-    for (int o = 0; c->post && o < channels; o++) {
-        float a = c->post[o], b = c->post[channels + o], *r = y + (size_t)o * P;
-        for (size_t q = 0; q < P; q++) r[q] = r[q] * a + b;
+ * channel (rows of P values of `channels` in all, y at channel 0), for
+ * channels o_lo .. o_hi - 1: c->post's scale and shift, then c->relu's
+ * max(v, 0) (0 for NaN, as in the ReLU layer). */
+static inline void dn_layer_epilogue(float *y, int o_lo, int o_hi, int channels, size_t P,
+                                     const dn_layer_ctx *c) {
+    for (int o = o_lo; o < o_hi; o++) {
+        float *r = y + (size_t)o * P;
+        for (size_t q = 0; c->post && q < P; q++) r[q] = r[q] * c->post[o] + c->post[channels + o];
+        for (size_t q = 0; c->relu && q < P; q++) r[q] = r[q] > 0.0f ? r[q] : 0.0f;
     }
-    if (c->relu)
-        for (size_t q = 0; q < (size_t)channels * P; q++) y[q] = y[q] > 0.0f ? y[q] : 0.0f;
 }
 
 /* conv2d.c: 1 when convolution l can run the 2x2 max pool after it in
