@@ -31,7 +31,19 @@ typedef struct dn_rng {
 } dn_rng;
 
 void dn_rng_seed(dn_rng *r, uint64_t seed);
-uint64_t dn_rng_u64(dn_rng *r);
+
+/* The next 64 random bits. Inline: dropout draws one per two units. */
+static inline uint64_t dn_rng_u64(dn_rng *r) {
+    uint64_t *s = r->s;
+    uint64_t x = s[1] * 5, result = ((x << 7) | (x >> 57)) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return result;
+}
 /* Uniform in [0, 1). */
 double dn_rng_uniform(dn_rng *r);
 /* Uniform integer in [0, n). n > 0. */

@@ -36,19 +36,21 @@ static void dropout_forward(const dn_layer *l, const float *x, float *y, int n, 
     /* 24 random bits per unit, two units per 64-bit draw (bits 40..63 and
      * 8..31): plenty of resolution for p, and half the draws */
     uint32_t threshold = (uint32_t)((double)keep * (1u << 24));
+    dn_rng rng = *c->rng; /* a local copy keeps the state in registers */
     size_t i = 0;
     for (; i + 2 <= m; i += 2) {
-        uint64_t r = dn_rng_u64(c->rng);
+        uint64_t r = dn_rng_u64(&rng);
         float m0 = (uint32_t)(r >> 40) < threshold ? scale : 0.0f;
         float m1 = (uint32_t)((r >> 8) & 0xffffff) < threshold ? scale : 0.0f;
         c->aux[i] = m0, c->aux[i + 1] = m1;
         y[i] = x[i] * m0, y[i + 1] = x[i + 1] * m1;
     }
     if (i < m) {
-        float mask = (uint32_t)(dn_rng_u64(c->rng) >> 40) < threshold ? scale : 0.0f;
+        float mask = (uint32_t)(dn_rng_u64(&rng) >> 40) < threshold ? scale : 0.0f;
         c->aux[i] = mask;
         y[i] = x[i] * mask;
     }
+    *c->rng = rng;
 }
 
 static void dropout_backward(const dn_layer *l, const float *x, const float *y, const float *dy,
