@@ -107,17 +107,21 @@ static void update_block(dn_optim *o, float *restrict w, const float *restrict g
     }
 }
 
-static void update_range(dn_optim *o, float *w, const float *const *g, int k, float lr, float c1,
-                         float c2, size_t lo, size_t hi) {
+/* With clear (the same k buffers as g, writable), each block is zeroed
+ * once it is used, while it is still in cache. */
+static void update_range(dn_optim *o, float *w, const float *const *g, float *const *clear, int k,
+                         float lr, float c1, float c2, size_t lo, size_t hi) {
     float sum[UPDATE_BLOCK];
     for (size_t b = lo; b < hi; b += UPDATE_BLOCK) {
         size_t e = hi - b < UPDATE_BLOCK ? hi : b + UPDATE_BLOCK;
         update_block(o, w, grad_sum(g, k, b, e, sum), lr, c1, c2, b, e - b);
+        if (clear)
+            for (int j = 0; j < k; j++) memset(clear[j] + b, 0, sizeof(float) * (e - b));
     }
 }
 
-void dn_optim_step_sum(dn_optim *o, float *w, const float *const *grads, int k, float lr,
-                       int threads) {
+static void step_sum(dn_optim *o, float *w, const float *const *grads, float *const *clear, int k,
+                     float lr, int threads) {
     o->step++;
     float c1 = 1.0f, c2 = 1.0f;
     if (o->kind == DN_OPT_ADAM) {
@@ -126,7 +130,7 @@ void dn_optim_step_sum(dn_optim *o, float *w, const float *const *grads, int k, 
     }
     size_t n = o->n;
     if (threads < 2 || n < 4096) {
-        update_range(o, w, grads, k, lr, c1, c2, 0, n);
+        update_range(o, w, grads, clear, k, lr, c1, c2, 0, n);
         return;
     }
 #pragma omp parallel num_threads(threads)
@@ -139,8 +143,18 @@ void dn_optim_step_sum(dn_optim *o, float *w, const float *const *grads, int k, 
         /* 16-float aligned chunks keep the loops vectorised and unshared */
         size_t per = ((n + (size_t)nt - 1) / (size_t)nt + 15) & ~(size_t)15;
         size_t lo = (size_t)t * per, hi = lo + per < n ? lo + per : n;
-        if (lo < hi) update_range(o, w, grads, k, lr, c1, c2, lo, hi);
+        if (lo < hi) update_range(o, w, grads, clear, k, lr, c1, c2, lo, hi);
     }
+}
+
+void dn_optim_step_sum(dn_optim *o, float *w, const float *const *grads, int k, float lr,
+                       int threads) {
+    step_sum(o, w, grads, NULL, k, lr, threads);
+}
+
+void dn_optim_step_sum_clear(dn_optim *o, float *w, float *const *grads, int k, float lr,
+                             int threads) {
+    step_sum(o, w, (const float *const *)grads, grads, k, lr, threads);
 }
 
 void dn_optim_step(dn_optim *o, float *w, const float *g, float lr) {

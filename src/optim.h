@@ -28,6 +28,11 @@ void dn_optim_step(dn_optim *o, float *w, const float *g, float lr);
  * `threads` threads. */
 void dn_optim_step_sum(dn_optim *o, float *w, const float *const *grads, int k, float lr,
                        int threads);
+/* The same, and leaves the k buffers zeroed: each block is cleared as soon
+ * as it is used, while it is in cache, so the next batch can accumulate
+ * into them without a pass of its own. */
+void dn_optim_step_sum_clear(dn_optim *o, float *w, float *const *grads, int k, float lr,
+                             int threads);
 /* Learning rate for step `step` (0-based) of `steps` in a 0-based epoch:
  * constant, step and cosine depend on the epoch only, onecycle on the
  * position of the step in the whole run. */

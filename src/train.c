@@ -352,8 +352,8 @@ static size_t correct_rows(const float *probs, const unsigned char *y, int n) {
  * backward pass, its gradient in t->tgrad[i] (t->grad when not split). */
 static void step_part(trainer *t, int i, int n, int chunk, uint64_t seed) {
     int off = i * chunk, k = n - off < chunk ? n - off : chunk;
+    /* zero: allocated so, and cleared by the optimiser as it reads them */
     float *g = t->split > 1 ? t->tgrad[i] : t->grad;
-    memset(g, 0, sizeof(float) * t->m->nparams);
     t->tloss[i] = 0.0;
     t->tcorrect[i] = 0;
     if (k <= 0) return;
@@ -454,10 +454,9 @@ static dn_status run_epoch(trainer *t, int epoch, double *loss_out, double *acc_
         }
         correct += count_correct(t);
         if (t->split > 1)
-            dn_optim_step_sum(&t->opt, t->m->params, (const float *const *)t->tgrad, t->split, lr,
-                              t->split);
+            dn_optim_step_sum_clear(&t->opt, t->m->params, t->tgrad, t->split, lr, t->split);
         else
-            dn_optim_step(&t->opt, t->m->params, t->grad, lr);
+            dn_optim_step_sum_clear(&t->opt, t->m->params, &t->grad, 1, lr, dn_get_threads());
         loss_sum += loss;
         seen += (size_t)n;
         if (o->progress && ((b + 1) % (o->progress_every ? o->progress_every : 1) == 0)) {

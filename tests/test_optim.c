@@ -275,6 +275,35 @@ static void test_sum_and_threads(void) {
     free(w1), free(w2), free(sum);
 }
 
+/* The clearing step updates the weights exactly as the plain one and
+ * leaves every gradient buffer zero, on one thread and on two. */
+static void test_step_clears(void) {
+    const size_t n = 10000 + 7; /* past a block, and not a multiple of 16 */
+    for (int threads = 1; threads <= 2; threads++) {
+        float *w1 = malloc(n * sizeof *w1), *w2 = malloc(n * sizeof *w2), *g[2], *h[2];
+        for (int j = 0; j < 2; j++) g[j] = malloc(n * sizeof(float)), h[j] = malloc(n * 4);
+        dn_rng r;
+        dn_rng_seed(&r, 11);
+        dn_optim a = make(DN_OPT_ADAM, 1e-3f, 1, n), b = make(DN_OPT_ADAM, 1e-3f, 1, n);
+        for (size_t i = 0; i < n; i++) w1[i] = w2[i] = (float)dn_rng_normal(&r);
+        for (int step = 0; step < 2; step++) {
+            for (size_t i = 0; i < n; i++)
+                for (int j = 0; j < 2; j++) g[j][i] = h[j][i] = (float)dn_rng_normal(&r);
+            dn_optim_step_sum_clear(&a, w1, g, 2, 0.01f, threads);
+            dn_optim_step_sum(&b, w2, (const float *const *)h, 2, 0.01f, threads);
+            size_t nonzero = 0;
+            for (size_t i = 0; i < n; i++) nonzero += g[0][i] != 0.0f || g[1][i] != 0.0f;
+            CHECK_MSG(nonzero == 0, "%zu gradients left after a clearing step (%d threads)",
+                      nonzero, threads);
+        }
+        CHECK_MSG(!memcmp(w1, w2, n * sizeof *w1), "clearing changes the update (%d threads)",
+                  threads);
+        dn_optim_free(&a), dn_optim_free(&b);
+        for (int j = 0; j < 2; j++) free(g[j]), free(h[j]);
+        free(w1), free(w2);
+    }
+}
+
 /* One table of names: each parses back to its value. */
 static void test_names(void) {
     for (int i = 0; i <= DN_OPT_ADAM; i++) {
@@ -295,6 +324,7 @@ int main(void) {
     test_names();
     test_rules_by_hand();
     test_sum_and_threads();
+    test_step_clears();
     test_per_epoch();
     test_onecycle();
     test_smoothing();
