@@ -176,8 +176,8 @@ static void check_tn(const char *name, tn_fn fn, unsigned seed, const int (*shap
 }
 
 static void test_tn_acc(void) {
-    static const int shapes[][3] = {
-        {1, 16, 1}, {5, 17, 9}, {32, 32, 96}, {13, 40, 300}, {64, 64, 48}};
+    static const int shapes[][3] = {{1, 16, 1},    {5, 17, 9},   {32, 32, 96},
+                                    {13, 40, 300}, {64, 64, 48}, {70, 81, 33}};
     check_tn("tn_acc", dn_gemm_tn_acc, 4, shapes, sizeof shapes / sizeof shapes[0]);
 }
 

@@ -853,9 +853,48 @@ static void micro_tn_4x16(int K, const float *restrict A, int lda, const float *
     }
 }
 
+#ifdef __AVX512F__
+/* C[0..8) x [0..32) += sum_k A[k][0..8) B[k][0..32) in 512-bit vectors: 16
+ * accumulators, two B vectors and eight broadcasts per k, twice the
+ * products per load of the kernel above. Each element of C sums its
+ * products in the same order as there, so the two agree bit for bit. */
+static void micro_tn_8x32(int K, const float *restrict A, int lda, const float *restrict B, int ldb,
+                          float *restrict C, int ldc) {
+    typedef float v16 __attribute__((vector_size(64), aligned(4)));
+    v16 acc[8][2];
+    for (int i = 0; i < 8; i++) acc[i][0] = acc[i][1] = (v16){0};
+    for (int k = 0; k < K; k++) {
+        const float *a = A + (long)k * lda, *b = B + (long)k * ldb;
+        v16 b0 = *(const v16 *)b, b1 = *(const v16 *)(b + 16);
+        PIN(b0);
+        PIN(b1);
+        for (int i = 0; i < 8; i++) {
+            acc[i][0] += a[i] * b0;
+            acc[i][1] += a[i] * b1;
+        }
+    }
+    for (int i = 0; i < 8; i++) {
+        v16 *r = (v16 *)(C + (long)i * ldc);
+        r[0] += acc[i][0];
+        r[1] += acc[i][1];
+    }
+}
+#endif
+
 void dn_gemm_tn_acc(float *C, int ldc, int M, int N, int K, const float *A, int lda, const float *B,
                     int ldb) {
     int j = 0;
+#ifdef __AVX512F__
+    for (; j + 32 <= N; j += 32) {
+        int i0 = 0;
+        for (; i0 + 8 <= M; i0 += 8)
+            micro_tn_8x32(K, A + i0, lda, B + j, ldb, C + (long)i0 * ldc + j, ldc);
+        for (; i0 < M; i0 += 4) /* the last rows, in two blocks of 16 columns */
+            for (int h = 0; h < 32; h += 16)
+                micro_tn_4x16(K, A + i0, lda, B + j + h, ldb, C + (long)i0 * ldc + j + h, ldc,
+                              M - i0 < 4 ? M - i0 : 4);
+    }
+#endif
     for (; j + 16 <= N; j += 16)
         for (int i0 = 0; i0 < M; i0 += 4)
             micro_tn_4x16(K, A + i0, lda, B + j, ldb, C + (long)i0 * ldc + j, ldc,
