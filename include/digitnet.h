@@ -247,6 +247,14 @@ typedef struct dn_eval {
 DN_API dn_status dn_model_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *out,
                                    dn_error *err);
 
+#define DN_ENSEMBLE_MAX 8
+/* The same for an ensemble: the k models (1..DN_ENSEMBLE_MAX, each at its
+ * own temperature) classify every image and their probabilities are
+ * averaged; the answer, the loss, the calibration error and "unsure" are
+ * those of the mean. With k = 1 it is dn_model_evaluate. */
+DN_API dn_status dn_models_evaluate(const dn_model *const *models, int k, const dn_dataset *ds,
+                                    dn_eval *out, dn_error *err);
+
 /* ---- Calibration and "not sure" (docs/calibration.md) ----
  * A network's softmax is usually over-confident. Temperature scaling
  * divides the logits by one number T > 0 before the softmax, which keeps

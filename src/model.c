@@ -538,30 +538,49 @@ void dn_model_inputs_from_pixels(const unsigned char *restrict src, size_t count
     for (size_t i = 0; i < count_pixels; i++) dst[i] = src[i] * DN_PIXEL_SCALE;
 }
 
-dn_status dn_model_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *out, dn_error *err) {
+dn_status dn_models_evaluate(const dn_model *const *models, int k, const dn_dataset *ds,
+                             dn_eval *out, dn_error *err) {
     memset(out, 0, sizeof *out);
+    if (k < 1 || k > DN_ENSEMBLE_MAX)
+        return dn_fail(err, DN_E_ARG, "an ensemble has 1 to %d models, not %d", DN_ENSEMBLE_MAX, k);
     if (!ds->labels) return dn_fail(err, DN_E_ARG, "evaluation needs a labeled dataset");
     if (ds->rows * ds->cols != 784)
         return dn_fail(err, DN_E_ARG, "images are %dx%d, the model expects 28x28", ds->rows,
                        ds->cols);
     enum { B = 500 };
-    dn_exec e;
-    dn_status st = dn_exec_init(&e, m, B, dn_get_threads(), DN_EXEC_FUSED, err);
-    if (st != DN_OK) return st;
-    float *x = malloc(sizeof(float) * B * 784);
-    if (!x) {
-        dn_exec_free(&e);
-        return dn_fail(err, DN_E_NOMEM, "out of memory");
-    }
+    dn_exec e[DN_ENSEMBLE_MAX];
+    int ready = 0;
+    dn_status st = DN_OK;
+    for (; ready < k && st == DN_OK; ready++)
+        st = dn_exec_init(&e[ready], models[ready], B, dn_get_threads(), DN_EXEC_FUSED, err);
+    if (st != DN_OK) ready--; /* the one that failed freed itself */
+    float *x = st == DN_OK ? malloc(sizeof(float) * B * 784) : NULL;
+    float *mean = st == DN_OK && k > 1 ? malloc(sizeof(float) * B * DN_CLASSES) : NULL;
+    if (st == DN_OK && (!x || (k > 1 && !mean))) st = dn_fail(err, DN_E_NOMEM, "out of memory");
     double loss = 0.0;
     dn_ece ece;
     memset(&ece, 0, sizeof ece);
-    for (size_t i = 0; i < ds->count; i += B) {
-        int k = (int)(ds->count - i < B ? ds->count - i : B);
-        dn_model_inputs_from_pixels(ds->images + i * 784, (size_t)k * 784, x);
-        loss += dn_exec_forward(&e, x, ds->labels + i, k, 0, NULL, NULL);
-        for (int j = 0; j < k; j++) {
-            const float *p = e.probs + (size_t)j * DN_CLASSES;
+    for (size_t i = 0; st == DN_OK && i < ds->count; i += B) {
+        int n = (int)(ds->count - i < B ? ds->count - i : B);
+        dn_model_inputs_from_pixels(ds->images + i * 784, (size_t)n * 784, x);
+        const float *probs = e[0].probs;
+        if (k == 1) {
+            loss += dn_exec_forward(&e[0], x, ds->labels + i, n, 0, NULL, NULL);
+        } else { /* the mean of the models' probabilities, and its cross-entropy */
+            memset(mean, 0, sizeof(float) * (size_t)n * DN_CLASSES);
+            for (int q = 0; q < k; q++) {
+                dn_exec_forward(&e[q], x, NULL, n, 0, NULL, NULL);
+                for (size_t j = 0; j < (size_t)n * DN_CLASSES; j++) mean[j] += e[q].probs[j];
+            }
+            for (size_t j = 0; j < (size_t)n * DN_CLASSES; j++) mean[j] /= (float)k;
+            for (int j = 0; j < n; j++) {
+                float p = mean[(size_t)j * DN_CLASSES + ds->labels[i + j]];
+                loss -= log(p > 1e-30f ? p : 1e-30f);
+            }
+            probs = mean;
+        }
+        for (int j = 0; j < n; j++) {
+            const float *p = probs + (size_t)j * DN_CLASSES;
             int pred, truth = ds->labels[i + j];
             int unsure = dn_probs_unsure(p, &pred, NULL);
             out->confusion[truth][pred]++;
@@ -571,11 +590,18 @@ dn_status dn_model_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *ou
             dn_ece_add(&ece, p[pred], pred == truth);
         }
     }
-    out->ece = dn_ece_value(&ece);
-    out->count = ds->count;
-    out->loss = ds->count ? loss / (double)ds->count : 0.0;
-    out->accuracy = ds->count ? (double)out->correct / (double)ds->count : 0.0;
+    if (st == DN_OK) {
+        out->ece = dn_ece_value(&ece);
+        out->count = ds->count;
+        out->loss = ds->count ? loss / (double)ds->count : 0.0;
+        out->accuracy = ds->count ? (double)out->correct / (double)ds->count : 0.0;
+    }
+    free(mean);
     free(x);
-    dn_exec_free(&e);
-    return DN_OK;
+    for (int q = 0; q < ready; q++) dn_exec_free(&e[q]);
+    return st;
+}
+
+dn_status dn_model_evaluate(const dn_model *m, const dn_dataset *ds, dn_eval *out, dn_error *err) {
+    return dn_models_evaluate(&m, 1, ds, out, err);
 }

@@ -41,6 +41,15 @@ $DN train --arch 784-32-10 --epochs 1 --seed 7 -j 1 --no-test -q -o "$tmp/b.dnm"
 if cmp -s "$tmp/a.dnm" "$tmp/b.dnm"; then pass "single-thread training is bit-reproducible"
 else fail "same seed gave different models"; fi
 
+# --- several models: an ensemble, the mean of their probabilities
+json=$($DN test "$tmp/m.dnm" "$tmp/a.dnm" --json)
+if python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["model"][1].endswith("a.dnm") and len(d["temperatures"])==2 and d["temperature"] is None and d["count"]==10000 and 0.9<=d["accuracy"]<=1' "$json"
+then pass "test with two models reports the ensemble"; else fail "test with two models: $json"; fi
+expect 0 "test lists an ensemble's models" "models +2, their probabilities averaged" -- $DN test "$tmp/m.dnm" "$tmp/a.dnm"
+expect 2 "test with too many models" "at most 8 models" -- $DN test "$tmp/m.dnm" "$tmp/m.dnm" "$tmp/m.dnm" \
+    "$tmp/m.dnm" "$tmp/m.dnm" "$tmp/m.dnm" "$tmp/m.dnm" "$tmp/m.dnm" "$tmp/m.dnm"
+expect 1 "test with one model missing" "missing.dnm: cannot open" -- $DN test "$tmp/m.dnm" "$tmp/missing.dnm"
+
 # --- config file, command line overrides it
 printf 'arch = 784-16-10\nepochs = 1\n# comment\nbatch 128\n' >"$tmp/cfg"
 expect 0 "train --config" "saved" -- $DN train --config "$tmp/cfg" --no-test -o "$tmp/c.dnm"

@@ -6,14 +6,16 @@
 #include "datasets.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <string.h>
 
 static const char *usage_text =
-    "usage: digitnet test [MODEL] [--data PATH] [--json] [--temperature T] [--threads N]\n"
+    "usage: digitnet test [MODEL...] [--data PATH] [--json] [--temperature T] [--threads N]\n"
     "\n"
     "Evaluates MODEL (default: the shipped model) on labeled data: by default\n"
     "the 10,000 test images of data/mnist (t10k-images-idx3-ubyte and\n"
-    "t10k-labels-idx1-ubyte, optionally .gz).\n"
+    "t10k-labels-idx1-ubyte, optionally .gz). Several models (up to 8) are\n"
+    "evaluated as an ensemble: the mean of their probabilities answers.\n"
     "\n"
     "  -d, --data PATH    a directory of MNIST-named IDX files (its test split),\n"
     "                     a folder with subfolders 0..9 of images, a labeled\n"
@@ -23,9 +25,11 @@ static const char *usage_text =
     "                     normalisation (without it: 28x28, white ink on black)\n"
     "      --invert       invert folder images as they are read\n"
     "      --temperature T  evaluate at temperature T instead of the model's own\n"
+    "                     (of every model, with several)\n"
     "                     (1 = uncalibrated; 0.05..20)\n"
     "      --json         one JSON object: accuracy, count, correct, loss,\n"
-    "                     temperature, ece (calibration error), unsure (answers\n"
+    "                     temperature (null for several models, whose own are\n"
+    "                     in temperatures), ece (calibration error), unsure (answers\n"
     "                     below 80%), unsure_correct, sure_accuracy, precision,\n"
     "                     recall, confusion ([true][predicted])\n"
     "  -j, --threads N    worker threads\n"
@@ -37,18 +41,39 @@ static double sure_accuracy(const dn_eval *ev) {
     return sure ? (double)(ev->correct - ev->unsure_correct) / (double)sure : 1.0;
 }
 
-static void print_json(const char *model, double temperature, const dn_eval *ev, const double *prec,
-                       const double *rec) {
-    printf("{\"model\":\"");
-    for (const char *p = model; *p; p++) {
-        if (*p == '"' || *p == '\\') putchar('\\');
-        if ((unsigned char)*p >= 0x20) putchar(*p);
+/* The models evaluated: their paths and temperatures. */
+typedef struct tested {
+    int k;
+    const char *path[DN_ENSEMBLE_MAX];
+    dn_model *m[DN_ENSEMBLE_MAX];
+    double temperature[DN_ENSEMBLE_MAX];
+} tested;
+
+static void print_json(const tested *t, const dn_eval *ev, const double *prec, const double *rec) {
+    printf("{\"model\":");
+    if (t->k == 1) {
+        cli_json_string(stdout, t->path[0]);
+    } else {
+        printf("[");
+        for (int q = 0; q < t->k; q++) {
+            if (q) printf(",");
+            cli_json_string(stdout, t->path[q]);
+        }
+        printf("]");
     }
-    printf("\",\"count\":%zu,\"correct\":%zu,\"accuracy\":%.6f,\"loss\":", ev->count, ev->correct,
+    printf(",\"count\":%zu,\"correct\":%zu,\"accuracy\":%.6f,\"loss\":", ev->count, ev->correct,
            ev->accuracy);
     cli_json_number(stdout, ev->loss, 6);
     printf(",\"temperature\":");
-    cli_json_number(stdout, temperature, 6);
+    cli_json_number(stdout, t->k == 1 ? t->temperature[0] : NAN, 6);
+    if (t->k > 1) {
+        printf(",\"temperatures\":[");
+        for (int q = 0; q < t->k; q++) {
+            if (q) printf(",");
+            cli_json_number(stdout, t->temperature[q], 6);
+        }
+        printf("]");
+    }
     printf(",\"ece\":");
     cli_json_number(stdout, ev->ece, 6);
     printf(",\"unsure\":%zu,\"unsure_correct\":%zu,\"sure_accuracy\":%.6f,", ev->unsure,
@@ -66,13 +91,21 @@ static void print_json(const char *model, double temperature, const dn_eval *ev,
     printf("]}\n");
 }
 
-static void print_text(const char *model, double temperature, const dn_eval *ev, const double *prec,
-                       const double *rec) {
-    printf("model     %s\n", model);
+static void print_text(const tested *t, const dn_eval *ev, const double *prec, const double *rec) {
+    if (t->k == 1) {
+        printf("model     %s\n", t->path[0]);
+    } else {
+        printf("models    %d, their probabilities averaged:\n", t->k);
+        for (int q = 0; q < t->k; q++)
+            printf("          %s (temperature %.3f)\n", t->path[q], t->temperature[q]);
+    }
     printf("accuracy  %.2f%% (%zu/%zu), mean loss %.4f\n", 100 * ev->accuracy, ev->correct,
            ev->count, ev->loss);
-    printf("calibration error %.2f%% (temperature %.3f%s)\n", 100 * ev->ece, temperature,
-           temperature == 1.0 ? ", not calibrated" : "");
+    if (t->k == 1)
+        printf("calibration error %.2f%% (temperature %.3f%s)\n", 100 * ev->ece, t->temperature[0],
+               t->temperature[0] == 1.0 ? ", not calibrated" : "");
+    else
+        printf("calibration error %.2f%%\n", 100 * ev->ece);
     printf("not sure  %zu (%.2f%%), %zu of them right; %.2f%% right when sure\n\n", ev->unsure,
            ev->count ? 100.0 * (double)ev->unsure / (double)ev->count : 0.0, ev->unsure_correct,
            100 * sure_accuracy(ev));
@@ -135,26 +168,39 @@ int cmd_test(int argc, char **argv) {
             return EXIT_USAGE; /* cli_getopt said why */
         }
     }
-    const char *path;
-    int rc;
-    dn_model *m = cli_model_arg("test", argc, argv, &path, &rc);
-    if (!m) return rc;
-    if (temp && dn_model_set_meta(m, "temperature", temp) != DN_OK) {
-        dn_model_free(m);
-        return cli_usage_error("test", "--temperature: '%s' is not a number in %g..%g", temp,
-                               DN_TEMPERATURE_MIN, DN_TEMPERATURE_MAX);
+    tested t = {0};
+    int rc = EXIT_OK;
+    if (argc - optind > DN_ENSEMBLE_MAX)
+        return cli_usage_error("test", "at most %d models, not %d", DN_ENSEMBLE_MAX, argc - optind);
+    if (optind == argc) {
+        t.path[t.k++] = cli_default_model("test");
+        if (!t.path[0]) return EXIT_RUNTIME; /* cli_default_model said why */
+    }
+    while (optind < argc) t.path[t.k++] = argv[optind++];
+    for (int q = 0; q < t.k && rc == EXIT_OK; q++) {
+        if (!(t.m[q] = cli_load_model("test", t.path[q])))
+            rc = EXIT_RUNTIME;
+        else if (temp && dn_model_set_meta(t.m[q], "temperature", temp) != DN_OK)
+            rc = cli_usage_error("test", "--temperature: '%s' is not a number in %g..%g", temp,
+                                 DN_TEMPERATURE_MIN, DN_TEMPERATURE_MAX);
+        else
+            t.temperature[q] = dn_model_temperature(t.m[q]);
     }
     dn_dataset ds = {0};
     dn_error err = {{0}};
-    dn_status st = ds_load_data(data, "test", &dso, &ds, NULL, &err);
-    if (st == DN_E_ARG && strstr(err.msg, "has no labels"))
-        snprintf(err.msg, sizeof err.msg, "%s: has no labels; use 'digitnet predict' instead",
-                 data);
+    dn_status st = DN_OK;
+    if (rc == EXIT_OK) {
+        st = ds_load_data(data, "test", &dso, &ds, NULL, &err);
+        if (st == DN_E_ARG && strstr(err.msg, "has no labels"))
+            snprintf(err.msg, sizeof err.msg, "%s: has no labels; use 'digitnet predict' instead",
+                     data);
+    }
     dn_eval ev;
-    double temperature = dn_model_temperature(m);
-    if (st == DN_OK) st = dn_model_evaluate(m, &ds, &ev, &err);
+    if (rc == EXIT_OK && st == DN_OK)
+        st = dn_models_evaluate((const dn_model *const *)t.m, t.k, &ds, &ev, &err);
     dn_dataset_free(&ds);
-    dn_model_free(m);
+    for (int q = 0; q < t.k; q++) dn_model_free(t.m[q]);
+    if (rc != EXIT_OK) return rc;
     if (st != DN_OK) return cli_error("test", "%s", err.msg);
     double prec[10], rec[10];
     for (int c = 0; c < 10; c++) {
@@ -167,8 +213,8 @@ int cmd_test(int argc, char **argv) {
         rec[c] = actual ? (double)tp / (double)actual : 0.0;
     }
     if (json)
-        print_json(path, temperature, &ev, prec, rec);
+        print_json(&t, &ev, prec, rec);
     else
-        print_text(path, temperature, &ev, prec, rec);
+        print_text(&t, &ev, prec, rec);
     return EXIT_OK;
 }
