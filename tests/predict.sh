@@ -69,6 +69,11 @@ big = [bytes(255 - v for v in r for _ in range(4)) for r in rows for _ in range(
 open(f"{out}/seven.pgm", "wb").write(b"P5\n112 112\n255\n" + b"".join(big))
 open(f"{out}/seven.ppm", "wb").write(b"P6\n112 112\n255\n" + b"".join(bytes(v for v in r for _ in range(3)) for r in big))
 open(f"{out}/seven28.pgm", "wb").write(b"P5\n28 28\n255\n" + b"".join(bytes(255 - v for v in r) for r in rows))
+# a 7 and a 3 laid over each other, for answers that are not near-certain
+three = [int(v) for v in next(r for r in open(f"{out}/train.csv").read().splitlines()[1:]
+                              if r.startswith("3,")).split(",")[1:]]
+both = [max(a, b) for a, b in zip(px, three)]
+open(f"{out}/seven-three.pgm", "wb").write(b"P5\n28 28\n255\n" + bytes(255 - v for v in both))
 good = open(f"{out}/digits/7/00001.png", "rb").read()
 # failures
 open(f"{out}/truncated.png", "wb").write(good[:len(good) // 2])
@@ -89,6 +94,20 @@ expect 0 "predict a PNG" "^$seven: 7 \([0-9.]+%\)  top 3: 7 " -- P "$seven"
 expect 0 "predict a PGM (enlarged, dark on light)" ": 7 \(" -- P "$tmp/seven.pgm"
 expect 0 "predict a PPM" ": 7 \(" -- P "$tmp/seven.ppm"
 expect 0 "MODEL is optional" ": 7 \(" -- $DN predict "$seven"
+# two models: the mean of their probabilities
+if [ -f models/mnist-cnn.dnm ]; then
+    python3 - "$DN" "$MODEL" models/mnist-cnn.dnm "$tmp/seven-three.pgm" <<'EOF' && pass "two models answer with the mean of their probabilities" || fail "ensemble predict"
+import json, subprocess, sys
+dn, a, b, img = sys.argv[1:]
+run = lambda *m: json.loads(subprocess.run([dn, "predict", *m, img, "--json"], check=True,
+                                           capture_output=True, text=True).stdout)
+pa, pb, pm = run(a)["probabilities"], run(b)["probabilities"], run(a, b)["probabilities"]
+assert max(abs(x - y) for x, y in zip(pa, pb)) > 1e-3, "the two models agree too closely to tell"
+assert all(abs(m - (x + y) / 2) < 1e-5 for x, y, m in zip(pa, pb, pm)), (pa, pb, pm)
+EOF
+fi
+expect 2 "predict with too many models" "at most 8 models" -- $DN predict "$MODEL" "$MODEL" "$MODEL" \
+    "$MODEL" "$MODEL" "$MODEL" "$MODEL" "$MODEL" "$MODEL" "$seven"
 expect 0 "predict standard input" "^-: 7 \(" -- sh -c "'$DN' predict '$MODEL' - <'$seven'"
 if [ $have_photos = 1 ]; then
     out=$(P "$tmp"/photos/*)

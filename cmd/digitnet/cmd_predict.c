@@ -24,13 +24,14 @@
 #define STDIN_MAX ((size_t)256 << 20)
 
 static const char *usage_text =
-    "usage: digitnet predict [MODEL] PATH... [options]\n"
+    "usage: digitnet predict [MODEL...] PATH... [options]\n"
     "\n"
     "Classifies images with MODEL (default: the shipped model). Each PATH is an\n"
     "image (PNG, JPEG, PGM or PPM), a folder of images (sorted by name), a Kaggle\n"
     "CSV or an IDX images file (rows already in MNIST form), or '-' for an image\n"
     "on standard input. Images are normalised to MNIST style first\n"
-    "(see docs/normalisation.md). MODEL is recognised by its .dnm name or content.\n"
+    "(see docs/normalisation.md). MODEL is recognised by its .dnm name or content;\n"
+    "several (up to 8) answer as an ensemble, the mean of their probabilities.\n"
     "\n"
     "  -r, --recursive        descend into subfolders of folders\n"
     "      --json             one JSON object per line: file, label, probability,\n"
@@ -68,9 +69,10 @@ typedef struct pending {
 
 typedef struct predictor {
     const pred_opts *o;
-    dn_infer *ctx;
+    dn_infer *ctx[DN_ENSEMBLE_MAX]; /* one per model of an ensemble */
+    int k;
     pending *items;
-    float *x, *probs;
+    float *x, *probs, *part; /* part: one model's probabilities, averaged into probs */
     size_t n, seq, ok, failed;
     unsigned char *labels; /* predictions, for the submission */
     size_t nlabels, cap;
@@ -176,7 +178,13 @@ static void flush(predictor *P) {
     for (size_t i = 0; i < P->n; i++)
         dn_model_inputs_from_pixels(P->items[i].px, 784, P->x + i * 784);
     dn_error err = {{0}};
-    dn_status st = dn_infer_run(P->ctx, P->x, P->n, P->probs, &err);
+    dn_status st = dn_infer_run(P->ctx[0], P->x, P->n, P->probs, &err);
+    for (int q = 1; q < P->k && st == DN_OK; q++) { /* an ensemble: the mean */
+        st = dn_infer_run(P->ctx[q], P->x, P->n, P->part, &err);
+        for (size_t j = 0; j < P->n * 10; j++) P->probs[j] += P->part[j];
+    }
+    if (P->k > 1)
+        for (size_t j = 0; j < P->n * 10; j++) P->probs[j] /= (float)P->k;
     for (size_t i = 0; i < P->n; i++) {
         pending *it = &P->items[i];
         if (st != DN_OK) {
@@ -436,18 +444,22 @@ static int check_save_dir(const char *dir) {
     return EXIT_OK;
 }
 
-static int run(predictor *P, const char *model_path, char **paths, int npaths) {
-    dn_model *m = cli_load_model("predict", model_path);
-    if (!m) return EXIT_RUNTIME;
+static int run(predictor *P, const char *const *models, int k, char **paths, int npaths) {
+    dn_model *m[DN_ENSEMBLE_MAX] = {0};
+    int rc = EXIT_OK;
+    for (int q = 0; q < k && rc == EXIT_OK; q++)
+        if (!(m[q] = cli_load_model("predict", models[q]))) rc = EXIT_RUNTIME;
     dn_error err = {{0}};
+    P->k = k;
     P->items = calloc(BATCH, sizeof *P->items);
     P->x = malloc(sizeof(float) * BATCH * 784);
     P->probs = malloc(sizeof(float) * BATCH * 10);
-    int rc = EXIT_OK;
-    if (!P->items || !P->x || !P->probs)
+    P->part = malloc(sizeof(float) * BATCH * 10);
+    if (rc == EXIT_OK && (!P->items || !P->x || !P->probs || !P->part))
         rc = cli_error("predict", "out of memory");
-    else if (dn_infer_create(m, BATCH, &P->ctx, &err) != DN_OK)
-        rc = cli_error("predict", "%s", err.msg);
+    for (int q = 0; q < k && rc == EXIT_OK; q++)
+        if (dn_infer_create(m[q], BATCH, &P->ctx[q], &err) != DN_OK)
+            rc = cli_error("predict", "%s", err.msg);
     for (int i = 0; rc == EXIT_OK && i < npaths; i++) do_path(P, paths[i]);
     if (rc == EXIT_OK) flush(P);
     fflush(stdout);
@@ -456,12 +468,15 @@ static int run(predictor *P, const char *model_path, char **paths, int npaths) {
                 P->failed + P->ok);
     if (rc == EXIT_OK && P->o->submission) rc = write_submission(P);
     if (rc == EXIT_OK && P->failed) rc = EXIT_RUNTIME;
-    dn_infer_free(P->ctx);
+    for (int q = 0; q < k; q++) {
+        dn_infer_free(P->ctx[q]);
+        dn_model_free(m[q]);
+    }
     free(P->items);
     free(P->x);
     free(P->probs);
+    free(P->part);
     free(P->labels);
-    dn_model_free(m);
     return rc;
 }
 
@@ -471,16 +486,20 @@ int cmd_predict(int argc, char **argv) {
     if (rc < 0) return EXIT_OK;
     if (rc) return rc;
     int first = optind;
-    const char *model = NULL;
-    if (first < argc && strcmp(argv[first], "-") && cli_is_model_file(argv[first]))
-        model = argv[first++];
+    const char *model[DN_ENSEMBLE_MAX + 1];
+    int k = 0; /* leading model files: one model, or an ensemble */
+    while (first < argc && strcmp(argv[first], "-") && cli_is_model_file(argv[first])) {
+        if (k == DN_ENSEMBLE_MAX)
+            return cli_usage_error("predict", "at most %d models", DN_ENSEMBLE_MAX);
+        model[k++] = argv[first++];
+    }
     if (first >= argc) return cli_usage_error("predict", "no image given (PATH...)");
-    if (!model && !(model = cli_default_model("predict"))) return EXIT_RUNTIME;
+    if (!k && !(model[k++] = cli_default_model("predict"))) return EXIT_RUNTIME;
     if (o.save_dir && (rc = check_save_dir(o.save_dir))) return rc;
     if (o.submission) {
         if (cli_output_not_input("predict", o.submission, (const char *const *)argv + first,
                                  argc - first) ||
-            cli_output_not_input("predict", o.submission, &model, 1))
+            cli_output_not_input("predict", o.submission, model, k))
             return EXIT_USAGE;
         dn_error err = {{0}};
         dn_status st = dn_output_check(o.submission, &err);
@@ -491,5 +510,5 @@ int cmd_predict(int argc, char **argv) {
     predictor P = {.o = &o};
     P.color = o.show && draw_use_color(o.json ? stderr : stdout, o.color);
     P.width = draw_term_width(stdout);
-    return run(&P, model, argv + first, argc - first);
+    return run(&P, model, k, argv + first, argc - first);
 }
