@@ -91,6 +91,19 @@ cmp -s "$tmp/ref.dnm" "$tmp/k.dnm" && pass "to the same bytes as the uninterrupt
 expect 2 "--extra with --finetune is refused" "give them as --data" -- \
     "$DN" train --finetune "$tmp/ref.dnm" --extra "$tmp/a/train/all" -o "$tmp/f.dnm"
 
+# scripts/handwriting-subset: the first N of each digit and family
+HS=scripts/handwriting-subset
+expect 0 "a subset of the train part" "30 images in" -- $HS 1 "$tmp/s1" "$tmp/a/train"
+n=$(ls "$tmp"/s1/*/ | grep -c -- '-00000\.')
+[ "$n" = 30 ] && [ "$(ls "$tmp/s1/7" | wc -l)" = 3 ] && cmp -s "$tmp/s1/7/canvas-00000.png" \
+    "$tmp/a/train/canvas/7/00000.png" && pass "holds the first image of each digit and family" ||
+    fail "the subset holds: $(ls -R "$tmp/s1" | head -20)"
+expect 0 "N past the part's size takes all" "60 images in" -- $HS 5 "$tmp/s5" "$tmp/a/train"
+expect 1 "an existing subset is not replaced" "exists" -- $HS 1 "$tmp/s1" "$tmp/a/train"
+expect 2 "a bad count is refused" "positive number" -- $HS 0 "$tmp/s0" "$tmp/a/train"
+expect 0 "train --extra reads a subset" "saved" -- "$DN" train --arch 784-16-10 --epochs 1 \
+    --subset 2000 --val 500 --no-test --extra "$tmp/s1" --normalize -o "$tmp/s.dnm"
+
 mkdir "$tmp/mine"
 echo keep >"$tmp/mine/notes.txt"
 expect 1 "a directory that is not a set is refused" "not a handwriting set" -- \
