@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # doc_commands.sh — every `digitnet` command shown in a ```sh block of
-# README.md or docs/*.md still runs.
+# README.md or docs/*.md still runs (and scripts/handwriting-subset, whose
+# folder the commands after it read).
 #
 # Each page runs in its own scratch directory, its commands in page order
 # (so a model trained by one line is there for the next), with the fixtures
@@ -79,7 +80,7 @@ commands() {
             sub(/[[:space:]]+#.*$/, "", line)
             gsub(/[[:space:]]+/, " ", line)
             sub(/^[[:space:]]+/, "", line)
-            if (line ~ /^(build\/)?digitnet /) print start "\t" line
+            if (line ~ /^((build\/)?digitnet|scripts\/handwriting-subset) /) print start "\t" line
         }' "$1"
 }
 
@@ -133,8 +134,13 @@ for page in README.md docs/*.md; do
             continue
         fi
         read -r -a argv <<<"$cmd"
-        argv[0]=$DIGITNET
-        sub=${argv[1]}
+        if [[ ${argv[0]} == scripts/* ]]; then # a script the page's commands need
+            argv[0]=$root/${argv[0]}
+            sub=script
+        else
+            argv[0]=$DIGITNET
+            sub=${argv[1]}
+        fi
         extra=()
         if [ "$sub" = train ] && [[ " $cmd " != *" --help "* ]]; then
             extra=(--epochs 1 --subset 700 --val 200 --no-test --no-checkpoint)
