@@ -15,7 +15,8 @@
 #     its URL and answer GET / with 200, then it is stopped with SIGTERM;
 #   - synopsis lines (with [OPTIONAL] parts or placeholders such as MODEL,
 #     SRC, DIR) are not commands and are skipped, and so are commands that
-#     read data/handwriting when `make handwriting` has not been run.
+#     read data/handwriting when `make handwriting` has not been run (and
+#     those reading what such a command would have made).
 # Exits 77 (skip) without MNIST in data/mnist or without curl.
 set -u
 # They test the documentation, not memory safety: the sanitizer build
@@ -118,6 +119,7 @@ for page in README.md docs/*.md; do
     ln -s "$root/data" "$work/data"
     ln -s "$DIGITNET" "$work/build/digitnet"
     mkdir -p "$work/build/walkthrough"
+    unmade= # files a skipped command would have made
     while IFS=$'\t' read -r line cmd; do
         where="$page:$line"
         if [[ "$cmd" =~ \[|(^|[ /])[A-Z]{3,}([ .]|$) ]]; then
@@ -128,10 +130,21 @@ for page in README.md docs/*.md; do
             skipped=$((skipped + 1))
             continue
         fi
-        # the handwriting set is made by `make handwriting`, not by the tests
-        if [[ "$cmd" == *data/handwriting* ]] && [ ! -f data/handwriting/MANIFEST ]; then
-            skipped=$((skipped + 1))
-            continue
+        # the handwriting set is made by `make handwriting`, not by the tests:
+        # without it, skip what reads it, and what reads the files those make
+        if [ ! -f data/handwriting/MANIFEST ]; then
+            needs=0
+            [[ "$cmd" == *handwriting* ]] && needs=1
+            for f in $unmade; do [[ " $cmd " == *" $f "* ]] && needs=1; done
+            if [ $needs = 1 ]; then
+                read -r -a words <<<"$cmd"
+                for ((w = 0; w < ${#words[@]}; w++)); do # its output, or a subset's folder
+                    [ "${words[w]}" = -o ] && unmade="$unmade ${words[w + 1]:-}"
+                done
+                [[ ${words[0]} == scripts/handwriting-subset ]] && unmade="$unmade ${words[2]:-}"
+                skipped=$((skipped + 1))
+                continue
+            fi
         fi
         read -r -a argv <<<"$cmd"
         if [[ ${argv[0]} == scripts/* ]]; then # a script the page's commands need
